@@ -1,0 +1,252 @@
+"""Operator JSON API under /api/admin/v1: registry, review, issuance, and ledger operations.
+
+Handlers are thin: authorise, parse (done by the route table), call one domain function in a unit of work,
+shape the response.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app
+from sqlalchemy import select
+from sqlmodel import Session
+
+from admin import schemas
+from admin.auth import idempotency_key, require_operator
+from backend.db import atomic, get_engine
+from backend.errors import NotFound
+from backend.http import Route, register
+from backend.ledger import operations, queries
+from backend.ledger.invariants import check
+from backend.ledger.models import Retirement, Transfer
+from backend.registry import service
+from backend.registry.models import Batch, Methodology, Organisation, Project
+from backend.registry.views import batch_view, methodology_view, organisation_view, project_views
+
+bp = Blueprint("admin_api", __name__, url_prefix="/api/admin/v1")
+
+
+def _now():
+    return current_app.config["CLOCK"]()
+
+
+def _read(work):
+    with Session(get_engine()) as session:
+        return work(session)
+
+
+# --- registry -------------------------------------------------------------------------------------------------
+
+def list_methodologies():
+    return {"items": _read(lambda s: [methodology_view(m) for m in
+                                       s.execute(select(Methodology).order_by(Methodology.id)).scalars()])}
+
+
+def create_methodology(body: schemas.MethodologyIn):
+    actor = require_operator()
+    made = atomic(lambda s: service.create_methodology(s, _now(), actor=actor, **body.model_dump()))
+    return methodology_view(made)
+
+
+def list_organisations():
+    return {"items": _read(lambda s: [organisation_view(o) for o in
+                                       s.execute(select(Organisation).order_by(Organisation.id)).scalars()])}
+
+
+def create_organisation(body: schemas.OrganisationIn):
+    actor = require_operator()
+    fields = body.model_dump()
+    fields["adcode_"] = fields.pop("adcode")
+    return organisation_view(atomic(lambda s: service.create_organisation(s, _now(), actor=actor, **fields)))
+
+
+def list_projects(query: schemas.ListQuery):
+    statement = select(Project).order_by(Project.id)
+    if query.state:
+        statement = statement.where(Project.state == query.state)
+    return {"items": _read(lambda s: project_views(s, list(s.execute(statement.limit(query.limit)).scalars()),
+                                                   operator=True))}
+
+
+def _project_view(project_id: int):
+    return _read(lambda s: project_views(s, [service.get_project(s, project_id)], operator=True)[0])
+
+
+def get_project(project_id: int):
+    return _project_view(project_id)
+
+
+def create_project(body: schemas.ProjectIn):
+    actor = require_operator()
+    project = atomic(lambda s: service.create_project(s, _now(), actor=actor, **body.model_dump()))
+    return _project_view(project.id)
+
+
+def decide_project(project_id: int, action: str, body: schemas.DecisionIn):
+    actor = require_operator()
+    atomic(lambda s: service.decide(s, _now(), actor=actor, project_id=project_id, action=action,
+                                    reason=body.reason))
+    return _project_view(project_id)
+
+
+def create_batch(project_id: int, body: schemas.BatchIn):
+    actor = require_operator()
+    key = idempotency_key()
+    batch = atomic(lambda s: service.create_batch(s, _now(), actor=actor, client_id=key, project_id=project_id,
+                                                  **body.model_dump()))
+    return get_batch(batch.id)
+
+
+def get_batch(batch_id: int):
+    def view(session: Session):
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            raise NotFound(f"批次 {batch_id} 不存在 (unknown batch)")
+        return batch_view(batch, queries.batch_supply(session, [batch.id])[batch.id])
+    return _read(view)
+
+
+def serial(batch_id: int, serial: int):
+    return _read(lambda s: queries.serial_holder(s, operations.get_batch(s, batch_id).id, serial))
+
+
+# --- ledger ---------------------------------------------------------------------------------------------------
+
+def list_accounts(query: schemas.ListQuery):
+    require_operator()
+    return {"items": _read(lambda s: queries.balances(s, holder=query.holder, batch_id=query.batch_id))}
+
+
+def _transfer_done(transfer: Transfer):
+    return _read(lambda s: queries.transfer_view(s, transfer)), 201
+
+
+def make_transfer(body: schemas.TransferIn):
+    actor, key = require_operator(), idempotency_key()
+    return _transfer_done(atomic(lambda s: operations.transfer(s, _now(), client_id=key, actor=actor,
+                                                               **body.model_dump())))
+
+
+def make_reservation(body: schemas.ReserveIn):
+    actor, key = require_operator(), idempotency_key()
+    return _transfer_done(atomic(lambda s: operations.reserve(s, _now(), client_id=key, actor=actor,
+                                                              **body.model_dump())))
+
+
+def post_reservation(reservation_id: int, body: schemas.PostIn):
+    actor, key = require_operator(), idempotency_key()
+    return _transfer_done(atomic(lambda s: operations.post(s, _now(), client_id=key, actor=actor,
+                                                           reservation_id=reservation_id, amount_g=body.amount_g)))
+
+
+def void_reservation(reservation_id: int, body: schemas.VoidIn):
+    actor, key = require_operator(), idempotency_key()
+    return _transfer_done(atomic(lambda s: operations.void(s, _now(), client_id=key, actor=actor,
+                                                           reservation_id=reservation_id)))
+
+
+def make_retirement(body: schemas.RetireIn):
+    actor, key = require_operator(), idempotency_key()
+    retirement = atomic(lambda s: operations.retire(s, _now(), client_id=key, actor=actor, **body.model_dump()))
+    return _read(lambda s: queries.retirement_view(s, retirement)), 201
+
+
+def make_cancellation(body: schemas.CancelIn):
+    actor, key = require_operator(), idempotency_key()
+    return _transfer_done(atomic(lambda s: operations.cancel(s, _now(), client_id=key, actor=actor,
+                                                             **body.model_dump())))
+
+
+def correct_transfer(transfer_id: int, body: schemas.CorrectIn):
+    actor, key = require_operator(), idempotency_key()
+    return _transfer_done(atomic(lambda s: operations.correct(s, _now(), client_id=key, actor=actor,
+                                                              transfer_id=transfer_id, reason=body.reason)))
+
+
+def list_transfers(query: schemas.ListQuery):
+    require_operator()
+    statement = select(Transfer).order_by(Transfer.id.desc()).limit(query.limit)
+    if query.batch_id:
+        statement = statement.where(Transfer.batch_id == query.batch_id)
+    if query.before_id:
+        statement = statement.where(Transfer.id < query.before_id)
+    return {"items": _read(lambda s: [queries.transfer_view(s, t) for t in s.execute(statement).scalars()])}
+
+
+def get_transfer(transfer_id: int):
+    require_operator()
+
+    def view(session: Session):
+        transfer = session.get(Transfer, transfer_id)
+        if transfer is None:
+            raise NotFound(f"转移 {transfer_id} 不存在 (unknown transfer)")
+        return queries.transfer_view(session, transfer)
+    return _read(view)
+
+
+def get_retirement(retirement_id: int):
+    require_operator()
+
+    def view(session: Session):
+        retirement = session.get(Retirement, retirement_id)
+        if retirement is None:
+            raise NotFound(f"注销记录 {retirement_id} 不存在 (unknown retirement)")
+        return queries.retirement_view(session, retirement)
+    return _read(view)
+
+
+def ledger_check():
+    require_operator()
+    violations = _read(check)
+    return {"ok": not violations, "violations": [str(v) for v in violations]}
+
+
+ROUTES = [
+    Route("GET", "/methodologies", list_methodologies, "List methodologies"),
+    Route("POST", "/methodologies", create_methodology, "Register a methodology", body=schemas.MethodologyIn,
+          status=201),
+    Route("GET", "/organisations", list_organisations, "List organisations"),
+    Route("POST", "/organisations", create_organisation, "Register an organisation", body=schemas.OrganisationIn,
+          status=201),
+    Route("GET", "/projects", list_projects, "List projects in every state", query=schemas.ListQuery),
+    Route("POST", "/projects", create_project, "Create a draft project", body=schemas.ProjectIn, status=201),
+    Route("GET", "/projects/<int:project_id>", get_project, "One project with its review history"),
+    Route("POST", "/projects/<int:project_id>/<any(submit,register,reject,suspend,reinstate):action>",
+          decide_project, "Review step: submit, register, reject, suspend, reinstate", body=schemas.DecisionIn),
+    Route("POST", "/projects/<int:project_id>/batches", create_batch, "Issue a batch (Idempotency-Key)",
+          body=schemas.BatchIn, status=201),
+    Route("GET", "/batches/<int:batch_id>", get_batch, "One batch with its supply"),
+    Route("GET", "/batches/<int:batch_id>/serials/<int:serial>", serial, "Who holds a serial"),
+    Route("GET", "/accounts", list_accounts, "Ledger account balances", query=schemas.ListQuery),
+    Route("GET", "/ledger/transfers", list_transfers, "Transfers, newest first", query=schemas.ListQuery),
+    Route("GET", "/ledger/transfers/<int:transfer_id>", get_transfer, "One transfer with its serials"),
+    Route("POST", "/ledger/transfers", make_transfer, "TRANSFER available credits (Idempotency-Key)",
+          body=schemas.TransferIn, status=201),
+    Route("POST", "/ledger/transfers/<int:transfer_id>/correct", correct_transfer,
+          "CORRECT: reverse a transfer exactly (Idempotency-Key)", body=schemas.CorrectIn, status=201),
+    Route("POST", "/ledger/reservations", make_reservation, "RESERVE credits until a deadline (Idempotency-Key)",
+          body=schemas.ReserveIn, status=201),
+    Route("POST", "/ledger/reservations/<int:reservation_id>/post", post_reservation,
+          "POST all or part of a reservation (Idempotency-Key)", body=schemas.PostIn, status=201),
+    Route("POST", "/ledger/reservations/<int:reservation_id>/void", void_reservation,
+          "VOID a reservation (Idempotency-Key)", body=schemas.VoidIn, status=201),
+    Route("POST", "/ledger/retirements", make_retirement, "RETIRE credits for a purpose (Idempotency-Key)",
+          body=schemas.RetireIn, status=201),
+    Route("GET", "/ledger/retirements/<int:retirement_id>", get_retirement, "One retirement with its serials"),
+    Route("POST", "/ledger/cancellations", make_cancellation, "CANCEL credits (Idempotency-Key)",
+          body=schemas.CancelIn, status=201),
+    Route("GET", "/ledger/check", ledger_check, "Run the ledger invariant checker"),
+]
+
+
+
+
+@bp.before_request
+def operators_only() -> None:
+    require_operator()
+
+
+register(bp, ROUTES)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,31 @@
+"""Operator authentication: for now one fixed bearer token from settings (real operator accounts come with the
+console). Permission checks are functions that raise."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import current_app, request
+
+from backend.errors import InvalidInput, Unauthorized
+from backend.ledger.operations import check_client_id
+
+OPERATOR_ACTOR = "operator"
+
+
+def require_operator() -> str:
+    """The acting operator's name, or Unauthorized."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    expected = current_app.config["OPERATOR_TOKEN"]
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise Unauthorized("需要运营人员令牌 (operator bearer token required)")
+    return OPERATOR_ACTOR
+
+
+def idempotency_key() -> str:
+    """The ``Idempotency-Key`` header every credit-moving POST must carry."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        raise InvalidInput("Idempotency-Key", "缺少幂等键请求头 (the Idempotency-Key header is required)")
+    return check_client_id(key, "Idempotency-Key")

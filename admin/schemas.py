@@ -1,0 +1,110 @@
+"""Request bodies of the operator API. Strictly typed; unknown fields are refused."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.ledger.holders import HOLDER_PATTERN
+from backend.ledger.operations import MAX_AMOUNT_G
+
+Grams = Annotated[int, Field(gt=0, le=MAX_AMOUNT_G, description="integer grams CO2e")]
+Holder = Annotated[str, Field(pattern=HOLDER_PATTERN.pattern, max_length=64,
+                              description="platform, org:<id> or user:<id>")]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Ecosystem = Literal["forest", "bamboo", "grassland", "wetland"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class MethodologyIn(Body):
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-_]*$")
+    name: Name
+    ecosystem: Ecosystem
+    version: str = Field(min_length=1, max_length=20)
+    source_document: str = Field(min_length=1, max_length=500)
+
+
+class OrganisationIn(Body):
+    name: Name
+    kind: Literal["forest_farm", "cooperative", "company", "government", "court", "procuratorate",
+                  "event_organiser", "ngo", "other"]
+    credit_code: str | None = Field(default=None, pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+    adcode: str | None = Field(default=None, pattern=r"^\d{6}$")
+
+
+class ProjectIn(Body):
+    owner_id: int = Field(gt=0)
+    name: Name
+    county_adcode: str = Field(pattern=r"^\d{6}$")
+    ecosystem: Ecosystem
+    methodology_id: int = Field(gt=0)
+    area_mu: Decimal = Field(gt=0, le=Decimal("1e10"), max_digits=14, decimal_places=2)
+    crediting_start: date
+    crediting_end: date
+    description: str = Field(default="", max_length=5000)
+
+
+class DecisionIn(Body):
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+class BatchIn(Body):
+    monitoring_start: date
+    monitoring_end: date
+    vintage: int = Field(ge=1990, le=2100)
+    quantity_g: Grams
+    to_holder: Holder = "platform"
+
+
+class TransferIn(Body):
+    batch_id: int = Field(gt=0)
+    from_holder: Holder
+    to_holder: Holder
+    amount_g: Grams
+
+
+class ReserveIn(TransferIn):
+    ttl_seconds: int = Field(default=900, ge=1, le=7 * 86400)
+
+
+class PostIn(Body):
+    amount_g: int | None = Field(default=None, gt=0, le=MAX_AMOUNT_G)
+
+
+class VoidIn(Body):
+    pass
+
+
+class RetireIn(Body):
+    batch_id: int = Field(gt=0)
+    holder: Holder
+    amount_g: Grams
+    purpose: Literal["personal", "tree_duty", "event", "judicial", "tourism", "other"]
+    purpose_ref: str | None = Field(default=None, min_length=1, max_length=200)
+    beneficiary_name: Name
+
+
+class CancelIn(Body):
+    batch_id: int = Field(gt=0)
+    holder: Holder
+    amount_g: Grams
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CorrectIn(Body):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    batch_id: int | None = Field(default=None, gt=0)
+    holder: Holder | None = None
+    state: Literal["draft", "submitted", "registered", "rejected", "suspended"] | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+    before_id: int | None = Field(default=None, gt=0)

@@ -1,0 +1,46 @@
+"""碳汇+ backend: the app factory.
+
+``flask --app backend …`` finds ``create_app``; tests call ``create_app({...})`` with overrides, as in Flask's
+tutorial. Blueprints of the other top-level packages (admin, miniprogram_api, scenarios) are named by the
+``EXTENSIONS`` setting and loaded by name, so that ``backend`` itself imports none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from backend import cache, db, errors, http
+from backend.clock import system_clock
+from backend.settings import finish_settings, load_settings
+
+VERSION = "0.1.0"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    settings = load_settings()
+    settings.update({"CLOCK": system_clock, "VERSION": VERSION, "JSON_AS_ASCII": False})
+    settings.update(overrides or {})
+    app.config.update(finish_settings(settings, app.instance_path))
+    app.json.ensure_ascii = False
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    errors.init_app(app)
+    db.init_app(app)
+    cache.init_app(app)
+    http.init_app(app)
+
+    from backend import cli, health
+    from backend.public import api as public_api
+
+    health.init_app(app)
+    public_api.init_app(app)
+    cli.init_app(app)
+    for name in app.config["EXTENSIONS"]:
+        importlib.import_module(name).init_app(app)
+    return app

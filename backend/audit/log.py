@@ -1,0 +1,81 @@
+"""Append to the audit chain and verify it.
+
+Each event's hash covers its content and the previous event's hash, so changing, removing or reordering any
+event breaks every later link. Appending locks the single ``audit_head`` row; callers append as the last step
+of their transaction so the lock is held only for the insert and the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from backend.audit.models import GENESIS_HASH, AuditEvent, AuditHead
+from backend.canonical import sha256_hex
+from backend.clock import isoformat_utc
+
+
+def event_hash(*, seq: int, at: datetime, actor: str, action: str, object_type: str, object_id: str,
+               before: Any, after: Any, prev_hash: str) -> str:
+    return sha256_hex({"seq": seq, "at": isoformat_utc(at), "actor": actor, "action": action,
+                       "object_type": object_type, "object_id": object_id, "before": before,
+                       "after": after, "prev_hash": prev_hash})
+
+
+def append(session: Session, at: datetime, *, actor: str, action: str, object_type: str, object_id: Any,
+           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> AuditEvent:
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
+    seq = head.seq + 1
+    fields = dict(seq=seq, at=at, actor=actor, action=action, object_type=object_type,
+                  object_id=str(object_id), before=before, after=after, prev_hash=head.hash)
+    event = AuditEvent(**fields, hash=event_hash(**fields))
+    session.add(event)
+    head.seq, head.hash = seq, event.hash
+    session.add(head)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    length: int
+    broken_at: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def verify(session: Session, *, page: int = 5000) -> ChainReport:
+    """Walk the chain from the start; name the first event whose link or content does not hold."""
+    expected_prev, expected_seq, last_seq = GENESIS_HASH, 1, 0
+    while True:
+        events = session.execute(select(AuditEvent).where(AuditEvent.seq > last_seq)
+                                 .order_by(AuditEvent.seq).limit(page)).scalars().all()
+        if not events:
+            break
+        for event in events:
+            if event.seq != expected_seq:
+                return ChainReport(last_seq, expected_seq, f"event {expected_seq} is missing (next is {event.seq})")
+            if event.prev_hash != expected_prev:
+                return ChainReport(last_seq, event.seq,
+                                   f"event {event.seq}: prev_hash does not match the hash of event {event.seq - 1}")
+            recomputed = event_hash(seq=event.seq, at=event.at, actor=event.actor, action=event.action,
+                                    object_type=event.object_type, object_id=event.object_id,
+                                    before=event.before, after=event.after, prev_hash=event.prev_hash)
+            if recomputed != event.hash:
+                return ChainReport(last_seq, event.seq,
+                                   f"event {event.seq} ({event.action} {event.object_type} {event.object_id}): "
+                                   "content does not match its hash")
+            expected_prev, expected_seq, last_seq = event.hash, event.seq + 1, event.seq
+        session.expunge_all()
+    head = session.get(AuditHead, 1)
+    if head is None or head.seq != last_seq or head.hash != expected_prev:
+        return ChainReport(last_seq, last_seq + 1, "audit_head does not point at the last event "
+                           "(an event at the end was removed, or the head was altered)")
+    return ChainReport(last_seq)

@@ -1,0 +1,118 @@
+"""The ``flask --app backend …`` commands operators and scripts rely on.
+
+db upgrade | db current | db downgrade · demo · serve · ledger check | ledger sweep · audit verify
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlmodel import Session
+
+from backend import migrate
+from backend.db import atomic, get_engine, schema_revision
+
+db_group = AppGroup("db", help="Database schema migrations (Alembic).")
+ledger_group = AppGroup("ledger", help="The credit ledger.")
+audit_group = AppGroup("audit", help="The hash-chained audit log.")
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: the newest)."""
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"schema at {schema_revision(get_engine())}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (``base`` empties it)."""
+    migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"schema at {schema_revision(get_engine())}")
+
+
+@db_group.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and the newest one available."""
+    click.echo(f"database: {schema_revision(get_engine())}  head: {migrate.head_revision()}")
+
+
+@ledger_group.command("check")
+def ledger_check() -> None:
+    """Check every ledger invariant; exit 1 naming each one that does not hold."""
+    from backend.ledger.invariants import check
+
+    with Session(get_engine()) as session:
+        violations = check(session)
+    if violations:
+        for violation in violations:
+            click.echo(str(violation), err=True)
+        click.echo(f"ledger check FAILED: {len(violations)} violation(s)", err=True)
+        sys.exit(1)
+    click.echo("ledger check passed: every invariant holds")
+
+
+@ledger_group.command("sweep")
+@click.option("--limit", default=500, show_default=True, help="At most this many reservations per run.")
+def ledger_sweep(limit: int) -> None:
+    """Void reservations whose time is up, each in its own transaction."""
+    from backend.ledger import operations
+
+    clock = current_app.config["CLOCK"]
+    ids = atomic(lambda s: operations.expired_reservations(s, clock(), limit=limit))
+    for reservation_id in ids:
+        atomic(lambda s, rid=reservation_id: operations.void(
+            s, clock(), client_id=f"expire:{rid}", reservation_id=rid, actor="system:sweeper", expired=True))
+    click.echo(f"voided {len(ids)} expired reservation(s)")
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Verify the audit hash chain; exit 1 naming the first broken link."""
+    from backend.audit import verify
+
+    with Session(get_engine()) as session:
+        report = verify(session)
+    if not report.ok:
+        click.echo(f"audit chain BROKEN at event {report.broken_at}: {report.problem}", err=True)
+        sys.exit(1)
+    click.echo(f"audit chain intact: {report.length} event(s)")
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Load the demo registry, batches and inventory (idempotent: a second run changes nothing)."""
+    from backend.demo import load_demo
+
+    summary = load_demo(current_app.config["CLOCK"]())
+    click.echo(summary)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve_command(host: str, port: int) -> None:
+    """Migrate, load the demo data and serve (the embedded development set-up)."""
+    from backend.demo import load_demo
+
+    app = current_app._get_current_object()
+    migrate.upgrade(app.config["DATABASE_URL"])
+    click.echo(load_demo(app.config["CLOCK"]()))
+    base = f"http://{host}:{port}"
+    click.echo("\n碳汇+ is running (embedded defaults: %s, Redis %s)" % (
+        app.config["DATABASE_URL"], app.config["REDIS_URL"] or "in-process stand-in"))
+    for label, path in (("health", "/healthz"), ("projects", "/api/v1/projects"), ("OpenAPI", "/openapi.json"),
+                        ("operator API", "/api/admin/v1/projects")):
+        click.echo(f"  {label:<13} {base}{path}")
+    click.echo(f"  operator token: {app.config['OPERATOR_TOKEN']}  (Authorization: Bearer …)\n")
+    app.run(host=host, port=port, use_reloader=False, threaded=True)
+
+
+def init_app(app: Flask) -> None:
+    for command in (db_group, ledger_group, audit_group, demo_command, serve_command):
+        app.cli.add_command(command)

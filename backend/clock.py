@@ -1,0 +1,25 @@
+"""The clock that domain functions take instead of reading the time themselves."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """Now, in UTC, to the microsecond (what both SQLite and PostgreSQL keep)."""
+    return datetime.now(timezone.utc)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Read a stored timestamp as UTC; SQLite hands back naive datetimes."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def isoformat_utc(moment: datetime) -> str:
+    """One spelling of a moment, for JSON and for hashing: 2026-11-21T01:02:03.000004Z."""
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,9 @@
+"""Column types shared by the tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import DateTime
+
+# timestamptz on PostgreSQL, so an aware UTC datetime is stored as the instant it is, whatever the session's
+# TimeZone; SQLite keeps the text and hands back a naive value (read it with backend.clock.as_utc).
+UTCDateTime = DateTime(timezone=True)

@@ -1,0 +1,175 @@
+"""Route tables, request parsing and the OpenAPI document, all from one description of each route.
+
+A blueprint declares its routes as a list of ``Route``; ``register`` wires them into Flask, parses and validates
+JSON bodies and query strings with the route's pydantic models (strict: "100" is not an integer), and
+``openapi_document`` describes the same routes from the same models.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from backend.errors import DomainError, InvalidInput
+
+# JSON bodies larger than this are refused before parsing.
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    rule: str
+    view: Callable[..., Any]
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    status: int = 200
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location) or "body"
+
+
+_PYDANTIC_MESSAGES = {
+    "missing": "必填 (required)",
+    "extra_forbidden": "不允许的字段 (unknown field)",
+    "int_type": "应为整数 (must be an integer)",
+    "string_type": "应为字符串 (must be a string)",
+    "bool_type": "应为布尔值 (must be a boolean)",
+    "greater_than": "数值过小 (too small)",
+    "greater_than_equal": "数值过小 (too small)",
+    "less_than_equal": "数值过大 (too large)",
+    "less_than": "数值过大 (too large)",
+}
+
+
+def validation_error(error: ValidationError, *, prefix: tuple[str, ...] = ()) -> InvalidInput:
+    """One 400 naming every bad field; the message names the first."""
+    details = []
+    for item in error.errors(include_url=False):
+        name = _field_name(prefix + tuple(item["loc"]))
+        text = _PYDANTIC_MESSAGES.get(item["type"], "")
+        message = f"{text}: {item['msg']}" if text else item["msg"]
+        details.append({"field": name, "message": message})
+    first = details[0]
+    invalid = InvalidInput(first["field"], first["message"])
+    invalid.details = details
+    return invalid
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidInput("body", f"请求体过大 (larger than {MAX_BODY_BYTES} bytes)")
+    if not raw.strip():
+        raw = b"{}"
+    try:
+        json.loads(raw)
+    except ValueError:
+        raise InvalidInput("body", "不是合法的 JSON (malformed JSON)", code="invalid_json") from None
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as error:
+        if any(item["type"] == "model_type" for item in error.errors()):
+            raise InvalidInput("body", "应为 JSON 对象 (must be a JSON object)") from None
+        raise validation_error(error) from None
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    # Query strings are text; lax mode turns "20" into 20 but still refuses "abc".
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as error:
+        raise validation_error(error) from None
+
+
+def _make_view(route: Route) -> Callable[..., Any]:
+    def view(**path_args: Any):
+        kwargs = dict(path_args)
+        if route.body is not None:
+            kwargs["body"] = parse_body(route.body)
+        if route.query is not None:
+            kwargs["query"] = parse_query(route.query)
+        result = route.view(**kwargs)
+        if isinstance(result, tuple) or hasattr(result, "status_code"):
+            return result
+        return jsonify(result), route.status
+
+    view.__name__ = route.view.__name__
+    view.__doc__ = route.view.__doc__
+    return view
+
+
+def register(blueprint: Blueprint, routes: list[Route]) -> None:
+    """Add every route of the table to the blueprint and remember the table for the OpenAPI document."""
+    for route in routes:
+        blueprint.add_url_rule(route.rule, endpoint=route.view.__name__, view_func=_make_view(route),
+                               methods=[route.method])
+    tables = getattr(blueprint, "route_tables", [])
+    tables.append(routes)
+    blueprint.route_tables = tables  # type: ignore[attr-defined]
+
+
+def _openapi_path(prefix: str, rule: str) -> str:
+    import re
+
+    return prefix + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    models: set[type[BaseModel]] = set()
+    entries = []
+    for blueprint in app.blueprints.values():
+        prefix = blueprint.url_prefix or ""
+        for table in getattr(blueprint, "route_tables", []):
+            for route in table:
+                entries.append((prefix, route))
+                models.update(m for m in (route.body, route.query) if m is not None)
+    _, schema = models_json_schema([(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+                                   ref_template="#/components/schemas/{model}")
+    paths: dict[str, dict[str, Any]] = {}
+    for prefix, route in entries:
+        operation: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": route.view.__name__,
+            "responses": {str(route.status): {"description": "OK"},
+                          "4XX": {"description": "错误 (error envelope)",
+                                  "content": {"application/json": {"schema": {
+                                      "$ref": "#/components/schemas/ErrorEnvelope"}}}}},
+        }
+        if route.tags:
+            operation["tags"] = list(route.tags)
+        if route.body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}}}
+        if route.query is not None:
+            operation["parameters"] = [
+                {"name": name, "in": "query", "required": info.is_required(),
+                 "schema": {"$ref": f"#/components/schemas/{route.query.__name__}/properties/{name}"}}
+                for name, info in route.query.model_fields.items()]
+        paths.setdefault(_openapi_path(prefix, route.rule), {})[route.method.lower()] = operation
+    components = dict(schema.get("$defs", {}))
+    components["ErrorEnvelope"] = {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}}
+    return {"openapi": "3.1.0",
+            "info": {"title": "碳汇+ (Carbon Sink Plus) API", "version": current_app.config.get("VERSION", "0")},
+            "paths": dict(sorted(paths.items())), "components": {"schemas": components}}
+
+
+def init_app(app: Flask) -> None:
+    @app.get("/openapi.json")
+    def openapi_json():
+        return jsonify(openapi_document(app))
+
+
+__all__ = ["Route", "register", "parse_body", "parse_query", "DomainError", "init_app"]

@@ -1,0 +1,114 @@
+"""Read-side views of the ledger: balances, batch supply, transfers with their serials, who holds a serial."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from backend.clock import isoformat_utc
+from backend.errors import NotFound
+from backend.ledger.engine import transfer_ranges
+from backend.ledger.models import (
+    PLATFORM_HOLDER,
+    LedgerAccount,
+    PendingResolution,
+    Retirement,
+    SerialRange,
+    Transfer,
+    TransferRange,
+)
+
+
+def batch_supply(session: Session, batch_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Per batch: grams available to buy (the platform inventory), and totals by account kind."""
+    ids = list(batch_ids)
+    supply: dict[int, dict[str, int]] = defaultdict(lambda: {"available_g": 0, "reserved_g": 0, "retired_g": 0,
+                                                            "cancelled_g": 0, "held_g": 0})
+    if not ids:
+        return {}
+    for account in session.execute(select(LedgerAccount).where(LedgerAccount.batch_id.in_(ids))).scalars():
+        totals = supply[account.batch_id]
+        if account.kind == "available":
+            if account.holder == PLATFORM_HOLDER:
+                totals["available_g"] += account.balance_g
+            else:
+                totals["held_g"] += account.balance_g
+        elif account.kind != "issuance":
+            totals[f"{account.kind}_g"] += account.balance_g
+    return {batch_id: supply[batch_id] for batch_id in ids}
+
+
+def account_view(account: LedgerAccount) -> dict[str, Any]:
+    return {"id": account.id, "holder": account.holder, "batch_id": account.batch_id, "kind": account.kind,
+            "balance_g": account.balance_g, "debits_g": account.debits_g, "credits_g": account.credits_g}
+
+
+def balances(session: Session, *, holder: str | None = None, batch_id: int | None = None) -> list[dict[str, Any]]:
+    statement = select(LedgerAccount).where(LedgerAccount.kind != "issuance")
+    if holder is not None:
+        statement = statement.where(LedgerAccount.holder == holder)
+    if batch_id is not None:
+        statement = statement.where(LedgerAccount.batch_id == batch_id)
+    return [account_view(a) for a in session.execute(statement.order_by(LedgerAccount.id)).scalars()]
+
+
+def transfer_view(session: Session, transfer: Transfer) -> dict[str, Any]:
+    debit = session.get(LedgerAccount, transfer.debit_account_id)
+    credit = session.get(LedgerAccount, transfer.credit_account_id)
+    view: dict[str, Any] = {
+        "id": transfer.id, "client_id": transfer.client_id, "code": transfer.code, "batch_id": transfer.batch_id,
+        "amount_g": transfer.amount_g, "from": {"holder": debit.holder, "kind": debit.kind},
+        "to": {"holder": credit.holder, "kind": credit.kind},
+        "ranges": [list(r) for r in transfer_ranges(session, transfer.id)],
+        "actor": transfer.actor, "created_at": isoformat_utc(transfer.created_at),
+    }
+    for name in ("pending_id", "counterparty", "corrects_id", "reason"):
+        if getattr(transfer, name) is not None:
+            view[name] = getattr(transfer, name)
+    if transfer.expires_at is not None:
+        view["expires_at"] = isoformat_utc(transfer.expires_at)
+    if transfer.code == "RESERVE":
+        resolution = session.get(PendingResolution, transfer.id)
+        view["status"] = resolution.outcome if resolution else "pending"
+    return view
+
+
+def retirement_view(session: Session, retirement: Retirement, *, public: bool = False) -> dict[str, Any]:
+    corrected = session.execute(select(Transfer.id).where(Transfer.corrects_id == retirement.transfer_id)).first()
+    view = {"id": retirement.id, "transfer_id": retirement.transfer_id, "batch_id": retirement.batch_id,
+            "quantity_g": retirement.quantity_g, "purpose": retirement.purpose, "purpose_ref": retirement.purpose_ref,
+            "beneficiary_masked": retirement.beneficiary_masked,
+            "ranges": [list(r) for r in transfer_ranges(session, retirement.transfer_id)],
+            "retired_at": isoformat_utc(retirement.retired_at),
+            "status": "reversed" if corrected else "retired"}
+    if not public:
+        view["holder"] = retirement.holder
+        view["beneficiary_name"] = retirement.beneficiary_name
+    return view
+
+
+def serial_holder(session: Session, batch_id: int, serial: int, *, public: bool = False) -> dict[str, Any]:
+    """Who holds serial ``serial`` of the batch now; for a retired serial, the retirement that claims it."""
+    row = session.execute(select(SerialRange).where(SerialRange.batch_id == batch_id, SerialRange.first <= serial,
+                                                    SerialRange.last >= serial)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"序列号 {serial} 不在此批次中 (no such serial in this batch)",
+                       details={"batch_id": batch_id, "serial": serial})
+    account = session.get(LedgerAccount, row.account_id)
+    found: dict[str, Any] = {"batch_id": batch_id, "serial": serial, "kind": account.kind,
+                             "range": [row.first, row.last]}
+    if not public:
+        found["holder"] = account.holder
+    if account.kind == "retired":
+        retirement = session.execute(
+            select(Retirement).join(Transfer, Transfer.id == Retirement.transfer_id)
+            .join(TransferRange, TransferRange.transfer_id == Transfer.id)
+            .where(Transfer.credit_account_id == account.id, TransferRange.first <= serial,
+                   TransferRange.last >= serial)
+            .order_by(Transfer.id.desc()).limit(1)).scalar_one()
+        found["retirement"] = retirement_view(session, retirement, public=public)
+    return found

@@ -1,0 +1,68 @@
+"""Public read-only API under /api/v1: registered projects, their batches and what is available."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlmodel import Session
+
+from backend.db import get_engine
+from backend.errors import NotFound
+from backend.http import Route, register
+from backend.ledger.queries import serial_holder
+from backend.registry.models import ECOSYSTEMS, Batch, Project
+from backend.registry.views import project_views
+
+bp = Blueprint("public", __name__, url_prefix="/api/v1")
+PUBLIC_STATES = ("registered", "suspended")
+
+
+class ProjectQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ecosystem: str | None = Field(default=None, pattern="^(" + "|".join(ECOSYSTEMS) + ")$")
+    province: str | None = Field(default=None, pattern=r"^\d{2}0000$")
+
+
+def list_projects(query: ProjectQuery):
+    """Registered (and suspended) projects with their batches and each batch's available_g."""
+    statement = select(Project).where(Project.state.in_(PUBLIC_STATES)).order_by(Project.id)
+    if query.ecosystem:
+        statement = statement.where(Project.ecosystem == query.ecosystem)
+    if query.province:
+        statement = statement.where(Project.county_adcode.startswith(query.province[:2]))
+    with Session(get_engine()) as session:
+        return {"items": project_views(session, list(session.execute(statement).scalars()))}
+
+
+def get_project(project_id: int):
+    with Session(get_engine()) as session:
+        project = session.get(Project, project_id)
+        if project is None or project.state not in PUBLIC_STATES:
+            raise NotFound(f"项目 {project_id} 不存在 (unknown project)")
+        return project_views(session, [project])[0]
+
+
+def serial(batch_code: str, serial: int):
+    """Which account kind holds serial N of a batch, and for a retired serial, the retirement claiming it."""
+    with Session(get_engine()) as session:
+        batch = session.execute(select(Batch).where(Batch.code == batch_code)).scalar_one_or_none()
+        if batch is None:
+            raise NotFound(f"批次 {batch_code} 不存在 (unknown batch)")
+        found = serial_holder(session, batch.id, serial, public=True)
+        found["batch_code"] = batch.code
+        return found
+
+
+ROUTES = [
+    Route("GET", "/projects", list_projects, "List registered projects", query=ProjectQuery, tags=("public",)),
+    Route("GET", "/projects/<int:project_id>", get_project, "One registered project", tags=("public",)),
+    Route("GET", "/batches/<batch_code>/serials/<int:serial>", serial, "Who holds a serial", tags=("public",)),
+]
+
+
+register(bp, ROUTES)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,96 @@
+"""Settings from environment variables, with typed parsing and embedded defaults.
+
+Every setting has an embedded default so that a fresh clone runs with nothing configured: a SQLite file in the
+instance folder, an in-process Redis stand-in, and a development operator token. Production must set the secrets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting is present but cannot be parsed, or production lacks a required one."""
+
+
+def parse_boolean(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def parse_list(name: str, raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def parse_database_url(name: str, raw: str) -> str:
+    url = raw.strip()
+    # Heroku-style and libpq-style URLs name no driver; we speak psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    if url.startswith(("postgresql+psycopg://", "sqlite://")):
+        return url
+    raise SettingsError(f"{name} must be a postgresql:// or sqlite:// URL, got {raw!r}")
+
+
+# name -> (parser, default). A default of None means "derived at app creation" (see create_app).
+SPEC: dict[str, tuple[Any, Any]] = {
+    "APP_ENV": (lambda n, r: r.strip().lower(), "development"),
+    "DATABASE_URL": (parse_database_url, None),
+    "DATABASE_POOL_SIZE": (lambda n, r: parse_int(n, r, minimum=1), 10),
+    "REDIS_URL": (lambda n, r: r.strip() or None, None),
+    "OPERATOR_TOKEN": (lambda n, r: r.strip(), None),
+    "PUBLIC_BASE_URL": (lambda n, r: r.strip().rstrip("/"), "http://127.0.0.1:5000"),
+    "RESERVATION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=30), 900),
+    "EXTENSIONS": (parse_list, ["admin", "miniprogram_api", "scenarios"]),
+    "LOAD_DEMO_ON_START": (parse_boolean, False),
+}
+
+DEVELOPMENT_OPERATOR_TOKEN = "dev-operator-token"
+APP_ENVS = {"development", "test", "production"}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read every setting from ``environ`` (default: ``os.environ``), parsed to its type."""
+    environ = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    for name, (parser, default) in SPEC.items():
+        raw = environ.get(name)
+        settings[name] = default if raw is None else parser(name, raw)
+    return settings
+
+
+def finish_settings(settings: dict[str, Any], instance_path: str) -> dict[str, Any]:
+    """Fill derived defaults and refuse an unsafe production configuration."""
+    if settings["APP_ENV"] not in APP_ENVS:
+        raise SettingsError(f"APP_ENV must be one of {sorted(APP_ENVS)}, got {settings['APP_ENV']!r}")
+    production = settings["APP_ENV"] == "production"
+    if settings["DATABASE_URL"] is None:
+        if production:
+            raise SettingsError("DATABASE_URL must be set in production")
+        settings["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "tanhui.db")
+    if settings["REDIS_URL"] is None and production:
+        raise SettingsError("REDIS_URL must be set in production")
+    if not settings["OPERATOR_TOKEN"]:
+        if production:
+            raise SettingsError("OPERATOR_TOKEN must be set in production")
+        settings["OPERATOR_TOKEN"] = DEVELOPMENT_OPERATOR_TOKEN
+    elif production and len(settings["OPERATOR_TOKEN"]) < 32:
+        raise SettingsError("OPERATOR_TOKEN must be at least 32 characters in production")
+    return settings
