@@ -128,8 +128,9 @@ def make_transfer(body: schemas.TransferIn):
 
 def make_reservation(body: schemas.ReserveIn):
     actor, key = require_operator(), idempotency_key()
-    return _transfer_done(atomic(lambda s: operations.reserve(s, _now(), client_id=key, actor=actor,
-                                                              **body.model_dump())))
+    fields = body.model_dump()
+    fields["ttl_seconds"] = fields["ttl_seconds"] or current_app.config["RESERVATION_TTL_SECONDS"]
+    return _transfer_done(atomic(lambda s: operations.reserve(s, _now(), client_id=key, actor=actor, **fields)))
 
 
 def post_reservation(reservation_id: int, body: schemas.PostIn):
@@ -215,7 +216,7 @@ ROUTES = [
     Route("POST", "/projects/<int:project_id>/batches", create_batch, "Issue a batch (Idempotency-Key)",
           body=schemas.BatchIn, status=201),
     Route("GET", "/batches/<int:batch_id>", get_batch, "One batch with its supply"),
-    Route("GET", "/batches/<int:batch_id>/serials/<int:serial>", serial, "Who holds a serial"),
+    Route("GET", "/batches/<int:batch_id>/serials/<serial:serial>", serial, "Who holds a serial"),
     Route("GET", "/accounts", list_accounts, "Ledger account balances", query=schemas.ListQuery),
     Route("GET", "/ledger/transfers", list_transfers, "Transfers, newest first", query=schemas.ListQuery),
     Route("GET", "/ledger/transfers/<int:transfer_id>", get_transfer, "One transfer with its serials"),

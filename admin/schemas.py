@@ -8,12 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.dbtypes import MAX_ID
 from backend.ledger.holders import HOLDER_PATTERN
 from backend.ledger.operations import MAX_AMOUNT_G
 
 Grams = Annotated[int, Field(gt=0, le=MAX_AMOUNT_G, description="integer grams CO2e")]
 Holder = Annotated[str, Field(pattern=HOLDER_PATTERN.pattern, max_length=64,
                               description="platform, org:<id> or user:<id>")]
+Id = Annotated[int, Field(gt=0, le=MAX_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Ecosystem = Literal["forest", "bamboo", "grassland", "wetland"]
 
@@ -39,11 +41,11 @@ class OrganisationIn(Body):
 
 
 class ProjectIn(Body):
-    owner_id: int = Field(gt=0)
+    owner_id: Id
     name: Name
     county_adcode: str = Field(pattern=r"^\d{6}$")
     ecosystem: Ecosystem
-    methodology_id: int = Field(gt=0)
+    methodology_id: Id
     area_mu: Decimal = Field(gt=0, le=Decimal("1e10"), max_digits=14, decimal_places=2)
     crediting_start: date
     crediting_end: date
@@ -63,14 +65,15 @@ class BatchIn(Body):
 
 
 class TransferIn(Body):
-    batch_id: int = Field(gt=0)
+    batch_id: Id
     from_holder: Holder
     to_holder: Holder
     amount_g: Grams
 
 
 class ReserveIn(TransferIn):
-    ttl_seconds: int = Field(default=900, ge=1, le=7 * 86400)
+    ttl_seconds: int | None = Field(default=None, ge=1, le=7 * 86400,
+                                    description="default: the RESERVATION_TTL_SECONDS setting")
 
 
 class PostIn(Body):
@@ -82,7 +85,7 @@ class VoidIn(Body):
 
 
 class RetireIn(Body):
-    batch_id: int = Field(gt=0)
+    batch_id: Id
     holder: Holder
     amount_g: Grams
     purpose: Literal["personal", "tree_duty", "event", "judicial", "tourism", "other"]
@@ -91,7 +94,7 @@ class RetireIn(Body):
 
 
 class CancelIn(Body):
-    batch_id: int = Field(gt=0)
+    batch_id: Id
     holder: Holder
     amount_g: Grams
     reason: str = Field(min_length=1, max_length=500)
@@ -103,8 +106,8 @@ class CorrectIn(Body):
 
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    batch_id: int | None = Field(default=None, gt=0)
+    batch_id: Id | None = None
     holder: Holder | None = None
     state: Literal["draft", "submitted", "registered", "rejected", "suspended"] | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    before_id: int | None = Field(default=None, gt=0)
+    before_id: Id | None = None

@@ -9,7 +9,8 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
+from werkzeug.serving import run_simple
 from sqlmodel import Session
 
 from backend import migrate
@@ -85,6 +86,7 @@ def audit_verify() -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command() -> None:
     """Load the demo registry, batches and inventory (idempotent: a second run changes nothing)."""
     from backend.demo import load_demo
@@ -94,6 +96,7 @@ def demo_command() -> None:
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve_command(host: str, port: int) -> None:
@@ -110,7 +113,8 @@ def serve_command(host: str, port: int) -> None:
                         ("operator API", "/api/admin/v1/projects")):
         click.echo(f"  {label:<13} {base}{path}")
     click.echo(f"  operator token: {app.config['OPERATOR_TOKEN']}  (Authorization: Bearer …)\n")
-    app.run(host=host, port=port, use_reloader=False, threaded=True)
+    # Werkzeug's development server: fine for the embedded set-up; production runs gunicorn (README).
+    run_simple(host, port, app, threaded=True)
 
 
 def init_app(app: Flask) -> None:

@@ -7,3 +7,6 @@ from sqlalchemy import DateTime
 # timestamptz on PostgreSQL, so an aware UTC datetime is stored as the instant it is, whatever the session's
 # TimeZone; SQLite keeps the text and hands back a naive value (read it with backend.clock.as_utc).
 UTCDateTime = DateTime(timezone=True)
+
+MAX_ID = 2**31 - 1
+"""The largest primary key: ids are INTEGER on PostgreSQL. A larger id in a request names no row."""

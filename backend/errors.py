@@ -74,6 +74,10 @@ class IdempotencyConflict(Conflict):
     code = "idempotency_conflict"
 
 
+_HTTP_MESSAGES = {400: "请求错误", 401: "未认证", 403: "无权访问", 404: "未找到", 405: "不支持的请求方法",
+                  413: "请求体过大", 415: "不支持的内容类型", 429: "请求过于频繁"}
+
+
 def _envelope(status: int, code: str, message: str, details: Any = None):
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
@@ -89,7 +93,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         code = (error.name or "error").lower().replace(" ", "_")
-        return _envelope(error.code or 500, code, error.description or error.name)
+        chinese = _HTTP_MESSAGES.get(error.code or 500, "请求错误")
+        return _envelope(error.code or 500, code, f"{chinese} ({error.name.lower()})")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

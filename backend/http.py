@@ -15,6 +15,9 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
+from werkzeug.routing import IntegerConverter
+
+from backend.dbtypes import MAX_ID
 
 from backend.errors import DomainError, InvalidInput
 
@@ -73,7 +76,7 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         raw = b"{}"
     try:
         json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise InvalidInput("body", "不是合法的 JSON (malformed JSON)", code="invalid_json") from None
     try:
         return model.model_validate_json(raw, strict=True)
@@ -121,7 +124,7 @@ def register(blueprint: Blueprint, routes: list[Route]) -> None:
 def _openapi_path(prefix: str, rule: str) -> str:
     import re
 
-    return prefix + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+    return prefix + re.sub(r"<(?:[^:<>]+:)?(\w+)>", r"{\1}", rule)
 
 
 def openapi_document(app: Flask) -> dict[str, Any]:
@@ -166,7 +169,27 @@ def openapi_document(app: Flask) -> dict[str, Any]:
             "paths": dict(sorted(paths.items())), "components": {"schemas": components}}
 
 
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in our routes is a row id: a number no primary key can hold matches no route (404)."""
+
+    def __init__(self, map, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, **kwargs)
+
+
+class SerialConverter(IntegerConverter):
+    """A serial number: 1 … the largest batch (MAX_AMOUNT_G)."""
+
+    def __init__(self, map) -> None:
+        from backend.ledger.operations import MAX_AMOUNT_G
+
+        super().__init__(map, max=MAX_AMOUNT_G)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["serial"] = SerialConverter
+
     @app.get("/openapi.json")
     def openapi_json():
         return jsonify(openapi_document(app))

@@ -7,21 +7,13 @@ instance folder, an in-process Redis stand-in, and a development operator token.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 from collections.abc import Mapping
 from typing import Any
 
 
 class SettingsError(ValueError):
     """A setting is present but cannot be parsed, or production lacks a required one."""
-
-
-def parse_boolean(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise SettingsError(f"{name} must be a boolean (true/false), got {raw!r}")
 
 
 def parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
@@ -49,17 +41,31 @@ def parse_database_url(name: str, raw: str) -> str:
     raise SettingsError(f"{name} must be a postgresql:// or sqlite:// URL, got {raw!r}")
 
 
+def parse_redis_url(name: str, raw: str) -> str | None:
+    url = raw.strip()
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"{name} must be a redis://, rediss:// or unix:// URL, got {raw!r}")
+    return url or None
+
+
+def parse_base_url(name: str, raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name} must be an http:// or https:// URL, got {raw!r}")
+    return url
+
+
 # name -> (parser, default). A default of None means "derived at app creation" (see create_app).
 SPEC: dict[str, tuple[Any, Any]] = {
     "APP_ENV": (lambda n, r: r.strip().lower(), "development"),
     "DATABASE_URL": (parse_database_url, None),
     "DATABASE_POOL_SIZE": (lambda n, r: parse_int(n, r, minimum=1), 10),
-    "REDIS_URL": (lambda n, r: r.strip() or None, None),
+    "REDIS_URL": (parse_redis_url, None),
     "OPERATOR_TOKEN": (lambda n, r: r.strip(), None),
-    "PUBLIC_BASE_URL": (lambda n, r: r.strip().rstrip("/"), "http://127.0.0.1:5000"),
+    "PUBLIC_BASE_URL": (parse_base_url, "http://127.0.0.1:5000"),
     "RESERVATION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=30), 900),
     "EXTENSIONS": (parse_list, ["admin", "miniprogram_api", "scenarios"]),
-    "LOAD_DEMO_ON_START": (parse_boolean, False),
 }
 
 DEVELOPMENT_OPERATOR_TOKEN = "dev-operator-token"

@@ -57,7 +57,7 @@ def serial(batch_code: str, serial: int):
 ROUTES = [
     Route("GET", "/projects", list_projects, "List registered projects", query=ProjectQuery, tags=("public",)),
     Route("GET", "/projects/<int:project_id>", get_project, "One registered project", tags=("public",)),
-    Route("GET", "/batches/<batch_code>/serials/<int:serial>", serial, "Who holds a serial", tags=("public",)),
+    Route("GET", "/batches/<batch_code>/serials/<serial:serial>", serial, "Who holds a serial", tags=("public",)),
 ]
 
 

@@ -1,0 +1,351 @@
+"""The app factory and what every deployment relies on before any business: settings, /healthz, /openapi.json and
+the JSON error envelope for routes that do not exist.
+
+Settings come from environment variables, parsed to their types; a value that cannot be parsed, or a production
+configuration that lacks a secret, stops the app from starting with a ``SettingsError`` that names the variable.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from backend import create_app
+from backend.migrate import head_revision
+from backend.settings import (
+    DEVELOPMENT_OPERATOR_TOKEN,
+    SPEC,
+    SettingsError,
+    finish_settings,
+    load_settings,
+)
+from tests.conftest import PG_URL
+
+STRONG_TOKEN = "x" * 40
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No setting leaks in from the shell that runs the tests."""
+    for name in SPEC:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def make_app(tmp_path, **overrides):
+    """A throwaway app on its own SQLite file (never the repository's instance folder)."""
+    settings = {"TESTING": True, "APP_ENV": "test", "DATABASE_URL": f"sqlite:///{tmp_path / 'factory.db'}",
+                "REDIS_URL": None, "OPERATOR_TOKEN": "factory-token"}
+    settings.update(overrides)
+    return create_app(settings)
+
+
+# --- settings: typed parsing -------------------------------------------------------------------------------------
+
+def test_nothing_configured_gives_the_embedded_defaults(tmp_path):
+    """A fresh clone runs with nothing set: SQLite in the instance folder, the Redis stand-in, the dev token."""
+    settings = finish_settings(load_settings({}), str(tmp_path))
+    assert settings["APP_ENV"] == "development"
+    assert settings["DATABASE_URL"] == f"sqlite:///{tmp_path}/tanhui.db"
+    assert settings["REDIS_URL"] is None
+    assert settings["OPERATOR_TOKEN"] == DEVELOPMENT_OPERATOR_TOKEN
+    assert settings["DATABASE_POOL_SIZE"] == 10
+    assert settings["RESERVATION_TTL_SECONDS"] == 900
+    assert settings["EXTENSIONS"] == ["admin", "miniprogram_api", "scenarios"]
+
+
+def test_values_are_parsed_to_their_types():
+    settings = load_settings({"DATABASE_POOL_SIZE": " 25 ", "RESERVATION_TTL_SECONDS": "1800",
+                              "EXTENSIONS": "admin, scenarios,,",
+                              "APP_ENV": " Production ", "PUBLIC_BASE_URL": "https://tanhui.example.cn/"})
+    assert settings["DATABASE_POOL_SIZE"] == 25
+    assert settings["RESERVATION_TTL_SECONDS"] == 1800
+    assert settings["EXTENSIONS"] == ["admin", "scenarios"]
+    assert settings["APP_ENV"] == "production"
+    assert settings["PUBLIC_BASE_URL"] == "https://tanhui.example.cn"
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("postgres://app@db.internal/tanhui", "postgresql+psycopg://app@db.internal/tanhui"),
+    ("postgresql://app@db.internal:6432/tanhui", "postgresql+psycopg://app@db.internal:6432/tanhui"),
+    ("postgresql+psycopg://app@db/tanhui", "postgresql+psycopg://app@db/tanhui"),
+    ("sqlite:////var/lib/tanhui/tanhui.db", "sqlite:////var/lib/tanhui/tanhui.db"),
+])
+def test_database_urls_are_normalised_to_the_psycopg3_driver(raw, expected):
+    assert load_settings({"DATABASE_URL": raw})["DATABASE_URL"] == expected
+
+
+@pytest.mark.parametrize("name, raw", [
+    ("DATABASE_POOL_SIZE", "ten"),
+    ("DATABASE_POOL_SIZE", "1.5"),
+    ("DATABASE_POOL_SIZE", "0"),             # a pool of no connections
+    ("RESERVATION_TTL_SECONDS", "10"),       # below the 30 s floor
+    ("RESERVATION_TTL_SECONDS", "-900"),
+    ("DATABASE_URL", "mysql://root@localhost/tanhui"),
+    ("DATABASE_URL", "tanhui.db"),
+    ("APP_ENV", "staging"),
+])
+def test_a_bad_value_is_refused_naming_the_variable(name, raw, tmp_path):
+    with pytest.raises(SettingsError, match=name):
+        finish_settings(load_settings({name: raw}), str(tmp_path))
+
+
+@pytest.mark.parametrize("name, raw", [
+    ("REDIS_URL", "localhost:6379"),
+    ("REDIS_URL", "http://127.0.0.1:6379/0"),
+    ("PUBLIC_BASE_URL", "tanhui.example.cn"),
+    ("PUBLIC_BASE_URL", "ftp://tanhui.example.cn"),
+])
+def test_a_url_that_is_no_url_of_its_kind_is_refused_naming_the_variable(name, raw, tmp_path):
+    """REDIS_URL must be redis://, rediss:// or unix://; PUBLIC_BASE_URL (printed into certificate QR codes) must be
+    http(s)://host. Today both are taken as they are: a bad REDIS_URL surfaces later as redis-py's ValueError from
+    create_app (naming no variable), a bad PUBLIC_BASE_URL not at all."""
+    with pytest.raises(SettingsError, match=name):
+        finish_settings(load_settings({name: raw}), str(tmp_path))
+
+
+# --- settings: production refuses to run without its secrets ---------------------------------------------------
+
+PRODUCTION = {"APP_ENV": "production", "DATABASE_URL": "postgresql://app@db/tanhui",
+              "REDIS_URL": "redis://cache:6379/0", "OPERATOR_TOKEN": STRONG_TOKEN}
+
+
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL", "OPERATOR_TOKEN"])
+def test_production_refuses_a_missing_secret(missing, tmp_path):
+    environ = {name: value for name, value in PRODUCTION.items() if name != missing}
+    with pytest.raises(SettingsError, match=f"{missing} must be set in production"):
+        finish_settings(load_settings(environ), str(tmp_path))
+
+
+def test_production_refuses_a_blank_or_short_operator_token(tmp_path):
+    with pytest.raises(SettingsError, match="OPERATOR_TOKEN must be set"):
+        finish_settings(load_settings({**PRODUCTION, "OPERATOR_TOKEN": "   "}), str(tmp_path))
+    with pytest.raises(SettingsError, match="OPERATOR_TOKEN must be at least 32"):
+        finish_settings(load_settings({**PRODUCTION, "OPERATOR_TOKEN": "short-but-not-empty"}), str(tmp_path))
+
+
+def test_production_with_every_secret_keeps_them_as_given(tmp_path):
+    settings = finish_settings(load_settings(PRODUCTION), str(tmp_path))
+    assert settings["DATABASE_URL"] == "postgresql+psycopg://app@db/tanhui"
+    assert settings["REDIS_URL"] == "redis://cache:6379/0"
+    assert settings["OPERATOR_TOKEN"] == STRONG_TOKEN
+
+
+# --- create_app ----------------------------------------------------------------------------------------------------
+
+def test_create_app_reads_the_environment_and_overrides_win(clean_env, tmp_path):
+    clean_env.setenv("DATABASE_POOL_SIZE", "7")
+    clean_env.setenv("OPERATOR_TOKEN", "token-from-the-environment")
+    app = make_app(tmp_path, OPERATOR_TOKEN="token-from-the-test")
+    assert app.config["DATABASE_POOL_SIZE"] == 7
+    assert app.config["OPERATOR_TOKEN"] == "token-from-the-test"
+    assert app.config["DATABASE_URL"].endswith("factory.db")
+    app.extensions["db_engine"].dispose()
+
+
+def test_create_app_stops_on_a_bad_environment_variable(clean_env, tmp_path):
+    clean_env.setenv("RESERVATION_TTL_SECONDS", "fifteen minutes")
+    with pytest.raises(SettingsError, match="RESERVATION_TTL_SECONDS"):
+        make_app(tmp_path)
+
+
+def test_create_app_in_production_without_secrets_does_not_start(clean_env, tmp_path):
+    clean_env.setenv("APP_ENV", "production")
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        create_app({"TESTING": True})
+
+
+def test_the_clock_and_extensions_are_overridable(clean_env, tmp_path):
+    """Tests inject their own clock; an app without extensions serves the public API but no operator API."""
+    def frozen():
+        raise AssertionError("not called here")
+
+    app = make_app(tmp_path, CLOCK=frozen, EXTENSIONS=[])
+    assert app.config["CLOCK"] is frozen
+    client = app.test_client()
+    response = client.get("/api/admin/v1/projects", headers={"Authorization": "Bearer factory-token"})
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+    assert "admin_api" not in app.blueprints and "public" in app.blueprints
+    app.extensions["db_engine"].dispose()
+
+
+# --- /healthz ------------------------------------------------------------------------------------------------------
+
+def test_healthz_is_green_when_both_stores_answer_and_the_schema_is_at_head(app, client, stores):
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.get_json()
+    report = response.get_json()
+    assert report["db"] == "ok" and report["redis"] == "ok" and report["status"] == "ok"
+    assert report["schema"] == report["schema_head"] == head_revision()
+    assert report["version"] == app.config["VERSION"]
+    expected = {"embedded": {"db": "sqlite", "redis": "fakeredis"},
+                "services": {"db": "postgresql", "redis": "redis"}}[stores.kind]
+    assert report["backend"] == expected
+
+
+def test_healthz_is_503_when_redis_is_unreachable(app):
+    """Same database, but Redis on a port where nothing listens: the database stays ok, Redis is named."""
+    sibling = create_app({"TESTING": True, "APP_ENV": "test", "DATABASE_URL": app.config["DATABASE_URL"],
+                          "REDIS_URL": "redis://127.0.0.1:1/0", "OPERATOR_TOKEN": "t"})
+    try:
+        response = sibling.test_client().get("/healthz")
+        report = response.get_json()
+        assert response.status_code == 503, report
+        assert report["status"] == "unavailable"
+        assert report["db"] == "ok"
+        assert report["redis"].startswith("error")
+    finally:
+        sibling.extensions["db_engine"].dispose()
+
+
+def test_healthz_is_503_until_migrations_run_on_a_fresh_database(clean_env, tmp_path):
+    """A fresh, empty SQLite file is reachable but unmigrated; ``flask db upgrade`` turns the light green."""
+    app = make_app(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'fresh.db'}")
+    client = app.test_client()
+    response = client.get("/healthz")
+    report = response.get_json()
+    assert response.status_code == 503, report
+    assert report["schema"] is None
+    assert report["db"].startswith("migrations pending")
+    assert report["redis"] == "ok"
+
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert f"schema at {head_revision()}" in result.output
+
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["schema"] == head_revision()
+    app.extensions["db_engine"].dispose()
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(clean_env, tmp_path):
+    app = make_app(tmp_path, DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/test")
+    response = app.test_client().get("/healthz")
+    report = response.get_json()
+    assert response.status_code == 503, report
+    assert report["db"].startswith("error")
+    assert report["redis"] == "ok"
+    app.extensions["db_engine"].dispose()
+
+
+def test_healthz_is_503_on_an_empty_postgresql_schema(clean_env, tmp_path):
+    """The PostgreSQL flavour of 'not migrated': a schema with no tables at all."""
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    schema = "t_unmigrated_" + tmp_path.name[-8:].lower().replace("-", "_")
+    schema = re.sub(r"[^a-z0-9_]", "_", schema)
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+    try:
+        app = make_app(tmp_path, DATABASE_URL=f"{PG_URL}?options=-csearch_path%3D{schema}")
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 503, response.get_json()
+        assert response.get_json()["db"].startswith("migrations pending")
+        app.extensions["db_engine"].dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+# --- /openapi.json -----------------------------------------------------------------------------------------------
+
+def _resolve(document, ref: str):
+    assert ref.startswith("#/"), ref
+    node = document
+    for part in ref[2:].split("/"):
+        assert part in node, f"{ref} does not resolve (no {part!r})"
+        node = node[part]
+    return node
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+@pytest.fixture
+def openapi(clean_env, tmp_path):
+    app = make_app(tmp_path)
+    response = app.test_client().get("/openapi.json")
+    assert response.status_code == 200
+    yield response.get_json()
+    app.extensions["db_engine"].dispose()
+
+
+def test_openapi_lists_the_operator_and_public_paths(openapi):
+    assert openapi["openapi"].startswith("3.")
+    paths = openapi["paths"]
+    for path, method in [("/api/admin/v1/methodologies", "post"), ("/api/admin/v1/organisations", "post"),
+                         ("/api/admin/v1/projects", "post"), ("/api/admin/v1/projects", "get"),
+                         ("/api/admin/v1/projects/{project_id}", "get"),
+                         ("/api/admin/v1/projects/{project_id}/batches", "post"),
+                         ("/api/admin/v1/ledger/transfers", "post"), ("/api/admin/v1/ledger/reservations", "post"),
+                         ("/api/admin/v1/ledger/reservations/{reservation_id}/post", "post"),
+                         ("/api/admin/v1/ledger/reservations/{reservation_id}/void", "post"),
+                         ("/api/admin/v1/ledger/retirements", "post"), ("/api/admin/v1/ledger/cancellations", "post"),
+                         ("/api/admin/v1/ledger/transfers/{transfer_id}/correct", "post"),
+                         ("/api/v1/projects", "get"), ("/api/v1/projects/{project_id}", "get"),
+                         ("/api/v1/batches/{batch_code}/serials/{serial}", "get")]:
+        assert method in paths.get(path, {}), f"{method.upper()} {path} missing from /openapi.json"
+
+
+def test_openapi_request_schemas_are_the_validating_models(openapi):
+    """The batch body in the document is the one the server enforces: strict, bounded, no unknown fields."""
+    operation = openapi["paths"]["/api/admin/v1/projects/{project_id}/batches"]["post"]
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    batch_in = _resolve(openapi, ref)
+    assert ref.endswith("/BatchIn")
+    assert set(batch_in["required"]) == {"monitoring_start", "monitoring_end", "vintage", "quantity_g"}
+    assert batch_in["additionalProperties"] is False
+    assert batch_in["properties"]["quantity_g"]["type"] == "integer"
+    assert batch_in["properties"]["quantity_g"]["exclusiveMinimum"] == 0
+    assert batch_in["properties"]["quantity_g"]["maximum"] == 10**15
+
+    retire = openapi["paths"]["/api/admin/v1/ledger/retirements"]["post"]
+    retire_in = _resolve(openapi, retire["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+    assert "beneficiary_name" in retire_in["required"]
+    assert set(retire_in["properties"]["purpose"]["enum"]) >= {"personal", "tree_duty", "event", "judicial"}
+
+    public = openapi["paths"]["/api/v1/projects"]["get"]
+    assert {p["name"] for p in public["parameters"]} == {"ecosystem", "province"}
+    assert all(p["in"] == "query" for p in public["parameters"])
+    assert "4XX" in public["responses"]
+
+
+def test_every_reference_in_openapi_resolves(openapi):
+    for ref in set(_refs(openapi)):
+        _resolve(openapi, ref)
+
+
+def test_openapi_paths_are_templates_not_flask_rules(openapi):
+    """OpenAPI paths name their parameters as {name}; Flask's converter syntax (<any(a,b):action>) must not leak."""
+    leaked = [path for path in openapi["paths"] if "<" in path or ">" in path]
+    assert leaked == []
+    assert "post" in openapi["paths"].get("/api/admin/v1/projects/{project_id}/{action}", {})
+
+
+# --- errors for routes that do not exist ---------------------------------------------------------------------------
+
+def test_an_unknown_route_gets_the_json_error_envelope(client):
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.is_json
+    error = response.get_json()["error"]
+    assert error["code"] == "not_found" and error["message"]
+
+
+def test_a_wrong_method_gets_the_json_error_envelope(client):
+    response = client.delete("/api/v1/projects")
+    assert response.status_code == 405
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
