@@ -11,12 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from backend.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from backend.canonical import sha256_hex
 from backend.clock import isoformat_utc
+
+_head = AuditHead.__table__
+_event = AuditEvent.__table__
+# Built once: appending is on the path of every ledger operation.
+_LOCK_HEAD = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
+_INSERT_EVENT = insert(_event)
+_ADVANCE_HEAD = update(_head).where(_head.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 
 
 def event_hash(*, seq: int, at: datetime, actor: str, action: str, object_type: str, object_id: str,
@@ -27,19 +34,16 @@ def event_hash(*, seq: int, at: datetime, actor: str, action: str, object_type: 
 
 
 def append(session: Session, at: datetime, *, actor: str, action: str, object_type: str, object_id: Any,
-           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> AuditEvent:
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one()
-    seq = head.seq + 1
-    fields = dict(seq=seq, at=at, actor=actor, action=action, object_type=object_type,
-                  object_id=str(object_id), before=before, after=after, prev_hash=head.hash)
-    event = AuditEvent(**fields, hash=event_hash(**fields))
-    session.add(event)
-    head.seq, head.hash = seq, event.hash
-    session.add(head)
-    session.flush()
-    return event
-
-
+           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> str:
+    """Chain one event to the tip and return its hash."""
+    connection = session.connection()
+    seq, prev_hash = connection.execute(_LOCK_HEAD).one()
+    fields = dict(seq=seq + 1, at=at, actor=actor, action=action, object_type=object_type,
+                  object_id=str(object_id), before=before, after=after, prev_hash=prev_hash)
+    fields["hash"] = event_hash(**fields)
+    connection.execute(_INSERT_EVENT, fields)
+    connection.execute(_ADVANCE_HEAD, {"new_seq": fields["seq"], "new_hash": fields["hash"]})
+    return fields["hash"]
 @dataclass(frozen=True)
 class ChainReport:
     length: int

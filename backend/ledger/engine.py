@@ -4,14 +4,20 @@ Double spending is stopped three times over: account rows are locked ``FOR UPDAT
 SQLite serialises writers with ``BEGIN IMMEDIATE``), the debit is a guarded ``UPDATE … WHERE balance >= amount``,
 and a CHECK constraint backs both. Serial ranges move lowest first and are re-merged where they touch, so a holding
 stays a short list of ranges.
+
+This is the hot path of every purchase, and Python, not the database, is what it waits on (bench/ledger.py): so
+its statements are built once, here, as Core statements with bound parameters, and run on the session's
+connection. A statement built per call costs more to construct and to key for the compiled cache than to run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -22,6 +28,67 @@ from backend.ledger.models import LedgerAccount, SerialRange, Transfer, Transfer
 
 Range = tuple[int, int]
 
+_account = LedgerAccount.__table__
+_range = SerialRange.__table__
+_transfer = Transfer.__table__
+_transfer_range = TransferRange.__table__
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account's identity (its balance lives in the row, read and changed only under lock)."""
+
+    id: int
+    holder: str
+    batch_id: int
+    kind: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.holder}/{self.kind}"
+
+
+_ACCOUNT_COLUMNS = (_account.c.id, _account.c.holder, _account.c.batch_id, _account.c.kind)
+_ACCOUNTS_OF_HOLDER = select(*_ACCOUNT_COLUMNS).where(
+    _account.c.holder == bindparam("holder"), _account.c.batch_id == bindparam("batch_id"),
+    _account.c.kind.in_(bindparam("kinds", expanding=True)))
+_ACCOUNTS_BY_ID = select(*_ACCOUNT_COLUMNS).where(_account.c.id.in_(bindparam("ids", expanding=True)))
+_LOCK = (select(_account.c.id).where(_account.c.id.in_(bindparam("ids", expanding=True)))
+         .order_by(_account.c.id).with_for_update())
+_NEW_ACCOUNT = {dialect: make(_account).values(
+    holder=bindparam("holder"), batch_id=bindparam("batch_id"), kind=bindparam("kind"), debits_g=0, credits_g=0,
+    created_at=bindparam("now")).on_conflict_do_nothing(index_elements=["holder", "batch_id", "kind"])
+    for dialect, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_DEBIT = (update(_account).where(_account.c.id == bindparam("account_id"),
+                                 _account.c.credits_g - _account.c.debits_g >= bindparam("amount"))
+          .values(debits_g=_account.c.debits_g + bindparam("amount")))
+_DEBIT_ISSUANCE = (update(_account).where(_account.c.id == bindparam("account_id"))
+                   .values(debits_g=_account.c.debits_g + bindparam("amount")))
+_CREDIT = (update(_account).where(_account.c.id == bindparam("account_id"))
+           .values(credits_g=_account.c.credits_g + bindparam("amount")))
+_BALANCE = select(_account.c.credits_g - _account.c.debits_g).where(_account.c.id == bindparam("account_id"))
+
+_TRANSFER_BY_CLIENT_ID = select(_transfer.c.id, _transfer.c.request_hash).where(
+    _transfer.c.client_id == bindparam("client_id"))
+_INSERT_TRANSFER = insert(_transfer).returning(_transfer.c.id)
+_TRANSFER_COLUMNS = tuple(c.name for c in _transfer.c if c.name != "id")
+
+_LOWEST = {tagged: select(_range.c.id, _range.c.first, _range.c.last).where(
+    _range.c.account_id == bindparam("account_id"),
+    (_range.c.reservation_id == bindparam("tag")) if tagged else _range.c.reservation_id.is_(None),
+    _range.c.first > bindparam("after")).order_by(_range.c.first).limit(64) for tagged in (True, False)}
+_SHRINK = update(_range).where(_range.c.id == bindparam("range_id")).values(first=bindparam("new_first"))
+_DELETE_RANGES = delete(_range).where(_range.c.id.in_(bindparam("ids", expanding=True)))
+_NEIGHBOURS = select(_range.c.id, _range.c.first, _range.c.last).where(
+    _range.c.account_id == bindparam("account_id"), _range.c.reservation_id.is_(None),
+    or_(_range.c.last.in_(bindparam("ends", expanding=True)), _range.c.first.in_(bindparam("starts", expanding=True))))
+_CONTAINING = select(_range.c.id, _range.c.first, _range.c.last, _range.c.reservation_id).where(
+    _range.c.account_id == bindparam("account_id"), _range.c.first <= bindparam("lo"), _range.c.last >= bindparam("hi"))
+_INSERT_RANGE = insert(_range)
+_INSERT_TRANSFER_RANGE = insert(_transfer_range)
+_TRANSFER_RANGES = (select(_transfer_range.c.first, _transfer_range.c.last)
+                    .where(_transfer_range.c.transfer_id == bindparam("transfer_id")).order_by(_transfer_range.c.first))
+
 
 def request_hash(operation: str, params: dict) -> str:
     return sha256_hex({"operation": operation, **params})
@@ -29,75 +96,72 @@ def request_hash(operation: str, params: dict) -> str:
 
 def replay(session: Session, client_id: str, digest: str) -> Transfer | None:
     """The transfer already made under this client id, if the request is the same; refuse a different one."""
-    existing = session.execute(select(Transfer).where(Transfer.client_id == client_id)).scalar_one_or_none()
-    if existing is None:
+    row = session.connection().execute(_TRANSFER_BY_CLIENT_ID, {"client_id": client_id}).first()
+    if row is None:
         return None
-    if existing.request_hash != digest:
+    if row.request_hash != digest:
         raise IdempotencyConflict(
             f"client id {client_id} 已用于另一个请求 (already used for a different request)",
-            details={"client_id": client_id, "transfer_id": existing.id})
-    return existing
+            details={"client_id": client_id, "transfer_id": row.id})
+    return session.get(Transfer, row.id)
 
 
-def find_account(session: Session, holder: str, batch_id: int, kind: str) -> LedgerAccount | None:
-    return session.execute(select(LedgerAccount).where(
-        LedgerAccount.holder == holder, LedgerAccount.batch_id == batch_id, LedgerAccount.kind == kind)
-    ).scalar_one_or_none()
+def accounts_of(session: Session, holder: str, batch_id: int, kinds: Sequence[str], *, now: datetime,
+                create: Iterable[str] = ()) -> dict[str, Account]:
+    """The holder's accounts of these kinds in the batch, creating the ``create`` ones if they do not exist yet."""
+    connection = session.connection()
+    params = {"holder": holder, "batch_id": batch_id, "kinds": list(kinds)}
+    found = {row.kind: Account(*row) for row in connection.execute(_ACCOUNTS_OF_HOLDER, params)}
+    missing = [kind for kind in create if kind not in found]
+    if missing:
+        # ON CONFLICT DO NOTHING: a concurrent first buyer may be creating the same account right now.
+        statement = _NEW_ACCOUNT[connection.dialect.name]
+        for kind in sorted(missing):
+            connection.execute(statement, {"holder": holder, "batch_id": batch_id, "kind": kind, "now": now})
+        found = {row.kind: Account(*row) for row in connection.execute(_ACCOUNTS_OF_HOLDER, params)}
+    return found
 
 
-def ensure_account(session: Session, holder: str, batch_id: int, kind: str, now: datetime) -> LedgerAccount:
-    account = find_account(session, holder, batch_id, kind)
-    if account is not None:
-        return account
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(dialect_insert(LedgerAccount).values(
-        holder=holder, batch_id=batch_id, kind=kind, debits_g=0, credits_g=0, created_at=now,
-    ).on_conflict_do_nothing(index_elements=["holder", "batch_id", "kind"]))
-    return find_account(session, holder, batch_id, kind)  # type: ignore[return-value]
+def accounts_by_id(session: Session, *ids: int) -> dict[int, Account]:
+    return {row.id: Account(*row) for row in session.connection().execute(_ACCOUNTS_BY_ID, {"ids": list(ids)})}
 
 
-def lock_accounts(session: Session, *accounts: LedgerAccount) -> None:
-    """Lock the rows in ascending id order, so two transfers over the same accounts cannot deadlock."""
-    ids = sorted({account.id for account in accounts})
-    session.execute(select(LedgerAccount.id).where(LedgerAccount.id.in_(ids))
-                    .order_by(LedgerAccount.id).with_for_update()).all()
+def lock(session: Session, *accounts: Account) -> None:
+    """Lock the rows in ascending id order, so two transfers over the same accounts cannot deadlock.
+
+    SQLite has no row locks; there every write transaction already holds the database (BEGIN IMMEDIATE).
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        connection.execute(_LOCK, {"ids": sorted({account.id for account in accounts})}).all()
 
 
-def debit(session: Session, account: LedgerAccount, amount_g: int) -> None:
-    guard = LedgerAccount.credits_g - LedgerAccount.debits_g >= amount_g
-    if account.kind == "issuance":
-        guard = LedgerAccount.kind == "issuance"
-    result = session.execute(update(LedgerAccount).where(LedgerAccount.id == account.id, guard)
-                             .values(debits_g=LedgerAccount.debits_g + amount_g)
-                             .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        balance = session.execute(select(LedgerAccount.credits_g - LedgerAccount.debits_g)
-                                  .where(LedgerAccount.id == account.id)).scalar_one()
+def balance(session: Session, account: Account) -> int:
+    return session.connection().execute(_BALANCE, {"account_id": account.id}).scalar_one()
+
+
+def debit(session: Session, account: Account, amount_g: int) -> None:
+    statement = _DEBIT_ISSUANCE if account.kind == "issuance" else _DEBIT
+    if session.connection().execute(statement, {"account_id": account.id, "amount": amount_g}).rowcount != 1:
+        balance_g = balance(session, account)
         raise InsufficientCredits(
-            f"可用碳汇不足：需要 {amount_g} 克，现有 {balance} 克 (insufficient credits)",
+            f"可用碳汇不足：需要 {amount_g} 克，现有 {balance_g} 克 (insufficient credits)",
             details={"holder": account.holder, "batch_id": account.batch_id, "kind": account.kind,
-                     "requested_g": amount_g, "balance_g": balance})
+                     "requested_g": amount_g, "balance_g": balance_g})
 
 
-def credit(session: Session, account: LedgerAccount, amount_g: int) -> None:
-    session.execute(update(LedgerAccount).where(LedgerAccount.id == account.id)
-                    .values(credits_g=LedgerAccount.credits_g + amount_g)
-                    .execution_options(synchronize_session=False))
+def credit(session: Session, account: Account, amount_g: int) -> None:
+    session.connection().execute(_CREDIT, {"account_id": account.id, "amount": amount_g})
 
 
-def _tag_filter(tag: int | None):
-    return SerialRange.reservation_id.is_(None) if tag is None else SerialRange.reservation_id == tag
-
-
-def take_lowest(session: Session, account: LedgerAccount, amount_g: int, *, tag: int | None = None) -> list[Range]:
+def take_lowest(session: Session, account: Account, amount_g: int, *, tag: int | None = None) -> list[Range]:
     """Remove the lowest ``amount_g`` serials from the account's ranges (with this tag) and return them."""
+    connection = session.connection()
     taken: list[Range] = []
     need, after = amount_g, 0
     while need > 0:
-        rows = session.execute(select(SerialRange.id, SerialRange.first, SerialRange.last)
-                               .where(SerialRange.account_id == account.id, _tag_filter(tag),
-                                      SerialRange.first > after)
-                               .order_by(SerialRange.first).limit(64)).all()
+        rows = connection.execute(_LOWEST[tag is not None], {"account_id": account.id, "tag": tag,
+                                                              "after": after}).all()
         if not rows:
             raise InsufficientCredits(
                 f"账户序列号不足 (the account's serial ranges hold less than {amount_g} g)",
@@ -111,37 +175,32 @@ def take_lowest(session: Session, account: LedgerAccount, amount_g: int, *, tag:
                 need -= size
             else:
                 taken.append((first, first + need - 1))
-                session.execute(update(SerialRange).where(SerialRange.id == row_id)
-                                .values(first=first + need).execution_options(synchronize_session=False))
+                connection.execute(_SHRINK, {"range_id": row_id, "new_first": first + need})
                 need = 0
             after = last
             if need == 0:
                 break
         if emptied:
-            session.execute(delete(SerialRange).where(SerialRange.id.in_(emptied))
-                            .execution_options(synchronize_session=False))
+            connection.execute(_DELETE_RANGES, {"ids": emptied})
     return taken
 
 
-def carve(session: Session, account: LedgerAccount, ranges: Sequence[Range]) -> bool:
+def carve(session: Session, account: Account, ranges: Sequence[Range]) -> bool:
     """Remove exactly these serials from the account; False (and nothing changed) if it no longer holds them all."""
+    connection = session.connection()
     plan = []
     for first, last in ranges:
-        row = session.execute(select(SerialRange.id, SerialRange.first, SerialRange.last, SerialRange.reservation_id)
-                              .where(SerialRange.account_id == account.id, SerialRange.first <= first,
-                                     SerialRange.last >= last)).first()
+        row = connection.execute(_CONTAINING, {"account_id": account.id, "lo": first, "hi": last}).first()
         if row is None:
             return False
         plan.append((row, first, last))
     for (row_id, row_first, row_last, tag), first, last in plan:
-        session.execute(delete(SerialRange).where(SerialRange.id == row_id)
-                        .execution_options(synchronize_session=False))
-        leftovers = [(row_first, first - 1), (last + 1, row_last)]
-        for piece_first, piece_last in leftovers:
-            if piece_first <= piece_last:
-                session.execute(insert(SerialRange).values(batch_id=account.batch_id, account_id=account.id,
-                                                           first=piece_first, last=piece_last,
-                                                           reservation_id=tag))
+        connection.execute(_DELETE_RANGES, {"ids": [row_id]})
+        leftovers = [(a, b) for a, b in ((row_first, first - 1), (last + 1, row_last)) if a <= b]
+        if leftovers:
+            connection.execute(_INSERT_RANGE, [
+                {"batch_id": account.batch_id, "account_id": account.id, "first": a, "last": b,
+                 "reservation_id": tag} for a, b in leftovers])
     return True
 
 
@@ -155,67 +214,68 @@ def merge(ranges: Iterable[Range]) -> list[Range]:
     return merged
 
 
-def place(session: Session, account: LedgerAccount, ranges: Sequence[Range], *, tag: int | None = None) -> None:
-    """Add serials to the account, merged with the neighbours they touch."""
+def place(session: Session, account: Account, ranges: Sequence[Range], *, tag: int | None = None) -> None:
+    """Add serials to the account; untagged ones merge with the neighbours they touch.
+
+    Earmarked serials (``tag``: a new reservation) have no neighbours under the same earmark to merge with.
+    """
+    connection = session.connection()
     pieces = merge(ranges)
-    touching = or_(SerialRange.last.in_([first - 1 for first, _ in pieces]),
-                   SerialRange.first.in_([last + 1 for _, last in pieces]))
-    neighbours = session.execute(select(SerialRange.id, SerialRange.first, SerialRange.last)
-                                 .where(SerialRange.account_id == account.id, _tag_filter(tag), touching)).all()
-    if neighbours:
-        session.execute(delete(SerialRange).where(SerialRange.id.in_([n.id for n in neighbours]))
-                        .execution_options(synchronize_session=False))
-        pieces = merge(list(pieces) + [(n.first, n.last) for n in neighbours])
-    session.execute(insert(SerialRange), [
+    if tag is None:
+        neighbours = connection.execute(_NEIGHBOURS, {"account_id": account.id,
+                                                      "ends": [first - 1 for first, _ in pieces],
+                                                      "starts": [last + 1 for _, last in pieces]}).all()
+        if neighbours:
+            connection.execute(_DELETE_RANGES, {"ids": [n.id for n in neighbours]})
+            pieces = merge(list(pieces) + [(n.first, n.last) for n in neighbours])
+    connection.execute(_INSERT_RANGE, [
         {"batch_id": account.batch_id, "account_id": account.id, "first": first, "last": last,
          "reservation_id": tag} for first, last in pieces])
 
 
-def record(session: Session, now: datetime, *, code: str, client_id: str, digest: str, debit_account: LedgerAccount,
-           credit_account: LedgerAccount, amount_g: int, actor: str, **fields) -> Transfer:
-    transfer = Transfer(client_id=client_id, request_hash=digest, code=code, batch_id=debit_account.batch_id,
-                        debit_account_id=debit_account.id, credit_account_id=credit_account.id, amount_g=amount_g,
-                        actor=actor, created_at=now, **fields)
-    session.add(transfer)
-    session.flush()
-    return transfer
+def record(session: Session, now: datetime, *, code: str, client_id: str, digest: str, source: Account,
+           destination: Account, amount_g: int, actor: str, **fields: Any) -> Transfer:
+    """Insert the immutable transfer row and return a read-only copy of it (not attached to the session)."""
+    values = dict.fromkeys(_TRANSFER_COLUMNS)
+    values.update(client_id=client_id, request_hash=digest, code=code, batch_id=source.batch_id,
+                  debit_account_id=source.id, credit_account_id=destination.id, amount_g=amount_g, actor=actor,
+                  created_at=now, **fields)
+    transfer_id = session.connection().execute(_INSERT_TRANSFER, values).scalar_one()
+    return Transfer.model_construct(id=transfer_id, **values)
 
 
 def record_ranges(session: Session, transfer: Transfer, ranges: Sequence[Range]) -> None:
-    session.execute(insert(TransferRange), [
+    session.connection().execute(_INSERT_TRANSFER_RANGE, [
         {"transfer_id": transfer.id, "first": first, "last": last} for first, last in merge(ranges)])
 
 
 def transfer_ranges(session: Session, transfer_id: int) -> list[Range]:
-    return [tuple(row) for row in session.execute(
-        select(TransferRange.first, TransferRange.last).where(TransferRange.transfer_id == transfer_id)
-        .order_by(TransferRange.first)).all()]
+    return [(row.first, row.last) for row in
+            session.connection().execute(_TRANSFER_RANGES, {"transfer_id": transfer_id})]
 
 
-def move(session: Session, now: datetime, *, code: str, client_id: str, digest: str, source: LedgerAccount,
-         destination: LedgerAccount, amount_g: int, actor: str, source_tag: int | None = None,
-         exact: Sequence[Range] | None = None, tag_for_destination=None, **fields) -> tuple[Transfer, list[Range]]:
+def move(session: Session, now: datetime, *, code: str, client_id: str, digest: str, source: Account,
+         destination: Account, amount_g: int, actor: str, source_tag: int | None = None,
+         exact: Sequence[Range] | None = None, earmark: bool = False,
+         **fields: Any) -> tuple[Transfer, list[Range]]:
     """Debit, credit, move the serials and record the transfer with its ranges — all or nothing.
 
-    ``exact`` moves those serials (a correction); otherwise the lowest ones move. ``tag_for_destination`` is a
-    function of the new transfer giving the earmark for the moved serials (a reservation tags them with itself).
+    The caller has locked both accounts. ``exact`` moves those serials (a correction); otherwise the lowest ones
+    (under ``source_tag``) move. ``earmark`` tags the moved serials with the new transfer (a reservation).
     """
-    lock_accounts(session, source, destination)
     if exact is not None and not carve(session, source, exact):
         raise CorrectionRefused("这些序列号已不在原账户中 (some of these serials have moved on since)",
                                 details={"holder": source.holder, "kind": source.kind})
     debit(session, source, amount_g)
     credit(session, destination, amount_g)
-    transfer = record(session, now, code=code, client_id=client_id, digest=digest, debit_account=source,
-                      credit_account=destination, amount_g=amount_g, actor=actor, **fields)
+    transfer = record(session, now, code=code, client_id=client_id, digest=digest, source=source,
+                      destination=destination, amount_g=amount_g, actor=actor, **fields)
     ranges = list(exact) if exact is not None else take_lowest(session, source, amount_g, tag=source_tag)
-    tag = tag_for_destination(transfer) if tag_for_destination else None
-    place(session, destination, ranges, tag=tag)
+    place(session, destination, ranges, tag=transfer.id if earmark else None)
     record_ranges(session, transfer, ranges)
     return transfer, merge(ranges)
 
 
-def issue_serials(session: Session, destination: LedgerAccount, first: int, last: int) -> None:
-    session.execute(insert(SerialRange).values(batch_id=destination.batch_id, account_id=destination.id,
-                                               first=first, last=last, reservation_id=None))
-
+def issue_serials(session: Session, destination: Account, first: int, last: int) -> None:
+    session.connection().execute(_INSERT_RANGE, [{"batch_id": destination.batch_id, "account_id": destination.id,
+                                                  "first": first, "last": last, "reservation_id": None}])

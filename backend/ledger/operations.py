@@ -11,12 +11,13 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlmodel import Session
 
 from backend import audit
 from backend.clock import as_utc
 from backend.ledger import engine
+from backend.ledger.engine import Account
 from backend.ledger.errors import (
     CorrectionRefused,
     InsufficientCredits,
@@ -29,7 +30,6 @@ from backend.ledger.holders import check_holder, mask_name
 from backend.ledger.models import (
     REGISTRY_HOLDER,
     RETIREMENT_PURPOSES,
-    LedgerAccount,
     PendingResolution,
     Retirement,
     Transfer,
@@ -39,6 +39,14 @@ from backend.registry.models import Batch
 MAX_AMOUNT_G = 10**15  # one billion tonnes: far above any batch, far below BIGINT
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
 CORRECTABLE = ("TRANSFER", "RETIRE", "CANCEL", "POST")
+_OUTCOME_ZH = {"posted": "完成", "voided": "撤销", "expired": "过期"}
+
+_resolution = PendingResolution.__table__
+_retirement = Retirement.__table__
+_RESOLUTION_OF = select(_resolution.c.outcome, _resolution.c.transfer_id).where(
+    _resolution.c.pending_id == bindparam("pending_id"))
+_INSERT_RESOLUTION = insert(_resolution)
+_INSERT_RETIREMENT = insert(_retirement).returning(_retirement.c.id)
 
 
 def check_amount(amount_g: Any, field: str = "amount_g") -> int:
@@ -57,6 +65,12 @@ def check_client_id(client_id: Any, field: str = "client_id") -> str:
     return client_id
 
 
+def _check_reason(reason: Any) -> str:
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise InvalidInput("reason", "必须说明原因，不超过 500 字 (a reason of at most 500 characters is required)")
+    return reason
+
+
 def get_batch(session: Session, batch_id: int) -> Batch:
     batch = session.get(Batch, batch_id)
     if batch is None:
@@ -64,19 +78,25 @@ def get_batch(session: Session, batch_id: int) -> Batch:
     return batch
 
 
-def _account_label(session: Session, account_id: int) -> str:
-    account = session.get(LedgerAccount, account_id)
-    return f"{account.holder}/{account.kind}"
+def _no_source(session: Session, holder: str, batch_id: int, amount_g: int) -> NoReturn:
+    """The holder has no available account in the batch: an unknown batch, or simply no credits."""
+    get_batch(session, batch_id)
+    raise InsufficientCredits(f"可用碳汇不足：需要 {amount_g} 克，现有 0 克 (insufficient credits)",
+                              details={"holder": holder, "batch_id": batch_id, "kind": "available",
+                                       "requested_g": amount_g, "balance_g": 0})
 
 
-def _audit(session: Session, now: datetime, transfer: Transfer, ranges: list[engine.Range], actor: str,
-           **extra: Any) -> None:
+def _audit(session: Session, now: datetime, transfer: Transfer, source: Account, destination: Account,
+           ranges: list[engine.Range], actor: str, **extra: Any) -> None:
     after = {"code": transfer.code, "batch_id": transfer.batch_id, "amount_g": transfer.amount_g,
-             "from": _account_label(session, transfer.debit_account_id),
-             "to": _account_label(session, transfer.credit_account_id),
-             "ranges": [list(r) for r in ranges], "client_id": transfer.client_id, **extra}
+             "from": source.label, "to": destination.label, "ranges": [list(r) for r in ranges],
+             "client_id": transfer.client_id, **extra}
     audit.append(session, now, actor=actor, action=f"ledger.{transfer.code.lower()}", object_type="transfer",
                  object_id=transfer.id, after=after)
+
+
+def issue_digest(request: dict[str, Any]) -> str:
+    return engine.request_hash("issue", request)
 
 
 def issue(session: Session, now: datetime, *, client_id: str, batch: Batch, to_holder: str, actor: str,
@@ -89,23 +109,22 @@ def issue(session: Session, now: datetime, *, client_id: str, batch: Batch, to_h
     check_client_id(client_id)
     check_holder(to_holder, "to_holder")
     digest = issue_digest(request)
-    source = engine.ensure_account(session, REGISTRY_HOLDER, batch.id, "issuance", now)
-    destination = engine.ensure_account(session, to_holder, batch.id, "available", now)
-    engine.lock_accounts(session, source, destination)
-    if source.debits_g:
+    if (done := engine.replay(session, client_id, digest)) is not None:
+        return done
+    source = engine.accounts_of(session, REGISTRY_HOLDER, batch.id, ("issuance",), now=now, create=("issuance",))
+    destination = engine.accounts_of(session, to_holder, batch.id, ("available",), now=now, create=("available",))
+    source, destination = source["issuance"], destination["available"]
+    engine.lock(session, source, destination)
+    if engine.balance(session, source):
         raise InvalidInput("batch_id", "批次已签发 (batch already issued)", code="already_issued")
     engine.debit(session, source, batch.quantity_g)
     engine.credit(session, destination, batch.quantity_g)
-    transfer = engine.record(session, now, code="ISSUE", client_id=client_id, digest=digest, debit_account=source,
-                             credit_account=destination, amount_g=batch.quantity_g, actor=actor)
+    transfer = engine.record(session, now, code="ISSUE", client_id=client_id, digest=digest, source=source,
+                             destination=destination, amount_g=batch.quantity_g, actor=actor)
     engine.issue_serials(session, destination, 1, batch.quantity_g)
     engine.record_ranges(session, transfer, [(1, batch.quantity_g)])
-    _audit(session, now, transfer, [(1, batch.quantity_g)], actor, batch_code=batch.code)
+    _audit(session, now, transfer, source, destination, [(1, batch.quantity_g)], actor, batch_code=batch.code)
     return transfer
-
-
-def issue_digest(request: dict[str, Any]) -> str:
-    return engine.request_hash("issue", request)
 
 
 def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, from_holder: str, to_holder: str,
@@ -115,6 +134,8 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
     check_holder(from_holder, "from_holder")
     check_holder(to_holder, "to_holder")
     check_amount(amount_g)
+    if from_holder == to_holder:
+        raise InvalidInput("to_holder", "不能为自己预留 (a reservation is for another holder)")
     if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or not 1 <= ttl_seconds <= 7 * 86400:
         raise InvalidInput("ttl_seconds", "应为 1–604800 秒 (must be 1 to 604800 seconds)")
     digest = engine.request_hash("reserve", {"batch_id": batch_id, "from_holder": from_holder,
@@ -122,24 +143,20 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
                                              "ttl_seconds": ttl_seconds, "actor": actor})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
-    get_batch(session, batch_id)
-    source = engine.find_account(session, from_holder, batch_id, "available")
-    if source is None:
-        _no_credits(from_holder, batch_id, amount_g)
-    escrow = engine.ensure_account(session, from_holder, batch_id, "reserved", now)
+    accounts = engine.accounts_of(session, from_holder, batch_id, ("available", "reserved"), now=now)
+    if "available" not in accounts:
+        _no_source(session, from_holder, batch_id, amount_g)
+    if "reserved" not in accounts:
+        accounts = engine.accounts_of(session, from_holder, batch_id, ("available", "reserved"), now=now,
+                                      create=("reserved",))
+    source, escrow = accounts["available"], accounts["reserved"]
+    engine.lock(session, source, escrow)
     transfer, ranges = engine.move(session, now, code="RESERVE", client_id=client_id, digest=digest, source=source,
                                    destination=escrow, amount_g=amount_g, actor=actor, counterparty=to_holder,
-                                   expires_at=now + timedelta(seconds=ttl_seconds),
-                                   tag_for_destination=lambda t: t.id)
-    _audit(session, now, transfer, ranges, actor, counterparty=to_holder,
+                                   expires_at=now + timedelta(seconds=ttl_seconds), earmark=True)
+    _audit(session, now, transfer, source, escrow, ranges, actor, counterparty=to_holder,
            expires_at=as_utc(transfer.expires_at).isoformat())
     return transfer
-
-
-def _no_credits(holder: str, batch_id: int, amount_g: int) -> NoReturn:
-    raise InsufficientCredits(f"可用碳汇不足：需要 {amount_g} 克，现有 0 克 (insufficient credits)",
-                              details={"holder": holder, "batch_id": batch_id, "kind": "available",
-                                       "requested_g": amount_g, "balance_g": 0})
 
 
 def _open_reservation(session: Session, reservation_id: int) -> Transfer:
@@ -151,7 +168,8 @@ def _open_reservation(session: Session, reservation_id: int) -> Transfer:
 
 
 def _refuse_if_resolved(session: Session, reservation: Transfer) -> None:
-    resolution = session.get(PendingResolution, reservation.id, populate_existing=True)
+    """Run under the escrow lock, so of two racing resolutions the second sees the first."""
+    resolution = session.connection().execute(_RESOLUTION_OF, {"pending_id": reservation.id}).first()
     if resolution is not None:
         raise ReservationResolved(f"预留 {reservation.id} 已{_OUTCOME_ZH[resolution.outcome]} "
                                   f"(reservation already {resolution.outcome})",
@@ -159,7 +177,10 @@ def _refuse_if_resolved(session: Session, reservation: Transfer) -> None:
                                            "transfer_id": resolution.transfer_id})
 
 
-_OUTCOME_ZH = {"posted": "完成", "voided": "撤销", "expired": "过期"}
+def _resolve(session: Session, now: datetime, reservation: Transfer, outcome: str, transfer: Transfer) -> None:
+    # The primary key on pending_id is the backstop: a second resolution cannot be written.
+    session.connection().execute(_INSERT_RESOLUTION, {"pending_id": reservation.id, "outcome": outcome,
+                                                      "transfer_id": transfer.id, "resolved_at": now})
 
 
 def post(session: Session, now: datetime, *, client_id: str, reservation_id: int, actor: str,
@@ -172,30 +193,32 @@ def post(session: Session, now: datetime, *, client_id: str, reservation_id: int
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
     reservation = _open_reservation(session, reservation_id)
-    escrow = session.get(LedgerAccount, reservation.credit_account_id)
-    source = session.get(LedgerAccount, reservation.debit_account_id)
-    destination = engine.ensure_account(session, reservation.counterparty, reservation.batch_id, "available", now)
-    engine.lock_accounts(session, escrow, source, destination)
+    amount = reservation.amount_g if amount_g is None else amount_g
+    known = engine.accounts_by_id(session, reservation.credit_account_id, reservation.debit_account_id)
+    escrow, source = known[reservation.credit_account_id], known[reservation.debit_account_id]
+    destination = engine.accounts_of(session, reservation.counterparty, reservation.batch_id, ("available",),
+                                     now=now, create=("available",))["available"]
+    partial = amount < reservation.amount_g
+    # The source (the seller's inventory, the hottest row) is locked only when a remainder goes back to it.
+    engine.lock(session, escrow, destination, *((source,) if partial else ()))
     _refuse_if_resolved(session, reservation)
     if as_utc(reservation.expires_at) <= now:
         raise ReservationExpired(f"预留 {reservation.id} 已过期 (reservation expired)",
                                  details={"reservation_id": reservation.id,
                                           "expires_at": as_utc(reservation.expires_at).isoformat()})
-    amount = reservation.amount_g if amount_g is None else amount_g
     if amount > reservation.amount_g:
         raise InvalidInput("amount_g", f"不能超过预留数量 {reservation.amount_g} 克 (exceeds the reservation)")
     transfer, ranges = engine.move(session, now, code="POST", client_id=client_id, digest=digest, source=escrow,
                                    destination=destination, amount_g=amount, actor=actor, source_tag=reservation.id,
                                    pending_id=reservation.id)
-    if amount < reservation.amount_g:
+    if partial:
         remainder, back = engine.move(session, now, code="VOID", client_id=f"{client_id}#remainder", digest=digest,
                                       source=escrow, destination=source, amount_g=reservation.amount_g - amount,
                                       actor=actor, source_tag=reservation.id, pending_id=reservation.id,
                                       reason="partial post remainder")
-        _audit(session, now, remainder, back, actor, pending_id=reservation.id)
-    session.add(PendingResolution(pending_id=reservation.id, outcome="posted", transfer_id=transfer.id,
-                                  resolved_at=now))
-    _audit(session, now, transfer, ranges, actor, pending_id=reservation.id)
+        _audit(session, now, remainder, escrow, source, back, actor, pending_id=reservation.id)
+    _resolve(session, now, reservation, "posted", transfer)
+    _audit(session, now, transfer, escrow, destination, ranges, actor, pending_id=reservation.id)
     return transfer
 
 
@@ -207,20 +230,18 @@ def void(session: Session, now: datetime, *, client_id: str, reservation_id: int
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
     reservation = _open_reservation(session, reservation_id)
-    escrow = session.get(LedgerAccount, reservation.credit_account_id)
-    source = session.get(LedgerAccount, reservation.debit_account_id)
-    engine.lock_accounts(session, escrow, source)
+    known = engine.accounts_by_id(session, reservation.credit_account_id, reservation.debit_account_id)
+    escrow, source = known[reservation.credit_account_id], known[reservation.debit_account_id]
+    engine.lock(session, escrow, source)
     _refuse_if_resolved(session, reservation)
     if expired and as_utc(reservation.expires_at) > now:
         raise InvalidInput("reservation_id", "预留尚未过期 (reservation has not expired yet)")
+    outcome = "expired" if expired else "voided"
     transfer, ranges = engine.move(session, now, code="VOID", client_id=client_id, digest=digest, source=escrow,
                                    destination=source, amount_g=reservation.amount_g, actor=actor,
-                                   source_tag=reservation.id, pending_id=reservation.id,
-                                   reason="expired" if expired else "voided")
-    outcome = "expired" if expired else "voided"
-    session.add(PendingResolution(pending_id=reservation.id, outcome=outcome, transfer_id=transfer.id,
-                                  resolved_at=now))
-    _audit(session, now, transfer, ranges, actor, pending_id=reservation.id, outcome=outcome)
+                                   source_tag=reservation.id, pending_id=reservation.id, reason=outcome)
+    _resolve(session, now, reservation, outcome, transfer)
+    _audit(session, now, transfer, escrow, source, ranges, actor, pending_id=reservation.id, outcome=outcome)
     return transfer
 
 
@@ -234,19 +255,34 @@ def expired_reservations(session: Session, now: datetime, *, limit: int = 500) -
 
 def _holder_move(session: Session, now: datetime, *, operation: str, code: str, client_id: str, batch_id: int,
                  from_holder: str, to_holder: str, to_kind: str, amount_g: int, actor: str,
-                 params: dict[str, Any], reason: str | None = None) -> tuple[Transfer, list[engine.Range], bool]:
+                 params: dict[str, Any], reason: str | None = None
+                 ) -> tuple[Transfer, Account | None, Account | None, list[engine.Range]]:
+    """Move available credits of ``from_holder`` into ``to_holder``'s ``to_kind`` account.
+
+    Returns the transfer, both accounts and the serials; on a replay the accounts are None.
+    """
     digest = engine.request_hash(operation, {"batch_id": batch_id, "from_holder": from_holder, "to_holder": to_holder,
                                              "amount_g": amount_g, "actor": actor, **params})
     if (done := engine.replay(session, client_id, digest)) is not None:
-        return done, engine.transfer_ranges(session, done.id), True
-    get_batch(session, batch_id)
-    source = engine.find_account(session, from_holder, batch_id, "available")
-    if source is None:
-        _no_credits(from_holder, batch_id, amount_g)
-    destination = engine.ensure_account(session, to_holder, batch_id, to_kind, now)
+        return done, None, None, engine.transfer_ranges(session, done.id)
+    if from_holder == to_holder:  # retire, cancel: both accounts in one look-up
+        accounts = engine.accounts_of(session, from_holder, batch_id, ("available", to_kind), now=now)
+        if "available" not in accounts:
+            _no_source(session, from_holder, batch_id, amount_g)
+        if to_kind not in accounts:
+            accounts = engine.accounts_of(session, from_holder, batch_id, ("available", to_kind), now=now,
+                                          create=(to_kind,))
+        source, destination = accounts["available"], accounts[to_kind]
+    else:
+        found = engine.accounts_of(session, from_holder, batch_id, ("available",), now=now)
+        if "available" not in found:
+            _no_source(session, from_holder, batch_id, amount_g)
+        source = found["available"]
+        destination = engine.accounts_of(session, to_holder, batch_id, (to_kind,), now=now, create=(to_kind,))[to_kind]
+    engine.lock(session, source, destination)
     transfer, ranges = engine.move(session, now, code=code, client_id=client_id, digest=digest, source=source,
                                    destination=destination, amount_g=amount_g, actor=actor, reason=reason)
-    return transfer, ranges, False
+    return transfer, source, destination, ranges
 
 
 def transfer(session: Session, now: datetime, *, client_id: str, batch_id: int, from_holder: str, to_holder: str,
@@ -258,11 +294,11 @@ def transfer(session: Session, now: datetime, *, client_id: str, batch_id: int, 
     check_amount(amount_g)
     if from_holder == to_holder:
         raise InvalidInput("to_holder", "不能转给自己 (cannot transfer to the same holder)")
-    moved, ranges, replayed = _holder_move(session, now, operation="transfer", code="TRANSFER", client_id=client_id,
-                                           batch_id=batch_id, from_holder=from_holder, to_holder=to_holder,
-                                           to_kind="available", amount_g=amount_g, actor=actor, params={})
-    if not replayed:
-        _audit(session, now, moved, ranges, actor)
+    moved, source, destination, ranges = _holder_move(
+        session, now, operation="transfer", code="TRANSFER", client_id=client_id, batch_id=batch_id,
+        from_holder=from_holder, to_holder=to_holder, to_kind="available", amount_g=amount_g, actor=actor, params={})
+    if source is not None:
+        _audit(session, now, moved, source, destination, ranges, actor)
     return moved
 
 
@@ -280,17 +316,17 @@ def retire(session: Session, now: datetime, *, client_id: str, batch_id: int, ho
     if purpose_ref is not None and not 1 <= len(purpose_ref) <= 200:
         raise InvalidInput("purpose_ref", "应为 1–200 个字符 (1 to 200 characters)")
     params = {"purpose": purpose, "purpose_ref": purpose_ref, "beneficiary_name": beneficiary_name}
-    moved, ranges, replayed = _holder_move(session, now, operation="retire", code="RETIRE", client_id=client_id,
-                                           batch_id=batch_id, from_holder=holder, to_holder=holder,
-                                           to_kind="retired", amount_g=amount_g, actor=actor, params=params)
-    if replayed:
+    moved, source, destination, ranges = _holder_move(
+        session, now, operation="retire", code="RETIRE", client_id=client_id, batch_id=batch_id, from_holder=holder,
+        to_holder=holder, to_kind="retired", amount_g=amount_g, actor=actor, params=params)
+    if source is None:
         return session.execute(select(Retirement).where(Retirement.transfer_id == moved.id)).scalar_one()
-    retirement = Retirement(transfer_id=moved.id, holder=holder, batch_id=batch_id, quantity_g=amount_g,
-                            purpose=purpose, purpose_ref=purpose_ref, beneficiary_name=beneficiary_name,
-                            beneficiary_masked=mask_name(beneficiary_name), retired_at=now)
-    session.add(retirement)
-    session.flush()
-    _audit(session, now, moved, ranges, actor, retirement_id=retirement.id, purpose=purpose,
+    values = dict(transfer_id=moved.id, holder=holder, batch_id=batch_id, quantity_g=amount_g, purpose=purpose,
+                  purpose_ref=purpose_ref, beneficiary_name=beneficiary_name,
+                  beneficiary_masked=mask_name(beneficiary_name), retired_at=now)
+    retirement_id = session.connection().execute(_INSERT_RETIREMENT, values).scalar_one()
+    retirement = Retirement.model_construct(id=retirement_id, **values)  # a read-only copy of the row
+    _audit(session, now, moved, source, destination, ranges, actor, retirement_id=retirement.id, purpose=purpose,
            purpose_ref=purpose_ref, beneficiary_masked=retirement.beneficiary_masked)
     return retirement
 
@@ -301,14 +337,13 @@ def cancel(session: Session, now: datetime, *, client_id: str, batch_id: int, ho
     check_client_id(client_id)
     check_holder(holder)
     check_amount(amount_g)
-    if not reason or not reason.strip() or len(reason) > 500:
-        raise InvalidInput("reason", "必须说明原因，不超过 500 字 (a reason of at most 500 characters is required)")
-    moved, ranges, replayed = _holder_move(session, now, operation="cancel", code="CANCEL", client_id=client_id,
-                                           batch_id=batch_id, from_holder=holder, to_holder=holder,
-                                           to_kind="cancelled", amount_g=amount_g, actor=actor,
-                                           params={"reason": reason}, reason=reason)
-    if not replayed:
-        _audit(session, now, moved, ranges, actor, reason=reason)
+    _check_reason(reason)
+    moved, source, destination, ranges = _holder_move(
+        session, now, operation="cancel", code="CANCEL", client_id=client_id, batch_id=batch_id, from_holder=holder,
+        to_holder=holder, to_kind="cancelled", amount_g=amount_g, actor=actor, params={"reason": reason},
+        reason=reason)
+    if source is not None:
+        _audit(session, now, moved, source, destination, ranges, actor, reason=reason)
     return moved
 
 
@@ -320,8 +355,7 @@ def correct(session: Session, now: datetime, *, client_id: str, transfer_id: int
     any of those serials has moved on since (correct the later transfer first).
     """
     check_client_id(client_id)
-    if not reason or not reason.strip() or len(reason) > 500:
-        raise InvalidInput("reason", "必须说明原因，不超过 500 字 (a reason of at most 500 characters is required)")
+    _check_reason(reason)
     digest = engine.request_hash("correct", {"transfer_id": transfer_id, "reason": reason, "actor": actor})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
@@ -331,16 +365,20 @@ def correct(session: Session, now: datetime, *, client_id: str, transfer_id: int
     if original.code not in CORRECTABLE:
         raise CorrectionRefused(f"{original.code} 不能更正 (only {', '.join(CORRECTABLE)} can be corrected)",
                                 details={"transfer_id": transfer_id, "code": original.code})
+    # A POST goes back to the seller's available account, not into escrow.
+    back_to_id = (session.get(Transfer, original.pending_id).debit_account_id if original.code == "POST"
+                  else original.debit_account_id)
+    known = engine.accounts_by_id(session, original.credit_account_id, back_to_id)
+    holder_of, back_to = known[original.credit_account_id], known[back_to_id]
+    if holder_of.id == back_to.id:  # nothing would move; the CHECK constraint would refuse it as a 500
+        raise CorrectionRefused("更正前后为同一账户 (the correction would move nothing)",
+                                details={"transfer_id": transfer_id})
+    engine.lock(session, holder_of, back_to)
     if session.execute(select(Transfer.id).where(Transfer.corrects_id == transfer_id)).first():
         raise CorrectionRefused(f"转移 {transfer_id} 已更正 (already corrected)", details={"transfer_id": transfer_id})
-    holder_of = session.get(LedgerAccount, original.credit_account_id)
-    if original.code == "POST":  # back to the seller's available account, not into escrow
-        back_to = session.get(LedgerAccount, session.get(Transfer, original.pending_id).debit_account_id)
-    else:
-        back_to = session.get(LedgerAccount, original.debit_account_id)
     moved, ranges = engine.move(session, now, code="CORRECT", client_id=client_id, digest=digest, source=holder_of,
                                 destination=back_to, amount_g=original.amount_g, actor=actor,
                                 exact=engine.transfer_ranges(session, original.id), corrects_id=original.id,
                                 reason=reason)
-    _audit(session, now, moved, ranges, actor, corrects_id=original.id, reason=reason)
+    _audit(session, now, moved, holder_of, back_to, ranges, actor, corrects_id=original.id, reason=reason)
     return moved
