@@ -10,11 +10,15 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from werkzeug.serving import run_simple
 from sqlmodel import Session
+from werkzeug.serving import run_simple
 
 from backend import migrate
+from backend.audit import verify
 from backend.db import atomic, get_engine, schema_revision
+from backend.demo import load_demo
+from backend.ledger import operations
+from backend.ledger.invariants import check
 
 db_group = AppGroup("db", help="Database schema migrations (Alembic).")
 ledger_group = AppGroup("ledger", help="The credit ledger.")
@@ -46,8 +50,6 @@ def db_current() -> None:
 @ledger_group.command("check")
 def ledger_check() -> None:
     """Check every ledger invariant; exit 1 naming each one that does not hold."""
-    from backend.ledger.invariants import check
-
     with Session(get_engine()) as session:
         violations = check(session)
     if violations:
@@ -62,8 +64,6 @@ def ledger_check() -> None:
 @click.option("--limit", default=500, show_default=True, help="At most this many reservations per run.")
 def ledger_sweep(limit: int) -> None:
     """Void reservations whose time is up, each in its own transaction."""
-    from backend.ledger import operations
-
     clock = current_app.config["CLOCK"]
     ids = atomic(lambda s: operations.expired_reservations(s, clock(), limit=limit))
     for reservation_id in ids:
@@ -75,8 +75,6 @@ def ledger_sweep(limit: int) -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Verify the audit hash chain; exit 1 naming the first broken link."""
-    from backend.audit import verify
-
     with Session(get_engine()) as session:
         report = verify(session)
     if not report.ok:
@@ -89,8 +87,6 @@ def audit_verify() -> None:
 @with_appcontext
 def demo_command() -> None:
     """Load the demo registry, batches and inventory (idempotent: a second run changes nothing)."""
-    from backend.demo import load_demo
-
     summary = load_demo(current_app.config["CLOCK"]())
     click.echo(summary)
 
@@ -101,8 +97,6 @@ def demo_command() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve_command(host: str, port: int) -> None:
     """Migrate, load the demo data and serve (the embedded development set-up)."""
-    from backend.demo import load_demo
-
     app = current_app._get_current_object()
     migrate.upgrade(app.config["DATABASE_URL"])
     click.echo(load_demo(app.config["CLOCK"]()))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session
@@ -98,8 +98,6 @@ def atomic(work: Callable[[Session], T], *, engine: Engine | None = None, attemp
 
 def schema_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at, or None before the first migration."""
-    from sqlalchemy import inspect, text
-
     with engine.connect() as connection:
         if not inspect(connection).has_table("alembic_version"):
             return None

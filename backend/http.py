@@ -8,6 +8,7 @@ JSON bodies and query strings with the route's pydantic models (strict: "100" is
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,8 @@ from pydantic.json_schema import models_json_schema
 from werkzeug.routing import IntegerConverter
 
 from backend.dbtypes import MAX_ID
-
-from backend.errors import DomainError, InvalidInput
+from backend.errors import InvalidInput
+from backend.ledger.operations import MAX_AMOUNT_G
 
 # JSON bodies larger than this are refused before parsing.
 MAX_BODY_BYTES = 64 * 1024
@@ -122,8 +123,6 @@ def register(blueprint: Blueprint, routes: list[Route]) -> None:
 
 
 def _openapi_path(prefix: str, rule: str) -> str:
-    import re
-
     return prefix + re.sub(r"<(?:[^:<>]+:)?(\w+)>", r"{\1}", rule)
 
 
@@ -181,8 +180,6 @@ class SerialConverter(IntegerConverter):
     """A serial number: 1 … the largest batch (MAX_AMOUNT_G)."""
 
     def __init__(self, map) -> None:
-        from backend.ledger.operations import MAX_AMOUNT_G
-
         super().__init__(map, max=MAX_AMOUNT_G)
 
 
@@ -194,5 +191,3 @@ def init_app(app: Flask) -> None:
     def openapi_json():
         return jsonify(openapi_document(app))
 
-
-__all__ = ["Route", "register", "parse_body", "parse_query", "DomainError", "init_app"]

@@ -7,9 +7,9 @@ instance folder, an in-process Redis stand-in, and a development operator token.
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):

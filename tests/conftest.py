@@ -174,8 +174,8 @@ class Operator:
         return response.get_json()
 
     # A registered project with one issued batch in the platform's inventory, in the fewest calls.
-    def registered_project(self, *, quantity_g: int = 1_000_000, county: str = "510129", name: str = "测试林场森林经营项目",
-                           ecosystem: str = "forest") -> dict:
+    def registered_project(self, *, quantity_g: int = 1_000_000, county: str = "510129",
+                           name: str = "测试林场森林经营项目", ecosystem: str = "forest") -> dict:
         methodology = self.ok(self.post("/methodologies", {
             "code": f"M-{uuid.uuid4().hex[:8]}", "name": "森林经营碳汇项目方法学", "ecosystem": ecosystem,
             "version": "V01", "source_document": "AR-CM-003-V01"}))

@@ -1,10 +1,10 @@
 """Alembic environment: migrate the database named by the config's sqlalchemy.url (set by backend.migrate)."""
 
 from alembic import context
+from sqlmodel import SQLModel
 
 import backend.models  # noqa: F401  (registers every table on the metadata)
 from backend.db import make_engine
-from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -283,8 +283,8 @@ def test_a_batch_body_with_an_unknown_field_or_bad_holder_is_refused(operator, r
 def test_a_batch_can_be_issued_straight_to_the_owner(operator, registry):
     project = registry.registered()
     owner = f"org:{project['owner']['id']}"
-    batch = operator.ok(operator.post(f"/projects/{project['id']}/batches",
-                                      {**registry.batch_body(quantity_g=5 * TONNE), "to_holder": owner}, key="own"), 201)
+    body = {**registry.batch_body(quantity_g=5 * TONNE), "to_holder": owner}
+    batch = operator.ok(operator.post(f"/projects/{project['id']}/batches", body, key="own"), 201)
     assert batch["available_g"] == 0 and batch["held_g"] == 5 * TONNE
     accounts = operator.ok(operator.get("/accounts", query_string={"holder": owner}))["items"]
     assert [(a["kind"], a["balance_g"]) for a in accounts] == [("available", 5 * TONNE)]
