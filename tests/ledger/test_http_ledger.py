@@ -12,20 +12,10 @@ import json
 
 import pytest
 
+from tests.envelope import refused
+
 TONNE = 1_000_000
 QUANTITY = 100 * TONNE
-
-
-def refused(response, status: int, code: str | None = None, field: str | None = None) -> dict:
-    body = response.get_json()
-    assert response.status_code == status, body
-    error = body["error"]
-    assert error["message"]
-    if code is not None:
-        assert error["code"] == code, error
-    if field is not None:
-        assert field in [d["field"] for d in error["details"]], error
-    return error
 
 
 class Desk:
