@@ -34,6 +34,15 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "services_only: needs PostgreSQL + Redis (concurrency)")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Concurrency tests need row locks: they are generated for the services pair only, not skipped on SQLite."""
+    embedded_only = [item for item in items if item.get_closest_marker("services_only")
+                     and getattr(item, "callspec", None) and item.callspec.params.get("stores") == "embedded"]
+    if embedded_only:
+        config.hook.pytest_deselected(items=embedded_only)
+        items[:] = [item for item in items if item not in embedded_only]
+
+
 def selected_stores() -> list[str]:
     chosen = [s.strip() for s in os.environ.get("TEST_STORES", ",".join(ALL_STORES)).split(",") if s.strip()]
     unknown = set(chosen) - set(ALL_STORES)
@@ -128,8 +137,6 @@ def clock():
 
 @pytest.fixture
 def app(request, stores, tmp_path, clock):
-    if request.node.get_closest_marker("services_only") and stores.kind != "services":
-        pytest.skip("concurrency is tested on PostgreSQL; SQLite serialises writers")
     app = create_app({"TESTING": True, "APP_ENV": "test", "CLOCK": clock, "OPERATOR_TOKEN": "test-operator-token",
                       **stores.overrides(tmp_path)})
     yield app
