@@ -186,21 +186,22 @@ def take_lowest(session: Session, account: Account, amount_g: int, *, tag: int |
 
 
 def carve(session: Session, account: Account, ranges: Sequence[Range]) -> bool:
-    """Remove exactly these serials from the account; False (and nothing changed) if it no longer holds them all."""
+    """Remove exactly these serials from the account; False if it no longer holds them all.
+
+    One range at a time: two ranges of a transfer may since have merged into one stored row, which must be cut
+    as it is after the first cut, not as it was. On False the caller's unit of work rolls back any cut made.
+    """
     connection = session.connection()
-    plan = []
     for first, last in ranges:
         row = connection.execute(_CONTAINING, {"account_id": account.id, "lo": first, "hi": last}).first()
         if row is None:
             return False
-        plan.append((row, first, last))
-    for (row_id, row_first, row_last, tag), first, last in plan:
-        connection.execute(_DELETE_RANGES, {"ids": [row_id]})
-        leftovers = [(a, b) for a, b in ((row_first, first - 1), (last + 1, row_last)) if a <= b]
+        connection.execute(_DELETE_RANGES, {"ids": [row.id]})
+        leftovers = [(a, b) for a, b in ((row.first, first - 1), (last + 1, row.last)) if a <= b]
         if leftovers:
             connection.execute(_INSERT_RANGE, [
                 {"batch_id": account.batch_id, "account_id": account.id, "first": a, "last": b,
-                 "reservation_id": tag} for a, b in leftovers])
+                 "reservation_id": row.reservation_id} for a, b in leftovers])
     return True
 
 

@@ -138,3 +138,21 @@ def test_holdings_fragment_and_merge_by_serial(ledger, batch):
     assert ledger.ranges("org:3", batch.id) == [(1, 100), (151, 170)]
     assert ledger.ranges("org:1", batch.id) == [(171, 250)]
     assert moved.amount_g == 120
+
+
+def test_a_correction_cuts_serials_that_merged_since(ledger, batch):
+    """org:1 sends two separate runs (1–5, 8–10) to org:3, whose holding later merges them into 1–10.
+
+    Correcting that transfer must take back exactly 1–5 and 8–10 and leave org:3 with 6–7 — not cut the merged
+    row twice from its old bounds.
+    """
+    ledger(op.transfer, batch_id=batch.id, from_holder="platform", to_holder="org:1", amount_g=5)   # 1–5
+    ledger(op.transfer, batch_id=batch.id, from_holder="platform", to_holder="org:2", amount_g=2)   # 6–7
+    ledger(op.transfer, batch_id=batch.id, from_holder="platform", to_holder="org:1", amount_g=3)   # 8–10
+    both_runs = ledger(op.transfer, batch_id=batch.id, from_holder="org:1", to_holder="org:3", amount_g=8)
+    ledger(op.transfer, batch_id=batch.id, from_holder="org:2", to_holder="org:3", amount_g=2)
+    assert ledger.ranges("org:3", batch.id) == [(1, 10)]
+
+    ledger(op.correct, transfer_id=both_runs.id, reason="误转 (sent by mistake)")
+    assert ledger.ranges("org:1", batch.id) == [(1, 5), (8, 10)]
+    assert ledger.ranges("org:3", batch.id) == [(6, 7)]
