@@ -18,6 +18,7 @@ from backend.audit import verify
 from backend.db import atomic, get_engine, schema_revision
 from backend.demo import load_demo
 from backend.ledger import operations
+from backend.ledger.errors import ReservationResolved
 from backend.ledger.invariants import check
 
 db_group = AppGroup("db", help="Database schema migrations (Alembic).")
@@ -66,10 +67,15 @@ def ledger_sweep(limit: int) -> None:
     """Void reservations whose time is up, each in its own transaction."""
     clock = current_app.config["CLOCK"]
     ids = atomic(lambda s: operations.expired_reservations(s, clock(), limit=limit))
+    voided = 0
     for reservation_id in ids:
-        atomic(lambda s, rid=reservation_id: operations.void(
-            s, clock(), client_id=f"expire:{rid}", reservation_id=rid, actor="system:sweeper", expired=True))
-    click.echo(f"voided {len(ids)} expired reservation(s)")
+        try:
+            atomic(lambda s, rid=reservation_id: operations.void(
+                s, clock(), client_id=f"expire:{rid}", reservation_id=rid, actor="system:sweeper", expired=True))
+            voided += 1
+        except ReservationResolved:
+            pass  # paid or voided by someone else since we listed it: nothing left to sweep
+    click.echo(f"voided {voided} expired reservation(s)")
 
 
 @audit_group.command("verify")

@@ -126,14 +126,19 @@ def accounts_by_id(session: Session, *ids: int) -> dict[int, Account]:
     return {row.id: Account(*row) for row in session.connection().execute(_ACCOUNTS_BY_ID, {"ids": list(ids)})}
 
 
-def lock(session: Session, *accounts: Account) -> None:
-    """Lock the rows in ascending id order, so two transfers over the same accounts cannot deadlock.
+def lock_or_replay(session: Session, client_id: str, digest: str, *accounts: Account) -> Transfer | None:
+    """Lock the accounts' rows in ascending id order (so two transfers over them cannot deadlock), then look again
+    for a transfer under this client id: a concurrent retry of the same request may have committed while we
+    waited, and its result is ours too.
 
-    SQLite has no row locks; there every write transaction already holds the database (BEGIN IMMEDIATE).
+    SQLite has no row locks; there the transaction has held the whole database since BEGIN IMMEDIATE, so the
+    caller's first ``replay`` was already final.
     """
     connection = session.connection()
-    if connection.dialect.name != "sqlite":
-        connection.execute(_LOCK, {"ids": sorted({account.id for account in accounts})}).all()
+    if connection.dialect.name == "sqlite":
+        return None
+    connection.execute(_LOCK, {"ids": sorted({account.id for account in accounts})}).all()
+    return replay(session, client_id, digest)
 
 
 def balance(session: Session, account: Account) -> int:

@@ -114,7 +114,8 @@ def issue(session: Session, now: datetime, *, client_id: str, batch: Batch, to_h
     source = engine.accounts_of(session, REGISTRY_HOLDER, batch.id, ("issuance",), now=now, create=("issuance",))
     destination = engine.accounts_of(session, to_holder, batch.id, ("available",), now=now, create=("available",))
     source, destination = source["issuance"], destination["available"]
-    engine.lock(session, source, destination)
+    if (done := engine.lock_or_replay(session, client_id, digest, source, destination)) is not None:
+        return done
     if engine.balance(session, source):
         raise InvalidInput("batch_id", "批次已签发 (batch already issued)", code="already_issued")
     engine.debit(session, source, batch.quantity_g)
@@ -150,7 +151,8 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
         accounts = engine.accounts_of(session, from_holder, batch_id, ("available", "reserved"), now=now,
                                       create=("reserved",))
     source, escrow = accounts["available"], accounts["reserved"]
-    engine.lock(session, source, escrow)
+    if (done := engine.lock_or_replay(session, client_id, digest, source, escrow)) is not None:
+        return done
     transfer, ranges = engine.move(session, now, code="RESERVE", client_id=client_id, digest=digest, source=source,
                                    destination=escrow, amount_g=amount_g, actor=actor, counterparty=to_holder,
                                    expires_at=now + timedelta(seconds=ttl_seconds), earmark=True)
@@ -200,7 +202,9 @@ def post(session: Session, now: datetime, *, client_id: str, reservation_id: int
                                      now=now, create=("available",))["available"]
     partial = amount < reservation.amount_g
     # The source (the seller's inventory, the hottest row) is locked only when a remainder goes back to it.
-    engine.lock(session, escrow, destination, *((source,) if partial else ()))
+    if (done := engine.lock_or_replay(session, client_id, digest, escrow, destination,
+                                      *((source,) if partial else ()))) is not None:
+        return done
     _refuse_if_resolved(session, reservation)
     if as_utc(reservation.expires_at) <= now:
         raise ReservationExpired(f"预留 {reservation.id} 已过期 (reservation expired)",
@@ -232,7 +236,8 @@ def void(session: Session, now: datetime, *, client_id: str, reservation_id: int
     reservation = _open_reservation(session, reservation_id)
     known = engine.accounts_by_id(session, reservation.credit_account_id, reservation.debit_account_id)
     escrow, source = known[reservation.credit_account_id], known[reservation.debit_account_id]
-    engine.lock(session, escrow, source)
+    if (done := engine.lock_or_replay(session, client_id, digest, escrow, source)) is not None:
+        return done
     _refuse_if_resolved(session, reservation)
     if expired and as_utc(reservation.expires_at) > now:
         raise InvalidInput("reservation_id", "预留尚未过期 (reservation has not expired yet)")
@@ -279,7 +284,8 @@ def _holder_move(session: Session, now: datetime, *, operation: str, code: str, 
             _no_source(session, from_holder, batch_id, amount_g)
         source = found["available"]
         destination = engine.accounts_of(session, to_holder, batch_id, (to_kind,), now=now, create=(to_kind,))[to_kind]
-    engine.lock(session, source, destination)
+    if (done := engine.lock_or_replay(session, client_id, digest, source, destination)) is not None:
+        return done, None, None, engine.transfer_ranges(session, done.id)
     transfer, ranges = engine.move(session, now, code=code, client_id=client_id, digest=digest, source=source,
                                    destination=destination, amount_g=amount_g, actor=actor, reason=reason)
     return transfer, source, destination, ranges
@@ -373,7 +379,8 @@ def correct(session: Session, now: datetime, *, client_id: str, transfer_id: int
     if holder_of.id == back_to.id:  # nothing would move; the CHECK constraint would refuse it as a 500
         raise CorrectionRefused("更正前后为同一账户 (the correction would move nothing)",
                                 details={"transfer_id": transfer_id})
-    engine.lock(session, holder_of, back_to)
+    if (done := engine.lock_or_replay(session, client_id, digest, holder_of, back_to)) is not None:
+        return done
     if session.execute(select(Transfer.id).where(Transfer.corrects_id == transfer_id)).first():
         raise CorrectionRefused(f"转移 {transfer_id} 已更正 (already corrected)", details={"transfer_id": transfer_id})
     moved, ranges = engine.move(session, now, code="CORRECT", client_id=client_id, digest=digest, source=holder_of,

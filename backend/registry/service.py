@@ -166,6 +166,9 @@ def create_batch(session: Session, now: datetime, *, actor: str, client_id: str,
     if monitoring_end < monitoring_start:
         raise InvalidInput("monitoring_end", "监测期结束不能早于开始 (must not be before monitoring_start)")
     project = get_project(session, project_id, lock=True)
+    # A concurrent retry of this request may have issued the batch while we waited for the project's lock.
+    if (done := engine.replay(session, client_id, operations.issue_digest(request))) is not None:
+        return session.get(Batch, done.batch_id)
     if project.state != "registered":
         raise Conflict(f"项目状态为 {project.state}，只有已登记项目可以签发 (only registered projects get batches)",
                        code="invalid_state", details={"state": project.state})

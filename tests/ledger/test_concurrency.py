@@ -125,3 +125,23 @@ def test_retirements_and_transfers_compete_for_one_balance(ledger):
     assert ledger.balance("org:1", batch.id) == 0
     assert ledger.balance("org:1", batch.id, "retired") + sum(
         ledger.balance(f"org:{i + 2}", batch.id) for i in range(0, 40, 2)) == 100
+
+
+def test_retries_of_one_request_all_get_its_first_result(ledger):
+    """A payment notification delivered 8 times at once: each of reserve, post and retire happens once, and every
+    retry is answered with that one result rather than a refusal."""
+    batch = issue_batch(ledger, quantity_g=100)
+
+    def same(operation, client_id, **kwargs):
+        results, failures = split(all_at_once(8, lambda i: ledger(operation, client_id=client_id, **kwargs)))
+        assert not failures, failures
+        assert len({result.id for result in results}) == 1, results
+        return results[0]
+
+    reservation = same(op.reserve, "order-1-reserve", batch_id=batch.id, from_holder="platform",
+                       to_holder="user:1", amount_g=60, ttl_seconds=900)
+    same(op.post, "order-1-post", reservation_id=reservation.id)
+    same(op.retire, "order-1-retire", batch_id=batch.id, holder="user:1", amount_g=60, purpose="personal",
+         beneficiary_name="王五")
+    assert ledger.balance("user:1", batch.id, "retired") == 60
+    assert ledger.balance("platform", batch.id) == 40
