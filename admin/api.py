@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from admin import schemas
 from admin.auth import idempotency_key, require_operator
-from backend.db import atomic, get_engine
+from backend.db import atomic, get_engine, snapshot
 from backend.errors import NotFound
 from backend.http import Route, register
 from backend.ledger import operations, queries
@@ -120,17 +120,25 @@ def _transfer_done(transfer: Transfer):
     return _read(lambda s: queries.transfer_view(s, transfer)), 201
 
 
+def _to_known_holder(operation, field: str, **kwargs):
+    """Run a ledger operation whose ``field`` names the receiving holder, which must exist."""
+    def work(session: Session):
+        service.require_holder(session, kwargs[field], field)
+        return operation(session, _now(), **kwargs)
+    return atomic(work)
+
+
 def make_transfer(body: schemas.TransferIn):
     actor, key = require_operator(), idempotency_key()
-    return _transfer_done(atomic(lambda s: operations.transfer(s, _now(), client_id=key, actor=actor,
-                                                               **body.model_dump())))
+    return _transfer_done(_to_known_holder(operations.transfer, "to_holder", client_id=key, actor=actor,
+                                           **body.model_dump()))
 
 
 def make_reservation(body: schemas.ReserveIn):
     actor, key = require_operator(), idempotency_key()
     fields = body.model_dump()
     fields["ttl_seconds"] = fields["ttl_seconds"] or current_app.config["RESERVATION_TTL_SECONDS"]
-    return _transfer_done(atomic(lambda s: operations.reserve(s, _now(), client_id=key, actor=actor, **fields)))
+    return _transfer_done(_to_known_holder(operations.reserve, "to_holder", client_id=key, actor=actor, **fields))
 
 
 def post_reservation(reservation_id: int, body: schemas.PostIn):
@@ -197,7 +205,8 @@ def get_retirement(retirement_id: int):
 
 def ledger_check():
     require_operator()
-    violations = _read(check)
+    with snapshot() as session:
+        violations = check(session)
     return {"ok": not violations, "violations": [str(v) for v in violations]}
 
 

@@ -10,12 +10,11 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlmodel import Session
 from werkzeug.serving import run_simple
 
 from backend import migrate
 from backend.audit import verify
-from backend.db import atomic, get_engine, schema_revision
+from backend.db import atomic, get_engine, schema_revision, snapshot
 from backend.demo import load_demo
 from backend.ledger import operations
 from backend.ledger.errors import ReservationResolved
@@ -51,7 +50,7 @@ def db_current() -> None:
 @ledger_group.command("check")
 def ledger_check() -> None:
     """Check every ledger invariant; exit 1 naming each one that does not hold."""
-    with Session(get_engine()) as session:
+    with snapshot() as session:
         violations = check(session)
     if violations:
         for violation in violations:
@@ -81,7 +80,7 @@ def ledger_sweep(limit: int) -> None:
 @audit_group.command("verify")
 def audit_verify() -> None:
     """Verify the audit hash chain; exit 1 naming the first broken link."""
-    with Session(get_engine()) as session:
+    with snapshot() as session:
         report = verify(session)
     if not report.ok:
         click.echo(f"audit chain BROKEN at event {report.broken_at}: {report.problem}", err=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from flask import Flask, current_app
@@ -94,6 +95,22 @@ def atomic(work: Callable[[Session], T], *, engine: Engine | None = None, attemp
                 log.info("transient database error, attempt %d: %s", attempt, error.orig)
                 time.sleep(0.002 * attempt)
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def snapshot(engine: Engine | None = None) -> Iterator[Session]:
+    """A read-only session on one consistent snapshot, for checks that read many tables while writers go on.
+
+    Under PostgreSQL's default READ COMMITTED each statement sees a newer state, so a checker comparing one
+    table with another would report writes that landed between its queries. SQLite's transaction already holds
+    the database (BEGIN IMMEDIATE), which is a snapshot too.
+    """
+    engine = engine or get_engine()
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with Session(bind=connection) as session:
+            yield session
 
 
 def schema_revision(engine: Engine) -> str | None:

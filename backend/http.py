@@ -80,19 +80,36 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise InvalidInput("body", "不是合法的 JSON (malformed JSON)", code="invalid_json") from None
     try:
-        return model.model_validate_json(raw, strict=True)
+        parsed = model.model_validate_json(raw, strict=True)
     except ValidationError as error:
         if any(item["type"] == "model_type" for item in error.errors()):
             raise InvalidInput("body", "应为 JSON 对象 (must be a JSON object)") from None
         raise validation_error(error) from None
+    refuse_nul(parsed.model_dump())
+    return parsed
+
+
+def refuse_nul(value: Any, path: str = "") -> None:
+    """PostgreSQL text cannot hold U+0000, so no string we accept may contain it (whatever the field)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(path or "body", "不能包含 NUL 字符 (must not contain U+0000)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            refuse_nul(item, f"{path}.{index}" if path else str(index))
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
     # Query strings are text; lax mode turns "20" into 20 but still refuses "abc".
     try:
-        return model.model_validate(request.args.to_dict())
+        parsed = model.model_validate(request.args.to_dict())
     except ValidationError as error:
         raise validation_error(error) from None
+    refuse_nul(parsed.model_dump())
+    return parsed
 
 
 def _make_view(route: Route) -> Callable[..., Any]:

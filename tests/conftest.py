@@ -17,10 +17,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
 import backend.models  # noqa: F401
 from backend import create_app, migrate
+from backend.db import snapshot
 from backend.audit import verify
 from backend.ledger.invariants import check
 
@@ -142,7 +143,7 @@ def app(request, stores, tmp_path, clock):
     yield app
     engine = app.extensions["db_engine"]
     if not request.node.get_closest_marker("tampers"):
-        with Session(engine) as session:
+        with snapshot(engine) as session:
             violations = check(session)
             chain = verify(session)
         assert not violations, "ledger invariants broken:\n" + "\n".join(map(str, violations))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Flask
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -16,6 +18,7 @@ from backend.registry.views import project_views
 
 bp = Blueprint("public", __name__, url_prefix="/api/v1")
 PUBLIC_STATES = ("registered", "suspended")
+BATCH_CODE = re.compile(r"^[A-Z]{2}-[A-Z]{3}-\d{6}-\d{4,10}-\d{4}-\d{2,4}$")
 
 
 class ProjectQuery(BaseModel):
@@ -46,7 +49,9 @@ def get_project(project_id: int):
 def serial(batch_code: str, serial: int):
     """Which account kind holds serial N of a batch, and for a retired serial, the retirement claiming it."""
     with Session(get_engine()) as session:
-        batch = session.execute(select(Batch).where(Batch.code == batch_code)).scalar_one_or_none()
+        batch = None
+        if BATCH_CODE.match(batch_code):
+            batch = session.execute(select(Batch).where(Batch.code == batch_code)).scalar_one_or_none()
         if batch is None:
             raise NotFound(f"批次 {batch_code} 不存在 (unknown batch)")
         found = serial_holder(session, batch.id, serial, public=True)

@@ -65,6 +65,17 @@ def create_methodology(session: Session, now: datetime, *, actor: str, code: str
     return methodology
 
 
+def require_holder(session: Session, holder: str, field: str) -> str:
+    """A holder credits may be sent to: the platform, an organisation that exists, or a user.
+
+    Users have no table until the mini-program arrives, so ``user:<id>`` is taken as given until then.
+    """
+    check_holder(holder, field)
+    if holder.startswith("org:") and session.get(Organisation, int(holder[4:])) is None:
+        raise InvalidInput(field, f"机构 {holder} 不存在 (unknown organisation)")
+    return holder
+
+
 def create_organisation(session: Session, now: datetime, *, actor: str, name: str, kind: str,
                         credit_code: str | None = None, adcode_: str | None = None) -> Organisation:
     _check_choice(kind, ORGANISATION_KINDS, "kind")
@@ -157,7 +168,7 @@ def create_batch(session: Session, now: datetime, *, actor: str, client_id: str,
     """
     operations.check_client_id(client_id)
     operations.check_amount(quantity_g, "quantity_g")
-    check_holder(to_holder, "to_holder")
+    require_holder(session, to_holder, "to_holder")
     request = {"project_id": project_id, "monitoring_start": monitoring_start.isoformat(),
                "monitoring_end": monitoring_end.isoformat(), "vintage": vintage, "quantity_g": quantity_g,
                "to_holder": to_holder, "actor": actor}

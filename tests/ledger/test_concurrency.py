@@ -11,9 +11,12 @@ import threading
 
 import pytest
 
+from backend.audit import verify
+from backend.db import snapshot
 from backend.errors import DomainError
 from backend.ledger import operations as op
 from backend.ledger.errors import InsufficientCredits, ReservationResolved
+from backend.ledger.invariants import check
 from tests.ledger.story import issue_batch
 
 pytestmark = pytest.mark.services_only
@@ -145,3 +148,38 @@ def test_retries_of_one_request_all_get_its_first_result(ledger):
          beneficiary_name="王五")
     assert ledger.balance("user:1", batch.id, "retired") == 60
     assert ledger.balance("platform", batch.id) == 40
+
+
+def test_the_checkers_see_one_moment_while_buyers_keep_buying(app, ledger):
+    """``ledger check`` and ``audit verify`` read many tables; with writers going on they must still see one
+    consistent moment, or an operator would be woken by false alarms."""
+    batch = issue_batch(ledger, quantity_g=10**9)
+    stop = threading.Event()
+    errors: list = []
+
+    def buyer(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                reservation = ledger(op.reserve, client_id=f"w{n}-{i}", batch_id=batch.id, from_holder="platform",
+                                     to_holder=f"user:{n + 1}", amount_g=7, ttl_seconds=900)
+                ledger(op.post if i % 2 else op.void, client_id=f"w{n}-{i}-x", reservation_id=reservation.id)
+            except Exception as error:  # any failure of a writer fails the test below
+                errors.append(error)
+                return
+
+    writers = [threading.Thread(target=buyer, args=(n,)) for n in range(4)]
+    for writer in writers:
+        writer.start()
+    try:
+        for _ in range(15):
+            with snapshot(ledger.engine) as session:
+                assert check(session) == []
+                report = verify(session)
+                assert report.ok, report.problem
+    finally:
+        stop.set()
+        for writer in writers:
+            writer.join(timeout=60)
+    assert not errors, errors

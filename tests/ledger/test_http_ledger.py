@@ -73,7 +73,11 @@ class Desk:
 
 @pytest.fixture
 def desk(operator):
-    return Desk(operator, operator.registered_project(quantity_g=QUANTITY)["batch"])
+    """A batch of 100 t in the platform's inventory; org:1 owns the project, org:2 … org:5 are cooperatives."""
+    batch = operator.registered_project(quantity_g=QUANTITY)["batch"]
+    for n in range(2, 6):
+        operator.ok(operator.post("/organisations", {"name": f"林业专业合作社{n}", "kind": "cooperative"}))
+    return Desk(operator, batch)
 
 
 # --- happy paths -------------------------------------------------------------------------------------------------
@@ -121,7 +125,7 @@ def test_a_partial_post_and_a_void(desk):
 
 
 def test_a_transfer_a_cancellation_and_corrections(desk):
-    wrong = desk.done(desk.transfer("org:9", 3 * TONNE, "to-coop-9"))
+    wrong = desk.done(desk.transfer("org:4", 3 * TONNE, "to-coop-9"))
     assert wrong["code"] == "TRANSFER" and wrong["ranges"] == [[1, 3 * TONNE]]
     fix = desk.done(desk.post(f"/transfers/{wrong['id']}/correct", {"reason": "收款单位填错"}, key="fix-coop-9"))
     assert fix["code"] == "CORRECT" and fix["corrects_id"] == wrong["id"] and fix["reason"] == "收款单位填错"
@@ -405,3 +409,20 @@ def test_the_ledger_api_needs_the_operator_token(desk, client):
     refused(client.get("/api/admin/v1/ledger/transfers"), 401, "unauthorized")
     refused(client.get("/api/admin/v1/ledger/check", headers={"Authorization": "Bearer nope"}), 401)
     assert len(desk.transfers()) == 1
+
+
+def test_a_nul_character_is_a_400_naming_the_field_on_every_store(desk, client):
+    """PostgreSQL text cannot hold U+0000: refused at the edge as bad input, the same on SQLite."""
+    refused(desk.retire("platform", 10, "nul-1", name="张\u0000三"), 400, field="beneficiary_name")
+    refused(desk.cancel(10, "nul-2", reason="重复\u0000计算"), 400, field="reason")
+    assert client.get(f"/api/v1/batches/{desk.batch['code']}%00/serials/1").status_code == 404
+    assert client.get("/api/v1/batches/%00/serials/1").status_code == 404
+    assert desk.balances() == {("platform", "available"): QUANTITY}
+
+
+def test_credits_go_only_to_organisations_that_exist(desk):
+    """A typo in a holder must not mint an orphan account: the receiving organisation has to be registered."""
+    refused(desk.transfer("org:77", 10, "typo-1"), 400, field="to_holder")
+    refused(desk.reserve("org:77", 10, "typo-2"), 400, field="to_holder")
+    assert desk.balances() == {("platform", "available"): QUANTITY}
+    desk.done(desk.transfer("org:5", 10, "fine"))
