@@ -21,8 +21,8 @@ from sqlmodel import SQLModel
 
 import backend.models  # noqa: F401
 from backend import create_app, migrate
-from backend.db import snapshot
 from backend.audit import verify
+from backend.db import snapshot
 from backend.ledger.invariants import check
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -150,6 +150,9 @@ def test_overlapping_serial_ranges_are_named_with_the_serial_and_both_holders(ap
         f"account {platform} (platform/available)",
         f"[serial_balance] account {platform} (platform/available) of batch {forest}: holds "
         f"{FOREST_QUANTITY - 500} serials, balance is {FOREST_QUANTITY - 1000} g",
+        f"[history_holdings] batch {FOREST}: stored holdings differ from the replayed history; first difference: "
+        f"the history has serials 1–1000 held by account {coop} (org:2/available), the stored rows have 1–500 "
+        f"held by account {coop} (org:2/available)",
     ]
 
 
@@ -163,6 +166,9 @@ def test_a_deleted_serial_range_is_named_as_a_gap(app, runner, operator, demo):
     assert check_fails(app, runner) == [
         f"[serial_gap] batch {FOREST}: serials 1–1000 are held by no account",
         f"[serial_balance] account {coop} (org:2/available) of batch {forest}: holds 0 serials, balance is 1000 g",
+        f"[history_holdings] batch {FOREST}: stored holdings differ from the replayed history; first difference: "
+        f"the history has serials 1–1000 held by account {coop} (org:2/available), the stored rows have "
+        f"1001–{FOREST_QUANTITY} held by account {account_id(app, FOREST, 'platform')} (platform/available)",
     ]
 
 

@@ -7,22 +7,15 @@ serials, the serial. An empty list means all hold. Run after every scenario test
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from backend.ledger.audit_trail import check_audit_trail
+from backend.ledger.history import check_history
 from backend.ledger.models import LedgerAccount, PendingResolution, Retirement, SerialRange, Transfer, TransferRange
+from backend.ledger.violation import Violation
 from backend.registry.models import Batch
-
-
-@dataclass(frozen=True)
-class Violation:
-    rule: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"[{self.rule}] {self.message}"
 
 
 def _accounts(session: Session) -> dict[int, LedgerAccount]:
@@ -187,4 +180,6 @@ def check(session: Session) -> list[Violation]:
             + check_balances_match_transfers(session, accounts)
             + check_serials(session, accounts, batches)
             + check_reservations(session, accounts)
-            + check_transfer_ranges(session))
+            + check_transfer_ranges(session)
+            + check_history(session)
+            + check_audit_trail(session))
