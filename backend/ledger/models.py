@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from backend.dbtypes import UTCDateTime
+from backend.dbtypes import UTCDateTime, one_of
 
 ACCOUNT_KINDS = ("issuance", "available", "reserved", "retired", "cancelled")
 TRANSFER_CODES = ("ISSUE", "RESERVE", "POST", "VOID", "TRANSFER", "RETIRE", "CANCEL", "CORRECT")
@@ -31,6 +31,7 @@ class LedgerAccount(SQLModel, table=True):
         UniqueConstraint("holder", "batch_id", "kind", name="uq_account_holder_batch_kind"),
         CheckConstraint("debits_g >= 0 AND credits_g >= 0", name="ck_account_totals"),
         CheckConstraint("kind = 'issuance' OR credits_g >= debits_g", name="ck_account_non_negative"),
+        one_of("kind", ACCOUNT_KINDS, "ck_account_kind"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -53,6 +54,7 @@ class Transfer(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("amount_g > 0", name="ck_transfer_amount_positive"),
         CheckConstraint("debit_account_id <> credit_account_id", name="ck_transfer_distinct_accounts"),
+        one_of("code", TRANSFER_CODES, "ck_transfer_code"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -126,6 +128,8 @@ class Retirement(SQLModel, table=True):
 
     The serials are the RETIRE transfer's ranges. A certificate (a later table) points at this row.
     """
+
+    __table_args__ = (one_of("purpose", RETIREMENT_PURPOSES, "ck_retirement_purpose"),)
 
     id: int | None = Field(default=None, primary_key=True)
     transfer_id: int = Field(foreign_key="transfer.id", unique=True)

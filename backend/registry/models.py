@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, CheckConstraint, Column, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from backend.dbtypes import UTCDateTime
+from backend.dbtypes import UTCDateTime, one_of
 
 ECOSYSTEMS = ("forest", "bamboo", "grassland", "wetland")
 ORGANISATION_KINDS = ("forest_farm", "cooperative", "company", "government", "court", "procuratorate",
@@ -18,6 +18,8 @@ PROJECT_STATES = ("draft", "submitted", "registered", "rejected", "suspended")
 
 class Methodology(SQLModel, table=True):
     """A quantification method a project is validated against, e.g. AR-CM-003-V01 森林经营碳汇项目方法学."""
+
+    __table_args__ = (one_of("ecosystem", ECOSYSTEMS, "ck_methodology_ecosystem"),)
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=40, unique=True)
@@ -34,6 +36,8 @@ class Organisation(SQLModel, table=True):
 
     Its ledger holder key is ``org:<id>``.
     """
+
+    __table_args__ = (one_of("kind", ORGANISATION_KINDS, "ck_organisation_kind"),)
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
@@ -54,6 +58,8 @@ class Project(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("crediting_end > crediting_start", name="ck_project_crediting_period"),
         CheckConstraint("area_mu > 0", name="ck_project_area_positive"),
+        one_of("ecosystem", ECOSYSTEMS, "ck_project_ecosystem"),
+        one_of("state", PROJECT_STATES, "ck_project_state"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

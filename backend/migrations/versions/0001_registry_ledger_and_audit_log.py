@@ -4,9 +4,10 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-21
 """
+from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-from alembic import op
+
 
 revision = '0001'
 down_revision = None
@@ -44,6 +45,7 @@ def upgrade() -> None:
     sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('source_document', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("ecosystem IN ('forest', 'bamboo', 'grassland', 'wetland')", name='ck_methodology_ecosystem'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
@@ -54,6 +56,7 @@ def upgrade() -> None:
     sa.Column('credit_code', sqlmodel.sql.sqltypes.AutoString(length=18), nullable=True),
     sa.Column('adcode', sqlmodel.sql.sqltypes.AutoString(length=6), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("kind IN ('forest_farm', 'cooperative', 'company', 'government', 'court', 'procuratorate', 'event_organiser', 'ngo', 'other')", name='ck_organisation_kind'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('credit_code')
     )
@@ -73,6 +76,8 @@ def upgrade() -> None:
     sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("ecosystem IN ('forest', 'bamboo', 'grassland', 'wetland')", name='ck_project_ecosystem'),
+    sa.CheckConstraint("state IN ('draft', 'submitted', 'registered', 'rejected', 'suspended')", name='ck_project_state'),
     sa.CheckConstraint('area_mu > 0', name='ck_project_area_positive'),
     sa.CheckConstraint('crediting_end > crediting_start', name='ck_project_crediting_period'),
     sa.ForeignKeyConstraint(['methodology_id'], ['methodology.id'], ),
@@ -128,6 +133,7 @@ def upgrade() -> None:
     sa.Column('credits_g', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("kind = 'issuance' OR credits_g >= debits_g", name='ck_account_non_negative'),
+    sa.CheckConstraint("kind IN ('issuance', 'available', 'reserved', 'retired', 'cancelled')", name='ck_account_kind'),
     sa.CheckConstraint('debits_g >= 0 AND credits_g >= 0', name='ck_account_totals'),
     sa.ForeignKeyConstraint(['batch_id'], ['batch.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -152,6 +158,7 @@ def upgrade() -> None:
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("code IN ('ISSUE', 'RESERVE', 'POST', 'VOID', 'TRANSFER', 'RETIRE', 'CANCEL', 'CORRECT')", name='ck_transfer_code'),
     sa.CheckConstraint('amount_g > 0', name='ck_transfer_amount_positive'),
     sa.CheckConstraint('debit_account_id <> credit_account_id', name='ck_transfer_distinct_accounts'),
     sa.ForeignKeyConstraint(['batch_id'], ['batch.id'], ),
@@ -189,6 +196,7 @@ def upgrade() -> None:
     sa.Column('beneficiary_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('beneficiary_masked', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('retired_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("purpose IN ('personal', 'tree_duty', 'event', 'judicial', 'tourism', 'other')", name='ck_retirement_purpose'),
     sa.ForeignKeyConstraint(['batch_id'], ['batch.id'], ),
     sa.ForeignKeyConstraint(['transfer_id'], ['transfer.id'], ),
     sa.PrimaryKeyConstraint('id'),
