@@ -10,14 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.dbtypes import MAX_ID
 from backend.ledger.holders import HOLDER_PATTERN
-from backend.ledger.operations import MAX_AMOUNT_G
+from backend.ledger.models import RETIREMENT_PURPOSES
+from backend.ledger.operations import MAX_AMOUNT_G, MAX_TTL_SECONDS
+from backend.registry.models import ECOSYSTEMS, ORGANISATION_KINDS, PROJECT_STATES
 
 Grams = Annotated[int, Field(gt=0, le=MAX_AMOUNT_G, description="integer grams CO2e")]
 Holder = Annotated[str, Field(pattern=HOLDER_PATTERN.pattern, max_length=64,
                               description="platform, org:<id> or user:<id>")]
 Id = Annotated[int, Field(gt=0, le=MAX_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-Ecosystem = Literal["forest", "bamboo", "grassland", "wetland"]
+Ecosystem = Literal[ECOSYSTEMS]  # the same tuples the CHECK constraints are built from
 
 
 class Body(BaseModel):
@@ -34,8 +36,7 @@ class MethodologyIn(Body):
 
 class OrganisationIn(Body):
     name: Name
-    kind: Literal["forest_farm", "cooperative", "company", "government", "court", "procuratorate",
-                  "event_organiser", "ngo", "other"]
+    kind: Literal[ORGANISATION_KINDS]
     credit_code: str | None = Field(default=None, pattern=r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
     adcode: str | None = Field(default=None, pattern=r"^\d{6}$")
 
@@ -72,12 +73,12 @@ class TransferIn(Body):
 
 
 class ReserveIn(TransferIn):
-    ttl_seconds: int | None = Field(default=None, ge=1, le=7 * 86400,
+    ttl_seconds: int | None = Field(default=None, ge=1, le=MAX_TTL_SECONDS,
                                     description="default: the RESERVATION_TTL_SECONDS setting")
 
 
 class PostIn(Body):
-    amount_g: int | None = Field(default=None, gt=0, le=MAX_AMOUNT_G)
+    amount_g: Grams | None = None
 
 
 class VoidIn(Body):
@@ -88,7 +89,7 @@ class RetireIn(Body):
     batch_id: Id
     holder: Holder
     amount_g: Grams
-    purpose: Literal["personal", "tree_duty", "event", "judicial", "tourism", "other"]
+    purpose: Literal[RETIREMENT_PURPOSES]
     purpose_ref: str | None = Field(default=None, min_length=1, max_length=200)
     beneficiary_name: Name
 
@@ -104,10 +105,21 @@ class CorrectIn(Body):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class ListQuery(BaseModel):
+class Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ProjectQuery(Query):
+    state: Literal[PROJECT_STATES] | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class AccountQuery(Query):
     batch_id: Id | None = None
     holder: Holder | None = None
-    state: Literal["draft", "submitted", "registered", "rejected", "suspended"] | None = None
+
+
+class TransferQuery(Query):
+    batch_id: Id | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     before_id: Id | None = None

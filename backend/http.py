@@ -152,8 +152,14 @@ def openapi_document(app: Flask) -> dict[str, Any]:
             for route in table:
                 entries.append((prefix, route))
                 models.update(m for m in (route.body, route.query) if m is not None)
-    _, schema = models_json_schema([(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
-                                   ref_template="#/components/schemas/{model}")
+    # Two models may share a name (admin's and the public ProjectQuery): pydantic gives each its own schema
+    # name, and ``refs`` says which.
+    refs, schema = models_json_schema(
+        [(m, "validation") for m in sorted(models, key=lambda m: (m.__module__, m.__name__))],
+        ref_template="#/components/schemas/{model}")
+
+    def ref(model: type[BaseModel]) -> str:
+        return refs[(model, "validation")]["$ref"]
     paths: dict[str, dict[str, Any]] = {}
     for prefix, route in entries:
         operation: dict[str, Any] = {
@@ -168,11 +174,11 @@ def openapi_document(app: Flask) -> dict[str, Any]:
             operation["tags"] = list(route.tags)
         if route.body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}}}
+                "schema": {"$ref": ref(route.body)}}}}
         if route.query is not None:
             operation["parameters"] = [
                 {"name": name, "in": "query", "required": info.is_required(),
-                 "schema": {"$ref": f"#/components/schemas/{route.query.__name__}/properties/{name}"}}
+                 "schema": {"$ref": f"{ref(route.query)}/properties/{name}"}}
                 for name, info in route.query.model_fields.items()]
         paths.setdefault(_openapi_path(prefix, route.rule), {})[route.method.lower()] = operation
     components = dict(schema.get("$defs", {}))

@@ -15,5 +15,11 @@ class CorrectionRefused(Conflict):
     code = "correction_refused"
 
 
+class ProjectNotRegistered(Conflict):
+    """The batch's project is suspended (or otherwise not registered): its credits may not change hands."""
+
+    code = "project_not_registered"
+
+
 __all__ = ["Conflict", "CorrectionRefused", "IdempotencyConflict", "InsufficientCredits", "InvalidInput",
-           "NotFound", "ReservationExpired", "ReservationResolved"]
+           "NotFound", "ProjectNotRegistered", "ReservationExpired", "ReservationResolved"]

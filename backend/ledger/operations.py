@@ -23,6 +23,7 @@ from backend.ledger.errors import (
     InsufficientCredits,
     InvalidInput,
     NotFound,
+    ProjectNotRegistered,
     ReservationExpired,
     ReservationResolved,
 )
@@ -34,9 +35,10 @@ from backend.ledger.models import (
     Retirement,
     Transfer,
 )
-from backend.registry.models import Batch
+from backend.registry.models import Batch, Project
 
 MAX_AMOUNT_G = 10**15  # one billion tonnes: far above any batch, far below BIGINT
+MAX_TTL_SECONDS = 7 * 86400
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
 CORRECTABLE = ("TRANSFER", "RETIRE", "CANCEL", "POST")
 _OUTCOME_ZH = {"posted": "完成", "voided": "撤销", "expired": "过期"}
@@ -47,6 +49,9 @@ _RESOLUTION_OF = select(_resolution.c.outcome, _resolution.c.transfer_id).where(
     _resolution.c.pending_id == bindparam("pending_id"))
 _INSERT_RESOLUTION = insert(_resolution)
 _INSERT_RETIREMENT = insert(_retirement).returning(_retirement.c.id)
+_PROJECT_STATE = (select(Project.__table__.c.state, Project.__table__.c.id)
+                  .join(Batch.__table__, Batch.__table__.c.project_id == Project.__table__.c.id)
+                  .where(Batch.__table__.c.id == bindparam("batch_id")))
 
 
 def check_amount(amount_g: Any, field: str = "amount_g") -> int:
@@ -84,6 +89,20 @@ def _no_source(session: Session, holder: str, batch_id: int, amount_g: int) -> N
     raise InsufficientCredits(f"可用碳汇不足：需要 {amount_g} 克，现有 0 克 (insufficient credits)",
                               details={"holder": holder, "batch_id": batch_id, "kind": "available",
                                        "requested_g": amount_g, "balance_g": 0})
+
+
+def _require_registered_project(session: Session, batch_id: int) -> None:
+    """Credits of a suspended project may not be sold, given or claimed until it is reinstated.
+
+    Voids, posts of reservations made before, cancellations and corrections stay open: they settle or undo.
+    """
+    row = session.connection().execute(_PROJECT_STATE, {"batch_id": batch_id}).first()
+    if row is None:
+        get_batch(session, batch_id)  # raises NotFound
+    state, project_id = row
+    if state != "registered":
+        raise ProjectNotRegistered(f"项目状态为 {state}，其碳汇暂不能交易或注销 (project is {state})",
+                                   details={"batch_id": batch_id, "project_id": project_id, "state": state})
 
 
 def _audit(session: Session, now: datetime, transfer: Transfer, source: Account, destination: Account,
@@ -137,7 +156,7 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
     check_amount(amount_g)
     if from_holder == to_holder:
         raise InvalidInput("to_holder", "不能为自己预留 (a reservation is for another holder)")
-    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or not 1 <= ttl_seconds <= 7 * 86400:
+    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
         raise InvalidInput("ttl_seconds", "应为 1–604800 秒 (must be 1 to 604800 seconds)")
     digest = engine.request_hash("reserve", {"batch_id": batch_id, "from_holder": from_holder,
                                              "to_holder": to_holder, "amount_g": amount_g,
@@ -147,6 +166,7 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
     accounts = engine.accounts_of(session, from_holder, batch_id, ("available", "reserved"), now=now)
     if "available" not in accounts:
         _no_source(session, from_holder, batch_id, amount_g)
+    _require_registered_project(session, batch_id)
     if "reserved" not in accounts:
         accounts = engine.accounts_of(session, from_holder, batch_id, ("available", "reserved"), now=now,
                                       create=("reserved",))
@@ -191,11 +211,12 @@ def post(session: Session, now: datetime, *, client_id: str, reservation_id: int
     check_client_id(client_id)
     if amount_g is not None:
         check_amount(amount_g)
-    digest = engine.request_hash("post", {"reservation_id": reservation_id, "amount_g": amount_g, "actor": actor})
-    if (done := engine.replay(session, client_id, digest)) is not None:
-        return done
     reservation = _open_reservation(session, reservation_id)
     amount = reservation.amount_g if amount_g is None else amount_g
+    # Hash the amount posted, so "all of it" and the same amount spelled out are one request.
+    digest = engine.request_hash("post", {"reservation_id": reservation_id, "amount_g": amount, "actor": actor})
+    if (done := engine.replay(session, client_id, digest)) is not None:
+        return done
     known = engine.accounts_by_id(session, reservation.credit_account_id, reservation.debit_account_id)
     escrow, source = known[reservation.credit_account_id], known[reservation.debit_account_id]
     destination = engine.accounts_of(session, reservation.counterparty, reservation.batch_id, ("available",),
@@ -284,6 +305,8 @@ def _holder_move(session: Session, now: datetime, *, operation: str, code: str, 
             _no_source(session, from_holder, batch_id, amount_g)
         source = found["available"]
         destination = engine.accounts_of(session, to_holder, batch_id, (to_kind,), now=now, create=(to_kind,))[to_kind]
+    if code in ("TRANSFER", "RETIRE"):
+        _require_registered_project(session, batch_id)
     if (done := engine.lock_or_replay(session, client_id, digest, source, destination)) is not None:
         return done, None, None, engine.transfer_ranges(session, done.id)
     transfer, ranges = engine.move(session, now, code=code, client_id=client_id, digest=digest, source=source,

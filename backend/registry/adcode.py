@@ -29,10 +29,6 @@ def _has_children(code: str) -> bool:
     return any(other.startswith(prefix) and other != code for other in divisions())
 
 
-def is_province(code: str) -> bool:
-    return code in divisions() and code.endswith("0000")
-
-
 def is_county(code: str) -> bool:
     """A county-level division: a county or district, or a prefecture-level city with no counties (东莞市)."""
     if code not in divisions() or code.endswith("0000"):

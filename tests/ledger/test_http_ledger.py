@@ -426,3 +426,25 @@ def test_credits_go_only_to_organisations_that_exist(desk):
     refused(desk.reserve("org:77", 10, "typo-2"), 400, field="to_holder")
     assert desk.balances() == {("platform", "available"): QUANTITY}
     desk.done(desk.transfer("org:5", 10, "fine"))
+
+
+def test_a_suspended_projects_credits_are_frozen_until_it_is_reinstated(desk):
+    """Suspension stops sales, gifts and claims; what was already reserved can still be settled or released."""
+    held = desk.done(desk.reserve("org:2", 5, "before-suspension"))
+    project_id = desk.batch["project_id"]
+    desk.op.ok(desk.op.post(f"/projects/{project_id}/suspend", {"reason": "核查监测数据 (data under review)"}))
+    refused(desk.reserve("org:2", 5, "during-1"), 409, "project_not_registered")
+    refused(desk.transfer("org:2", 5, "during-2"), 409, "project_not_registered")
+    refused(desk.retire("platform", 5, "during-3"), 409, "project_not_registered")
+    desk.done(desk.post(f"/reservations/{held['id']}/void", {}, key="release"))
+    desk.done(desk.cancel(5, "withdrawn"))
+    desk.op.ok(desk.op.post(f"/projects/{project_id}/reinstate", {"reason": "核查通过 (review passed)"}))
+    desk.done(desk.retire("platform", 5, "after"))
+
+
+def test_posting_all_of_a_reservation_is_one_request_however_it_is_spelled(desk):
+    """A retry that names the full amount instead of leaving it out is the same request, not a conflict."""
+    held = desk.done(desk.reserve("org:2", 40, "to-post"))
+    first = desk.done(desk.post(f"/reservations/{held['id']}/post", {}, key="pay-1"))
+    again = desk.done(desk.post(f"/reservations/{held['id']}/post", {"amount_g": 40}, key="pay-1"))
+    assert again["id"] == first["id"]
