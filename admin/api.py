@@ -7,7 +7,6 @@ shape the response.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app
-from sqlalchemy import select
 from sqlmodel import Session
 
 from admin import schemas
@@ -19,7 +18,7 @@ from backend.ledger import operations, queries
 from backend.ledger.invariants import check
 from backend.ledger.models import Retirement, Transfer
 from backend.registry import service
-from backend.registry.models import Batch, Methodology, Organisation, Project
+from backend.registry.models import Batch
 from backend.registry.views import batch_view, methodology_view, organisation_view, project_views
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin/v1")
@@ -37,8 +36,7 @@ def _read(work):
 # --- registry -------------------------------------------------------------------------------------------------
 
 def list_methodologies():
-    return {"items": _read(lambda s: [methodology_view(m) for m in
-                                       s.execute(select(Methodology).order_by(Methodology.id)).scalars()])}
+    return {"items": _read(lambda s: [methodology_view(m) for m in service.methodologies(s)])}
 
 
 def create_methodology(body: schemas.MethodologyIn):
@@ -48,8 +46,7 @@ def create_methodology(body: schemas.MethodologyIn):
 
 
 def list_organisations():
-    return {"items": _read(lambda s: [organisation_view(o) for o in
-                                       s.execute(select(Organisation).order_by(Organisation.id)).scalars()])}
+    return {"items": _read(lambda s: [organisation_view(o) for o in service.organisations(s)])}
 
 
 def create_organisation(body: schemas.OrganisationIn):
@@ -60,10 +57,8 @@ def create_organisation(body: schemas.OrganisationIn):
 
 
 def list_projects(query: schemas.ProjectQuery):
-    statement = select(Project).order_by(Project.id)
-    if query.state:
-        statement = statement.where(Project.state == query.state)
-    return {"items": _read(lambda s: project_views(s, list(s.execute(statement.limit(query.limit)).scalars()),
+    states = (query.state,) if query.state else None
+    return {"items": _read(lambda s: project_views(s, service.projects(s, states=states, limit=query.limit),
                                                    operator=True))}
 
 
@@ -171,12 +166,8 @@ def correct_transfer(transfer_id: int, body: schemas.CorrectIn):
 
 
 def list_transfers(query: schemas.TransferQuery):
-    statement = select(Transfer).order_by(Transfer.id.desc()).limit(query.limit)
-    if query.batch_id:
-        statement = statement.where(Transfer.batch_id == query.batch_id)
-    if query.before_id:
-        statement = statement.where(Transfer.id < query.before_id)
-    return {"items": _read(lambda s: [queries.transfer_view(s, t) for t in s.execute(statement).scalars()])}
+    return {"items": _read(lambda s: queries.recent_transfers(s, batch_id=query.batch_id, before_id=query.before_id,
+                                                             limit=query.limit))}
 
 
 def get_transfer(transfer_id: int):

@@ -1,8 +1,9 @@
 """Append to the audit chain and verify it.
 
 Each event's hash covers its content and the previous event's hash, so changing, removing or reordering any
-event breaks every later link. Appending locks the single ``audit_head`` row; callers append as the last step
-of their transaction so the lock is held only for the insert and the commit.
+event breaks every later link. Appending locks the single ``audit_head`` row until commit, so the chain stays
+linear; ledger operations append as their last step, after their account locks, so the head is held briefly and
+always taken last (batch creation appends before it issues, but then locks only the new batch's own accounts).
 """
 
 from __future__ import annotations

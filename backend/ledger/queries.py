@@ -56,25 +56,52 @@ def balances(session: Session, *, holder: str | None = None, batch_id: int | Non
     return [account_view(a) for a in session.execute(statement.order_by(LedgerAccount.id)).scalars()]
 
 
+def transfer_views(session: Session, transfers: list[Transfer]) -> list[dict[str, Any]]:
+    """Transfers with their accounts, serials and (for a reservation) status, in four queries however many."""
+    ids = [t.id for t in transfers]
+    account_ids = {t.debit_account_id for t in transfers} | {t.credit_account_id for t in transfers}
+    accounts = {a.id: a for a in session.execute(
+        select(LedgerAccount).where(LedgerAccount.id.in_(account_ids))).scalars()}
+    ranges: dict[int, list[list[int]]] = defaultdict(list)
+    for transfer_id, first, last in session.execute(
+            select(TransferRange.transfer_id, TransferRange.first, TransferRange.last)
+            .where(TransferRange.transfer_id.in_(ids)).order_by(TransferRange.first)):
+        ranges[transfer_id].append([first, last])
+    outcomes = dict(session.execute(select(PendingResolution.pending_id, PendingResolution.outcome)
+                                    .where(PendingResolution.pending_id.in_(ids))).all())
+    views = []
+    for transfer in transfers:
+        debit, credit = accounts[transfer.debit_account_id], accounts[transfer.credit_account_id]
+        view: dict[str, Any] = {
+            "id": transfer.id, "client_id": transfer.client_id, "code": transfer.code,
+            "batch_id": transfer.batch_id, "amount_g": transfer.amount_g,
+            "from": {"holder": debit.holder, "kind": debit.kind}, "to": {"holder": credit.holder, "kind": credit.kind},
+            "ranges": ranges[transfer.id], "actor": transfer.actor, "created_at": isoformat_utc(transfer.created_at),
+        }
+        for name in ("pending_id", "counterparty", "corrects_id", "reason"):
+            if getattr(transfer, name) is not None:
+                view[name] = getattr(transfer, name)
+        if transfer.expires_at is not None:
+            view["expires_at"] = isoformat_utc(transfer.expires_at)
+        if transfer.code == "RESERVE":
+            view["status"] = outcomes.get(transfer.id, "pending")
+        views.append(view)
+    return views
+
+
 def transfer_view(session: Session, transfer: Transfer) -> dict[str, Any]:
-    debit = session.get(LedgerAccount, transfer.debit_account_id)
-    credit = session.get(LedgerAccount, transfer.credit_account_id)
-    view: dict[str, Any] = {
-        "id": transfer.id, "client_id": transfer.client_id, "code": transfer.code, "batch_id": transfer.batch_id,
-        "amount_g": transfer.amount_g, "from": {"holder": debit.holder, "kind": debit.kind},
-        "to": {"holder": credit.holder, "kind": credit.kind},
-        "ranges": [list(r) for r in transfer_ranges(session, transfer.id)],
-        "actor": transfer.actor, "created_at": isoformat_utc(transfer.created_at),
-    }
-    for name in ("pending_id", "counterparty", "corrects_id", "reason"):
-        if getattr(transfer, name) is not None:
-            view[name] = getattr(transfer, name)
-    if transfer.expires_at is not None:
-        view["expires_at"] = isoformat_utc(transfer.expires_at)
-    if transfer.code == "RESERVE":
-        resolution = session.get(PendingResolution, transfer.id)
-        view["status"] = resolution.outcome if resolution else "pending"
-    return view
+    return transfer_views(session, [transfer])[0]
+
+
+def recent_transfers(session: Session, *, batch_id: int | None = None, before_id: int | None = None,
+                     limit: int = 100) -> list[dict[str, Any]]:
+    """Newest first; ``before_id`` pages back."""
+    statement = select(Transfer).order_by(Transfer.id.desc()).limit(limit)
+    if batch_id:
+        statement = statement.where(Transfer.batch_id == batch_id)
+    if before_id:
+        statement = statement.where(Transfer.id < before_id)
+    return transfer_views(session, list(session.execute(statement).scalars()))
 
 
 def retirement_view(session: Session, retirement: Retirement, *, public: bool = False) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from backend.db import get_engine
 from backend.errors import NotFound
 from backend.http import Route, register
 from backend.ledger.queries import serial_holder
+from backend.registry import service
 from backend.registry.models import ECOSYSTEMS, Batch, Project
 from backend.registry.views import project_views
 
@@ -29,13 +30,9 @@ class ProjectQuery(BaseModel):
 
 def list_projects(query: ProjectQuery):
     """Registered (and suspended) projects with their batches and each batch's available_g."""
-    statement = select(Project).where(Project.state.in_(PUBLIC_STATES)).order_by(Project.id)
-    if query.ecosystem:
-        statement = statement.where(Project.ecosystem == query.ecosystem)
-    if query.province:
-        statement = statement.where(Project.county_adcode.startswith(query.province[:2]))
     with Session(get_engine()) as session:
-        return {"items": project_views(session, list(session.execute(statement).scalars()))}
+        found = service.projects(session, states=PUBLIC_STATES, ecosystem=query.ecosystem, province=query.province)
+        return {"items": project_views(session, found)}
 
 
 def get_project(project_id: int):

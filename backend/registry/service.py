@@ -93,6 +93,27 @@ def create_organisation(session: Session, now: datetime, *, actor: str, name: st
     return organisation
 
 
+def methodologies(session: Session) -> list[Methodology]:
+    return list(session.execute(select(Methodology).order_by(Methodology.id)).scalars())
+
+
+def organisations(session: Session) -> list[Organisation]:
+    return list(session.execute(select(Organisation).order_by(Organisation.id)).scalars())
+
+
+def projects(session: Session, *, states: tuple[str, ...] | None = None, ecosystem: str | None = None,
+             province: str | None = None, limit: int | None = None) -> list[Project]:
+    """Projects in id order, optionally in these states, of this ecosystem, in this province (adcode)."""
+    statement = select(Project).order_by(Project.id)
+    if states:
+        statement = statement.where(Project.state.in_(states))
+    if ecosystem:
+        statement = statement.where(Project.ecosystem == ecosystem)
+    if province:
+        statement = statement.where(Project.county_adcode.startswith(province[:2]))
+    return list(session.execute(statement.limit(limit)).scalars())
+
+
 def get_project(session: Session, project_id: int, *, lock: bool = False) -> Project:
     statement = select(Project).where(Project.id == project_id)
     if lock:
