@@ -19,6 +19,7 @@ from sqlmodel import Session, SQLModel
 
 import backend.models  # noqa: F401
 from backend.migrate import head_revision
+from tests import tampering
 
 FOREST = "SC-FOR-510129-0001-2023-01"
 GRASS = "SC-GRA-513233-0002-2024-01"
@@ -46,9 +47,7 @@ def scalar(app, sql: str, **params):
 
 
 def tamper(app, sql: str, **params) -> None:
-    with app.extensions["db_engine"].begin() as connection:
-        result = connection.execute(text(sql), params)
-        assert result.rowcount == 1, f"the tampering statement touched {result.rowcount} rows"
+    tampering.tamper(app.extensions["db_engine"], sql, **params)
 
 
 def account_id(app, code: str, holder: str, kind: str = "available") -> int:

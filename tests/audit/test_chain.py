@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.audit import verify
 from backend.audit.log import event_hash
 from backend.audit.models import GENESIS_HASH, AuditEvent
+from tests import tampering
 
 TONNE = 1_000_000
 
@@ -48,9 +49,7 @@ def chain(app, **kw):
 
 
 def tamper(app, sql: str, **params) -> None:
-    with app.extensions["db_engine"].begin() as connection:
-        result = connection.execute(text(sql), params)
-        assert result.rowcount == 1, f"the tampering statement touched {result.rowcount} rows"
+    tampering.tamper(app.extensions["db_engine"], sql, **params)
 
 
 # --- an honest chain ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from backend.db import snapshot
 from backend.ledger import operations as op
 from backend.ledger.invariants import check
+from tests import tampering
 from tests.ledger.story import issue_batch
 
 pytestmark = pytest.mark.tampers
@@ -30,8 +31,7 @@ def story(ledger):
 
 
 def tamper(ledger, sql: str, **params) -> None:
-    with ledger.engine.begin() as connection:
-        connection.execute(text(sql), params)
+    tampering.tamper(ledger.engine, sql, rows=None, **params)
 
 
 def found(ledger) -> list[str]:
@@ -107,3 +107,19 @@ def test_an_earmark_on_serials_that_are_not_reserved(ledger, story):
            b=batch.id)
     lines = found(ledger)
     assert any(line.startswith(f"[history_holdings] batch {batch.code}") for line in lines), lines
+
+
+@pytest.mark.services_only
+def test_postgresql_itself_refuses_to_rewrite_history(ledger, story):
+    """Without switching the triggers off, the database refuses to edit or delete a transfer or an audit event."""
+    from sqlalchemy.exc import IntegrityError
+
+    _, retirement, _ = story
+    for statement in (f"UPDATE transfer SET amount_g = 1 WHERE id = {retirement.transfer_id}",
+                      f"DELETE FROM transfer_range WHERE transfer_id = {retirement.transfer_id}",
+                      f"UPDATE retirement SET purpose = 'other' WHERE id = {retirement.id}",
+                      "DELETE FROM audit_event"):
+        with pytest.raises(IntegrityError, match="append-only"):
+            with ledger.engine.begin() as connection:
+                connection.execute(text(statement))
+    assert found(ledger) == []
