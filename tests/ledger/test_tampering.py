@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from backend.db import snapshot
 from backend.ledger import operations as op
@@ -112,8 +113,6 @@ def test_an_earmark_on_serials_that_are_not_reserved(ledger, story):
 @pytest.mark.services_only
 def test_postgresql_itself_refuses_to_rewrite_history(ledger, story):
     """Without switching the triggers off, the database refuses to edit or delete a transfer or an audit event."""
-    from sqlalchemy.exc import IntegrityError
-
     _, retirement, _ = story
     for statement in (f"UPDATE transfer SET amount_g = 1 WHERE id = {retirement.transfer_id}",
                       f"DELETE FROM transfer_range WHERE transfer_id = {retirement.transfer_id}",
