@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from backend import cache, db, errors, http
+from backend import cache, certificates, db, errors, http
 from backend.clock import system_clock
 from backend.settings import finish_settings, load_settings
 
@@ -34,6 +34,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     cache.init_app(app)
     http.init_app(app)
+    certificates.init_app(app)
 
     from backend import cli, health
     from backend.public import api as public_api

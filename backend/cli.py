@@ -5,6 +5,7 @@ db upgrade | db current | db downgrade · demo · serve · ledger check | ledger
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -14,6 +15,7 @@ from werkzeug.serving import run_simple
 
 from backend import migrate
 from backend.audit import verify
+from backend.certificates import keys as certificate_keys
 from backend.db import atomic, get_engine, schema_revision, snapshot
 from backend.demo import load_demo
 from backend.ledger import operations
@@ -23,6 +25,7 @@ from backend.ledger.invariants import check
 db_group = AppGroup("db", help="Database schema migrations (Alembic).")
 ledger_group = AppGroup("ledger", help="The credit ledger.")
 audit_group = AppGroup("audit", help="The hash-chained audit log.")
+keys_group = AppGroup("keys", help="The certificate signing keys.")
 
 
 @db_group.command("upgrade")
@@ -88,6 +91,21 @@ def audit_verify() -> None:
     click.echo(f"audit chain intact: {report.length} event(s)")
 
 
+@keys_group.command("rotate")
+def keys_rotate() -> None:
+    """Make a new signing key; the current one is retired and keeps verifying under its kid."""
+    config = current_app.config
+    old, new = certificate_keys.rotate(config["CERT_SIGNING_KEY_FILE"], config["CERT_RETIRED_KEYS_FILE"])
+    click.echo(f"signing key is now {new}" + (f"; {old} retired (still published in the JWKS)" if old else ""))
+    click.echo("restart the app processes to sign with it")
+
+
+@keys_group.command("show")
+def keys_show() -> None:
+    """Print the published JWKS (current key first)."""
+    click.echo(json.dumps(current_app.extensions["cert_keys"].jwks(), indent=2))
+
+
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
@@ -117,5 +135,5 @@ def serve_command(host: str, port: int) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (db_group, ledger_group, audit_group, demo_command, serve_command):
+    for command in (db_group, ledger_group, audit_group, keys_group, demo_command, serve_command):
         app.cli.add_command(command)

@@ -66,6 +66,8 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "PUBLIC_BASE_URL": (parse_base_url, "http://127.0.0.1:5000"),
     "RESERVATION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=30), 900),
     "EXTENSIONS": (parse_list, ["admin", "miniprogram_api", "scenarios"]),
+    "CERT_SIGNING_KEY_FILE": (lambda n, r: r.strip(), None),
+    "CERT_RETIRED_KEYS_FILE": (lambda n, r: r.strip(), None),
 }
 
 DEVELOPMENT_OPERATOR_TOKEN = "dev-operator-token"
@@ -93,6 +95,13 @@ def finish_settings(settings: dict[str, Any], instance_path: str) -> dict[str, A
         settings["DATABASE_URL"] = "sqlite:///" + os.path.join(instance_path, "tanhui.db")
     if settings["REDIS_URL"] is None and production:
         raise SettingsError("REDIS_URL must be set in production")
+    if not settings["CERT_SIGNING_KEY_FILE"]:
+        if production:
+            raise SettingsError("CERT_SIGNING_KEY_FILE must be set in production")
+        settings["CERT_SIGNING_KEY_FILE"] = os.path.join(instance_path, "certificate-signing-key.pem")
+    if not settings["CERT_RETIRED_KEYS_FILE"]:
+        settings["CERT_RETIRED_KEYS_FILE"] = os.path.join(
+            os.path.dirname(settings["CERT_SIGNING_KEY_FILE"]), "certificate-retired-keys.json")
     if not settings["OPERATOR_TOKEN"]:
         if production:
             raise SettingsError("OPERATOR_TOKEN must be set in production")

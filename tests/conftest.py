@@ -139,7 +139,7 @@ def clock():
 @pytest.fixture
 def app(request, stores, tmp_path, clock):
     app = create_app({"TESTING": True, "APP_ENV": "test", "CLOCK": clock, "OPERATOR_TOKEN": "test-operator-token",
-                      **stores.overrides(tmp_path)})
+                      "CERT_SIGNING_KEY_FILE": str(tmp_path / "keys" / "signing.pem"), **stores.overrides(tmp_path)})
     yield app
     engine = app.extensions["db_engine"]
     if not request.node.get_closest_marker("tampers"):

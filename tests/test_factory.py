@@ -109,10 +109,11 @@ def test_a_url_that_is_no_url_of_its_kind_is_refused_naming_the_variable(name, r
 # --- settings: production refuses to run without its secrets ---------------------------------------------------
 
 PRODUCTION = {"APP_ENV": "production", "DATABASE_URL": "postgresql://app@db/tanhui",
-              "REDIS_URL": "redis://cache:6379/0", "OPERATOR_TOKEN": STRONG_TOKEN}
+              "REDIS_URL": "redis://cache:6379/0", "OPERATOR_TOKEN": STRONG_TOKEN,
+              "CERT_SIGNING_KEY_FILE": "/etc/tanhui/certificate-signing-key.pem"}
 
 
-@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL", "OPERATOR_TOKEN"])
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL", "OPERATOR_TOKEN", "CERT_SIGNING_KEY_FILE"])
 def test_production_refuses_a_missing_secret(missing, tmp_path):
     environ = {name: value for name, value in PRODUCTION.items() if name != missing}
     with pytest.raises(SettingsError, match=f"{missing} must be set in production"):
