@@ -13,7 +13,7 @@ from backend.migrate import head_revision
 def init_app(app: Flask) -> None:
     @app.get("/healthz")
     def healthz():
-        report = {"db": "ok", "redis": "ok", "schema": None, "schema_head": head_revision(),
+        report = {"db": "ok", "redis": "ok", "certificates": "ok", "schema": None, "schema_head": head_revision(),
                   "version": app.config["VERSION"]}
         healthy = True
         engine = get_engine()
@@ -25,6 +25,8 @@ def init_app(app: Flask) -> None:
             report["db"], healthy = f"error: {type(error).__name__}", False
         if report["db"] == "ok" and report["schema"] != report["schema_head"]:
             report["db"], healthy = "migrations pending: run flask --app backend db upgrade", False
+        if "cert_keys_error" in app.extensions:
+            report["certificates"], healthy = "error: " + app.extensions["cert_keys_error"], False
         try:
             get_redis().ping()
         except Exception as error:

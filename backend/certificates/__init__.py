@@ -8,9 +8,15 @@ from backend.certificates import keys
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["cert_keys"] = keys.load(app.config["CERT_SIGNING_KEY_FILE"],
-                                            app.config["CERT_RETIRED_KEYS_FILE"],
-                                            may_generate=app.config["APP_ENV"] != "production")
+    try:
+        app.extensions["cert_keys"] = keys.load(app.config["CERT_SIGNING_KEY_FILE"],
+                                                app.config["CERT_RETIRED_KEYS_FILE"],
+                                                may_generate=app.config["APP_ENV"] != "production")
+    except keys.KeyFileError as error:
+        if app.config["APP_ENV"] != "production":
+            raise
+        # Start anyway, so that `flask keys rotate` can create the key; /healthz stays 503 until it exists.
+        app.extensions["cert_keys_error"] = str(error)
 
     @app.get("/.well-known/jwks.json")
     def jwks():
@@ -21,7 +27,8 @@ def init_app(app: Flask) -> None:
 
 
 def key_ring() -> keys.KeyRing:
-    return current_app.extensions["cert_keys"]
-
-
-__all__ = ["init_app", "key_ring", "keys"]
+    """The loaded key ring; KeyFileError (a 503) when production started without its signing key."""
+    ring = current_app.extensions.get("cert_keys")
+    if ring is None:
+        raise keys.KeyFileError(current_app.extensions.get("cert_keys_error", "no certificate signing key"))
+    return ring

@@ -18,11 +18,16 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
+from backend.errors import DomainError
+
 ALGORITHM = "Ed25519"
 
 
-class KeyFileError(ValueError):
-    """A key file is missing, unreadable or not an Ed25519 key."""
+class KeyFileError(DomainError):
+    """A key file is missing, unreadable or not an Ed25519 key: the service cannot sign or publish keys."""
+
+    status = 503
+    code = "signing_key_unavailable"
 
 
 @dataclass

@@ -92,13 +92,19 @@ def test_the_cli_rotates_and_shows_the_keys(app, runner):
     assert result.exit_code == 0 and f"{first} retired" in result.output
 
 
-def test_production_never_generates_a_signing_key(tmp_path, monkeypatch):
-    """A missing key in production is a configuration error, not something to paper over with a new key."""
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
+def test_production_never_generates_a_signing_key(tmp_path):
+    """A missing key in production is a configuration error, not something to paper over with a new key: the
+    app starts (so `flask keys rotate` can create one) but is unhealthy and publishes nothing until then."""
     settings = {"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db", "REDIS_URL": "redis://x:1/0",
                 "OPERATOR_TOKEN": "x" * 40, "CERT_SIGNING_KEY_FILE": str(tmp_path / "absent.pem")}
-    with pytest.raises(keys.KeyFileError, match="does not exist"):
-        create_app(settings)
+    app = create_app(settings)
+    assert not (tmp_path / "absent.pem").exists()
+    client = app.test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 503 and "does not exist" in health.get_json()["certificates"]
+    jwks = client.get("/.well-known/jwks.json")
+    assert jwks.status_code == 503 and jwks.get_json()["error"]["code"] == "signing_key_unavailable"
+    result = app.test_cli_runner().invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0 and (tmp_path / "absent.pem").exists()
     with pytest.raises(SettingsError, match="CERT_SIGNING_KEY_FILE"):
         create_app({**settings, "CERT_SIGNING_KEY_FILE": None})
