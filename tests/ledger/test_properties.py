@@ -336,10 +336,11 @@ class Story:
     def correct(self) -> None:
         """Reverse an earlier transfer: only a TRANSFER, RETIRE, CANCEL or POST, only once, and only while all its
         serials are still where it put them."""
-        open_to_correction = [m for m in self.moves if m.code in op.CORRECTABLE and not m.corrected]
+        correctable = [m for m in self.moves if m.code in op.CORRECTABLE and not m.corrected
+                       and m.serials <= self.held[m.now_in]]
         choices = st.sampled_from(self.moves)
-        if open_to_correction:  # mostly one that may still be corrected, sometimes any (and then often refused)
-            choices = st.one_of(st.sampled_from(open_to_correction), st.sampled_from(open_to_correction), choices)
+        if correctable:  # mostly one that can still be corrected, sometimes any (and then often refused)
+            choices = st.one_of(st.sampled_from(correctable), st.sampled_from(correctable), choices)
         original = self.draw(choices, "original")
         request = dict(transfer_id=original.id, reason="更正 (correction)")
         if original.code not in op.CORRECTABLE or original.corrected:

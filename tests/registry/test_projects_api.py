@@ -342,10 +342,10 @@ def test_methodology_codes_are_unique_and_organisation_codes_are_checked(operato
     refused(operator.post("/organisations", {"name": "某公司", "kind": "company", "credit_code": "123"}), 400,
             field="credit_code")
     refused(operator.post("/organisations", {"name": "某公司", "kind": "pirate"}), 400, field="kind")
-    made = registry.organisation("四川某林业有限公司", credit_code="91510129MA6CXXXX0A")
-    assert made["credit_code"] == "91510129MA6CXXXX0A"
+    made = registry.organisation("四川某林业有限公司", credit_code="91510129MA6C7Y3K0A")
+    assert made["credit_code"] == "91510129MA6C7Y3K0A"
     refused(operator.post("/organisations", {"name": "另一公司", "kind": "company",
-                                             "credit_code": "91510129MA6CXXXX0A"}), 409, "duplicate")
+                                             "credit_code": "91510129MA6C7Y3K0A"}), 409, "duplicate")
 
 
 @pytest.mark.parametrize("huge", [2**31, 2**63, 10**20])
