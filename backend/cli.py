@@ -127,7 +127,7 @@ def serve_command(host: str, port: int) -> None:
     click.echo("\n碳汇+ is running (embedded defaults: %s, Redis %s)" % (
         app.config["DATABASE_URL"], app.config["REDIS_URL"] or "in-process stand-in"))
     for label, path in (("health", "/healthz"), ("projects", "/api/v1/projects"), ("OpenAPI", "/openapi.json"),
-                        ("operator API", "/api/admin/v1/projects")):
+                        ("signing keys", "/.well-known/jwks.json"), ("operator API", "/api/admin/v1/projects")):
         click.echo(f"  {label:<13} {base}{path}")
     click.echo(f"  operator token: {app.config['OPERATOR_TOKEN']}  (Authorization: Bearer …)\n")
     # Werkzeug's development server: fine for the embedded set-up; production runs gunicorn (README).
