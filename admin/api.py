@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from admin import schemas
 from admin.auth import idempotency_key, require_operator
+from backend import certificates
 from backend.db import atomic, get_engine, snapshot
 from backend.errors import NotFound
 from backend.http import Route, register
@@ -148,8 +149,9 @@ def void_reservation(reservation_id: int, body: schemas.VoidIn):
 
 
 def make_retirement(body: schemas.RetireIn):
-    actor, key = require_operator(), idempotency_key()
-    retirement = atomic(lambda s: operations.retire(s, _now(), client_id=key, actor=actor, **body.model_dump()))
+    actor, key, certify = require_operator(), idempotency_key(), certificates.certify()
+    retirement = atomic(lambda s: operations.retire(s, _now(), client_id=key, actor=actor, certify=certify,
+                                                    **body.model_dump()))
     return _read(lambda s: queries.retirement_view(s, retirement)), 201
 
 

@@ -13,7 +13,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from werkzeug.serving import run_simple
 
-from backend import migrate
+from backend import certificates, migrate
 from backend.audit import verify
 from backend.certificates import keys as certificate_keys
 from backend.db import atomic, get_engine, schema_revision, snapshot
@@ -110,7 +110,7 @@ def keys_show() -> None:
 @with_appcontext
 def demo_command() -> None:
     """Load the demo registry, batches and inventory (idempotent: a second run changes nothing)."""
-    summary = load_demo(current_app.config["CLOCK"]())
+    summary = load_demo(current_app.config["CLOCK"](), certificates.certify())
     click.echo(summary)
 
 
@@ -122,7 +122,7 @@ def serve_command(host: str, port: int) -> None:
     """Migrate, load the demo data and serve (the embedded development set-up)."""
     app = current_app._get_current_object()
     migrate.upgrade(app.config["DATABASE_URL"])
-    click.echo(load_demo(app.config["CLOCK"]()))
+    click.echo(load_demo(app.config["CLOCK"](), certificates.certify()))
     base = f"http://{host}:{port}"
     click.echo("\n碳汇+ is running (embedded defaults: %s, Redis %s)" % (
         app.config["DATABASE_URL"], app.config["REDIS_URL"] or "in-process stand-in"))

@@ -1,5 +1,6 @@
 """Demo data for the embedded set-up: three real-looking (and clearly marked demo) projects, each registered with
-one issued batch in the operator's inventory. Loading twice changes nothing."""
+one issued batch in the operator's inventory, and a few retirements with their certificates. Loading twice
+changes nothing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlmodel import Session
 
+from backend.certificates.service import certificate_of
 from backend.db import atomic
+from backend.ledger import operations
 from backend.registry import service
 from backend.registry.models import Methodology, Organisation, Project
 
@@ -55,8 +58,16 @@ PROJECTS = [
 ]
 
 
-def _load(session: Session, now: datetime) -> list[str]:
-    done = []
+RETIREMENTS = [
+    dict(batch=1, amount_g=350_000, purpose="personal", purpose_ref=None, beneficiary_name="张三"),
+    dict(batch=1, amount_g=12 * TONNE, purpose="event", purpose_ref="2026 成都马拉松（演示）",
+         beneficiary_name="成都马拉松组委会"),
+    dict(batch=1, amount_g=3 * TONNE, purpose="tree_duty", purpose_ref="2026", beneficiary_name="李四"),
+]
+
+
+def _load(session: Session, now: datetime, certify) -> list[str]:
+    done, batches = [], []
     methodologies = {}
     for spec in METHODOLOGIES:
         found = session.execute(select(Methodology).where(Methodology.code == spec["code"])).scalar_one_or_none()
@@ -77,9 +88,16 @@ def _load(session: Session, now: datetime) -> list[str]:
         made = service.create_batch(session, now, actor=ACTOR, client_id=f"demo-batch-{number}",
                                     project_id=project.id, **batch)
         done.append(f"{made.code} ({made.quantity_g // TONNE:,} t)")
+        batches.append(made)
+    for number, spec in enumerate(RETIREMENTS, start=1):
+        spec = dict(spec)
+        retirement = operations.retire(session, now, client_id=f"demo-retire-{number}", actor=ACTOR, holder="platform",
+                                       batch_id=batches[spec.pop("batch")].id, certify=certify, **spec)
+        done.append(f"certificate {certificate_of(session, retirement.id).number}")
     return done
 
 
-def load_demo(now: datetime) -> str:
-    batches = atomic(lambda session: _load(session, now))
+def load_demo(now: datetime, certify) -> str:
+    """``certify`` is the app's (backend.certificates.certify()): demo retirements get real certificates."""
+    batches = atomic(lambda session: _load(session, now, certify))
     return "demo data ready: " + ", ".join(batches)

@@ -67,6 +67,7 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "RESERVATION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=30), 900),
     "EXTENSIONS": (parse_list, ["admin", "miniprogram_api", "scenarios"]),
     "CERT_SIGNING_KEY_FILE": (lambda n, r: r.strip(), None),
+    "CERTIFICATE_ISSUER": (lambda n, r: r.strip(), "碳汇+ (Carbon Sink Plus)"),
     "CERT_RETIRED_KEYS_FILE": (lambda n, r: r.strip(), None),
 }
 

@@ -87,8 +87,15 @@ def make_batches(engine, count: int, tag: str) -> list[int]:
 
 def ours_retirement(engine, batch_id: int, phase=lambda name: None):
     """A function doing one retirement for (user number, client id prefix): three units of work."""
+    from joserfc.jwk import OKPKey
+
+    from backend.certificates.keys import KeyRing
+    from backend.certificates.service import certifier
     from backend.db import atomic
     from backend.ledger import operations
+
+    # Each retirement also numbers, states and signs its certificate, in the same transaction.
+    certify = certifier(KeyRing(OKPKey.generate_key("Ed25519")), "碳汇+ (bench)")
 
     def retirement(user_no: int, key: str) -> None:
         user = f"user:{user_no}"
@@ -103,7 +110,7 @@ def ours_retirement(engine, batch_id: int, phase=lambda name: None):
         phase("retire")
         atomic(lambda s: operations.retire(
             s, now_utc(), client_id=f"{key}-t", batch_id=batch_id, holder=user, amount_g=AMOUNT_G,
-            purpose="personal", beneficiary_name="张三", actor="bench"), engine=engine)
+            purpose="personal", beneficiary_name="张三", actor="bench", certify=certify), engine=engine)
         phase("-")
 
     return retirement

@@ -1,9 +1,10 @@
 """The ``flask --app backend …`` commands operators and scripts rely on.
 
-``flask demo`` loads three demo projects, each with one batch in the platform's inventory, and a second run changes
-nothing. ``flask ledger check`` exits 0 when every invariant holds and 1 when a row has been tampered with, naming
-the batch, the account and the serials concerned. ``flask ledger sweep`` voids reservations whose time is up.
-Tampering tests are marked ``tampers``: the ``app`` fixture does not check invariants after them.
+``flask demo`` loads three demo projects, each with one batch in the platform's inventory, and three retirements
+with their certificates; a second run changes nothing. ``flask ledger check`` exits 0 when every invariant holds
+and 1 when a row has been tampered with, naming the batch, the account and the serials concerned.
+``flask ledger sweep`` voids reservations whose time is up. Tampering tests are marked ``tampers``: the ``app``
+fixture does not check invariants after them.
 """
 
 from __future__ import annotations
@@ -80,10 +81,12 @@ def test_flask_demo_runs_from_the_test_runner(app, runner):
 
 def test_demo_loads_three_batches_and_a_second_run_changes_nothing(app, runner, demo):
     assert demo.output.strip() == (f"demo data ready: {FOREST} (12,500 t), {GRASS} (8,000 t), "
-                                   f"{BAMBOO} (3,000 t)")
+                                   f"{BAMBOO} (3,000 t), certificate TH2026-00000001, certificate "
+                                   "TH2026-00000002, certificate TH2026-00000003")
     first = counts(app)
     assert first["methodology"] == 3 and first["organisation"] == 3 and first["project"] == 3
-    assert first["batch"] == 3 and first["transfer"] == 3
+    assert first["batch"] == 3 and first["transfer"] == 6
+    assert first["retirement"] == 3 and first["certificate"] == 3
 
     again = invoke(app, runner, "demo")
     assert again.exit_code == 0, again.output
@@ -98,10 +101,12 @@ def test_demo_loads_three_batches_and_a_second_run_changes_nothing(app, runner, 
     assert chain.output.strip() == f"audit chain intact: {first['audit_event']} event(s)"
 
 
-def test_demo_projects_are_public_with_their_whole_batch_available(client, demo):
+def test_demo_projects_are_public_with_what_is_left_available(client, demo):
+    """The grassland batch has served three demo retirements (0.35 t, 12 t and 3 t); the others are whole."""
     items = client.get("/api/v1/projects").get_json()["items"]
-    assert [(p["batches"][0]["code"], p["batches"][0]["available_g"]) for p in items] == [
-        (FOREST, FOREST_QUANTITY), (GRASS, 8_000 * TONNE), (BAMBOO, 3_000 * TONNE)]
+    assert [(p["batches"][0]["code"], p["batches"][0]["available_g"], p["batches"][0]["retired_g"])
+            for p in items] == [(FOREST, FOREST_QUANTITY, 0), (GRASS, 8_000 * TONNE - 15_350_000, 15_350_000),
+                                (BAMBOO, 3_000 * TONNE, 0)]
 
 
 def test_db_current_names_the_revision(app, runner):
@@ -187,6 +192,7 @@ def test_a_deleted_retirement_record_is_named(app, runner, operator, demo):
     retirement = operator.ok(operator.post("/ledger/retirements", {
         "batch_id": forest, "holder": "platform", "amount_g": 5000, "purpose": "event",
         "purpose_ref": "2026 成都世运会", "beneficiary_name": "成都世运会组委会"}, key="event-offset"), 201)
+    tamper(app, "DELETE FROM certificate WHERE retirement_id = :id", id=retirement["id"])
     tamper(app, "DELETE FROM retirement WHERE id = :id", id=retirement["id"])
     assert check_fails(app, runner) == [
         f"[retirement] RETIRE transfer {retirement['transfer_id']} has no retirement record"]

@@ -1,10 +1,10 @@
-"""Retirement certificates: signing keys and their JWKS (certificates themselves arrive in the next step)."""
+"""Retirement certificates: one per retirement, signed (Ed25519 JWS), with the keys published as a JWKS."""
 
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify
 
-from backend.certificates import keys
+from backend.certificates import api, keys, service
 
 
 def init_app(app: Flask) -> None:
@@ -18,12 +18,19 @@ def init_app(app: Flask) -> None:
         # Start anyway, so that `flask keys rotate` can create the key; /healthz stays 503 until it exists.
         app.extensions["cert_keys_error"] = str(error)
 
+    app.register_blueprint(api.bp)
+
     @app.get("/.well-known/jwks.json")
     def jwks():
         response = jsonify(key_ring().jwks())
         response.cache_control.public = True
         response.cache_control.max_age = 300
         return response
+
+
+def certify():
+    """The ``certify`` that ledger.retire needs, with this app's signing key and issuer name."""
+    return service.certifier(key_ring(), current_app.config["CERTIFICATE_ISSUER"])
 
 
 def key_ring() -> keys.KeyRing:

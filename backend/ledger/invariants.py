@@ -11,6 +11,7 @@ from collections import defaultdict
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from backend.certificates.invariants import check_certificates
 from backend.ledger.audit_trail import check_audit_trail
 from backend.ledger.history import check_history
 from backend.ledger.models import LedgerAccount, PendingResolution, Retirement, SerialRange, Transfer, TransferRange
@@ -182,4 +183,5 @@ def check(session: Session) -> list[Violation]:
             + check_reservations(session, accounts)
             + check_transfer_ranges(session)
             + check_history(session)
-            + check_audit_trail(session))
+            + check_audit_trail(session)
+            + check_certificates(session))

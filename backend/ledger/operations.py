@@ -8,6 +8,7 @@ second, for the remainder), and appends one audit event. Nothing commits here: t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -41,6 +42,8 @@ MAX_AMOUNT_G = 10**15  # one billion tonnes: far above any batch, far below BIGI
 MAX_TTL_SECONDS = 7 * 86400
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
 CORRECTABLE = ("TRANSFER", "RETIRE", "CANCEL", "POST")
+# (session, now, retirement, its serial ranges) -> the certificate (anything with .number and .payload_sha256)
+Certify = Callable[[Session, datetime, Retirement, Sequence[tuple[int, int]]], Any]
 _OUTCOME_ZH = {"posted": "完成", "voided": "撤销", "expired": "过期"}
 
 _resolution = PendingResolution.__table__
@@ -332,8 +335,13 @@ def transfer(session: Session, now: datetime, *, client_id: str, batch_id: int, 
 
 
 def retire(session: Session, now: datetime, *, client_id: str, batch_id: int, holder: str, amount_g: int,
-           purpose: str, beneficiary_name: str, actor: str, purpose_ref: str | None = None) -> Retirement:
-    """Retire the holder's lowest available serials for a purpose, on behalf of a beneficiary. Permanent."""
+           purpose: str, beneficiary_name: str, actor: str, certify: Certify,
+           purpose_ref: str | None = None) -> Retirement:
+    """Retire the holder's lowest available serials for a purpose, on behalf of a beneficiary. Permanent.
+
+    ``certify(session, now, retirement, ranges)`` makes the retirement's certificate in this same transaction
+    (``backend.certificates.service.certifier``) and returns it; no retirement exists without one.
+    """
     check_client_id(client_id)
     check_holder(holder)
     check_amount(amount_g)
@@ -355,8 +363,10 @@ def retire(session: Session, now: datetime, *, client_id: str, batch_id: int, ho
                   beneficiary_masked=mask_name(beneficiary_name), retired_at=now)
     retirement_id = session.connection().execute(_INSERT_RETIREMENT, values).scalar_one()
     retirement = Retirement.model_construct(id=retirement_id, **values)  # a read-only copy of the row
+    certificate = certify(session, now, retirement, ranges)
     _audit(session, now, moved, source, destination, ranges, actor, retirement_id=retirement.id, purpose=purpose,
-           purpose_ref=purpose_ref, beneficiary_masked=retirement.beneficiary_masked)
+           purpose_ref=purpose_ref, beneficiary_masked=retirement.beneficiary_masked,
+           certificate=certificate.number, payload_sha256=certificate.payload_sha256)
     return retirement
 
 

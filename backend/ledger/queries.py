@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from backend.certificates.models import Certificate
 from backend.clock import isoformat_utc
 from backend.errors import NotFound
 from backend.ledger.engine import transfer_ranges
@@ -111,7 +112,9 @@ def retirement_view(session: Session, retirement: Retirement, *, public: bool = 
             "beneficiary_masked": retirement.beneficiary_masked,
             "ranges": [list(r) for r in transfer_ranges(session, retirement.transfer_id)],
             "retired_at": isoformat_utc(retirement.retired_at),
-            "status": "reversed" if corrected else "retired"}
+            "status": "reversed" if corrected else "retired",
+            "certificate_no": session.execute(select(Certificate.number).where(
+                Certificate.retirement_id == retirement.id)).scalar_one_or_none()}
     if not public:
         view["holder"] = retirement.holder
         view["beneficiary_name"] = retirement.beneficiary_name

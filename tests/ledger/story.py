@@ -10,7 +10,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlmodel import Session
 
+from backend.certificates.service import certifier
 from backend.db import atomic
+from backend.ledger import operations as op
 from backend.ledger.models import LedgerAccount, SerialRange
 from backend.registry import service
 
@@ -21,6 +23,7 @@ class Ledger:
     def __init__(self, app, clock) -> None:
         self.engine = app.extensions["db_engine"]
         self.clock = clock
+        self.certify = certifier(app.extensions["cert_keys"], "碳汇+ (test)")
         self._keys = itertools.count(1)
 
     def key(self, prefix: str = "op") -> str:
@@ -28,6 +31,8 @@ class Ledger:
 
     def __call__(self, operation, *, actor: str = "operator", client_id: str | None = None, **kwargs):
         client_id = client_id or self.key(operation.__name__)
+        if operation is op.retire:
+            kwargs.setdefault("certify", self.certify)
         return atomic(lambda s: operation(s, self.clock(), client_id=client_id, actor=actor, **kwargs),
                       engine=self.engine)
 

@@ -52,7 +52,9 @@ def test_a_retirements_recorded_serials_shifted_elsewhere(ledger, story):
         f"(platform/available), the stored rows have 1–10 held by account {retired_account(ledger, batch)} "
         f"(platform/retired)",
         f"[audit_trail] transfer {retirement.transfer_id} (RETIRE) of batch {batch.id} no longer matches its audit "
-        f"event in: ranges"]
+        f"event in: ranges",
+        f"[certificate] certificate TH2026-00000001 (retirement {retirement.id}) disagrees with the retirement on: "
+        f"serials"]
 
 
 def retirement_source(ledger, batch) -> int:
@@ -82,8 +84,11 @@ def test_a_retirement_rewritten_to_another_purpose_and_person(ledger, story):
     _, retirement, _ = story
     tamper(ledger, "UPDATE retirement SET purpose = 'judicial', beneficiary_name = '李四', "
                    "beneficiary_masked = '李*' WHERE id = :r", r=retirement.id)
-    assert found(ledger) == [f"[audit_trail] transfer {retirement.transfer_id} (RETIRE) of batch "
-                             f"{retirement.batch_id} no longer matches its audit event in: beneficiary_masked, purpose"]
+    assert found(ledger) == [
+        f"[audit_trail] transfer {retirement.transfer_id} (RETIRE) of batch {retirement.batch_id} no longer matches "
+        "its audit event in: beneficiary_masked, purpose",
+        f"[certificate] certificate TH2026-00000001 (retirement {retirement.id}) disagrees with the retirement on: "
+        "purpose, beneficiary"]
 
 
 def test_a_transfer_redirected_with_its_balances_made_to_fit(ledger, story):

@@ -1,0 +1,43 @@
+"""Certificate tables: one certificate per retirement, numbered per year."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backend.dbtypes import UTCDateTime
+
+
+class Certificate(SQLModel, table=True):
+    """The signed statement that a retirement happened: ``TH2026-00012345``.
+
+    ``payload`` is the canonical JSON the certificate states; ``jws`` signs its digest together with the fields a
+    QR must carry. ``name_salt`` is the secret half of the beneficiary's commitment: with it and the full name,
+    the beneficiary can later prove the certificate names them, while the public sees only the masked name.
+    """
+
+    __table_args__ = (UniqueConstraint("year", "sequence", name="uq_certificate_year_sequence"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20, unique=True)
+    year: int
+    sequence: int
+    retirement_id: int = Field(foreign_key="retirement.id", unique=True)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    payload_sha256: str = Field(max_length=64)
+    jws: str = Field(sa_column=Column(Text, nullable=False))
+    kid: str = Field(max_length=64)
+    name_salt: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CertificateCounter(SQLModel, table=True):
+    """The last number given out in a year; locked while a certificate is numbered, so numbers have no gaps."""
+
+    __tablename__ = "certificate_counter"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

@@ -1,0 +1,111 @@
+"""Making a retirement's certificate, in the retirement's own transaction.
+
+The ledger's ``retire`` takes a ``certify`` callable (see ``certifier``) so that no retirement exists without
+its certificate, while the ledger itself knows nothing of keys or numbering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from backend.canonical import canonical_json
+from backend.certificates.keys import KeyRing
+from backend.certificates.models import Certificate, CertificateCounter
+from backend.clock import isoformat_utc
+from backend.errors import NotFound
+from backend.ledger.models import Retirement
+from backend.registry.models import Batch, Project
+
+CHINA = ZoneInfo("Asia/Shanghai")  # certificate years turn at midnight Beijing time
+PAYLOAD_VERSION = 1
+
+_counter = CertificateCounter.__table__
+_certificate = Certificate.__table__
+_batch, _project = Batch.__table__, Project.__table__
+_NEW_YEAR = {dialect: make(_counter).values(year=bindparam("the_year"), last=0)
+             .on_conflict_do_nothing(index_elements=["year"])
+             for dialect, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_NEXT_NUMBER = (update(_counter).where(_counter.c.year == bindparam("the_year"))
+                .values(last=_counter.c.last + 1).returning(_counter.c.last))
+_INSERT_CERTIFICATE = insert(_certificate).returning(_certificate.c.id)
+_BATCH_AND_PROJECT = (select(_batch.c.code, _batch.c.vintage, _project.c.id, _project.c.name)
+                      .join(_project, _project.c.id == _batch.c.project_id).where(_batch.c.id == bindparam("batch_id")))
+
+Certify = Callable[[Session, datetime, Retirement, Sequence[tuple[int, int]]], Certificate]
+
+
+def commitment(salt: str, full_name: str) -> str:
+    """The salted hash of the beneficiary's full name printed on a certificate (reveal: salt + name)."""
+    return hashlib.sha256(f"{salt}:{full_name}".encode()).hexdigest()
+
+
+def number_for(year: int, sequence: int) -> str:
+    return f"TH{year}-{sequence:08d}"
+
+
+def _next_sequence(session: Session, year: int) -> int:
+    connection = session.connection()
+    connection.execute(_NEW_YEAR[connection.dialect.name], {"the_year": year})
+    return connection.execute(_NEXT_NUMBER, {"the_year": year}).scalar_one()
+
+
+def certifier(ring: KeyRing, issuer: str) -> Certify:
+    """The ``certify`` for ledger.retire: number, state, commit to the name, sign."""
+
+    def certify(session: Session, now: datetime, retirement: Retirement,
+                ranges: Sequence[tuple[int, int]]) -> Certificate:
+        year = now.astimezone(CHINA).year
+        number = number_for(year, _next_sequence(session, year))
+        batch_code, vintage, project_id, project_name = session.connection().execute(
+            _BATCH_AND_PROJECT, {"batch_id": retirement.batch_id}).one()
+        salt = secrets.token_hex(16)
+        serials = [[first, last] for first, last in ranges]
+        payload: dict[str, Any] = {
+            "v": PAYLOAD_VERSION, "number": number, "issuer": issuer,
+            "purpose": retirement.purpose, "purpose_ref": retirement.purpose_ref,
+            "quantity_g": retirement.quantity_g, "project": {"id": project_id, "name": project_name},
+            "batch": {"code": batch_code, "vintage": vintage}, "serials": serials,
+            "retired_at": isoformat_utc(retirement.retired_at),
+            "beneficiary": {"masked": retirement.beneficiary_masked,
+                            "commitment": commitment(salt, retirement.beneficiary_name)},
+        }
+        digest = hashlib.sha256(canonical_json(payload)).hexdigest()
+        # What the QR carries: enough to check the essentials with no server, and the digest of the rest.
+        signed = {"number": number, "quantity_g": retirement.quantity_g, "batch": batch_code, "serials": serials,
+                  "retired_at": payload["retired_at"], "purpose": retirement.purpose, "payload_sha256": digest}
+        values = dict(number=number, year=year, sequence=int(number[-8:]), retirement_id=retirement.id,
+                      payload=payload, payload_sha256=digest, jws=ring.sign(canonical_json(signed)), kid=ring.kid,
+                      name_salt=salt, created_at=now)
+        certificate_id = session.connection().execute(_INSERT_CERTIFICATE, values).scalar_one()
+        return Certificate.model_construct(id=certificate_id, **values)
+
+    return certify
+
+
+def get_certificate(session: Session, number: str) -> Certificate:
+    found = session.execute(select(Certificate).where(Certificate.number == number)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("证书不存在 (no such certificate)")  # says nothing about what does exist
+    return found
+
+
+def certificate_of(session: Session, retirement_id: int) -> Certificate | None:
+    return session.execute(select(Certificate).where(Certificate.retirement_id == retirement_id)).scalar_one_or_none()
+
+
+def public_view(certificate: Certificate) -> dict[str, Any]:
+    return {"number": certificate.number, "status": "valid", "payload": certificate.payload,
+            "payload_sha256": certificate.payload_sha256, "jws": certificate.jws, "kid": certificate.kid}
+
+
+__all__ = ["Certify", "certifier", "certificate_of", "commitment", "get_certificate", "public_view"]

@@ -1,0 +1,81 @@
+"""Every retirement comes with its certificate: numbered per year, stating the retirement, committing to the
+beneficiary's full name, signed so that anyone with the published JWKS can check it.
+
+The signature is checked by hand from the JWKS (see test_keys.verify_by_hand), never by the signing code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+
+import pytest
+from sqlmodel import Session, select
+
+from backend.canonical import canonical_json
+from backend.certificates.models import Certificate
+from backend.certificates.service import commitment
+from tests.certificates.test_keys import verify_by_hand
+from tests.envelope import refused
+
+
+@pytest.fixture
+def batch(operator):
+    return operator.registered_project(quantity_g=100_000_000)["batch"]
+
+
+def retire(operator, batch, key: str, **overrides):
+    body = {"batch_id": batch["id"], "holder": "platform", "amount_g": 350_000, "purpose": "personal",
+            "beneficiary_name": "张三丰", **overrides}
+    return operator.ok(operator.post("/ledger/retirements", body, key=key), 201)
+
+
+def test_a_retirement_comes_with_a_certificate_anyone_can_check(operator, client, batch):
+    retirement = retire(operator, batch, "cert-1")
+    number = retirement["certificate_no"]
+    assert number == "TH2026-00000001"
+    certificate = client.get(f"/api/v1/certificates/{number}").get_json()
+    payload = certificate["payload"]
+    assert payload["number"] == number and payload["quantity_g"] == 350_000 and payload["purpose"] == "personal"
+    assert payload["batch"] == {"code": batch["code"], "vintage": 2023}
+    assert payload["serials"] == [[1, 350_000]]
+    assert payload["beneficiary"]["masked"] == "张**"
+    assert "张三丰" not in json.dumps(certificate, ensure_ascii=False)  # the full name never leaves the server
+    assert hashlib.sha256(canonical_json(payload)).hexdigest() == certificate["payload_sha256"]
+
+    signed = verify_by_hand(certificate["jws"], client.get("/.well-known/jwks.json").get_json())
+    assert signed == {"number": number, "quantity_g": 350_000, "batch": batch["code"], "serials": [[1, 350_000]],
+                      "retired_at": payload["retired_at"], "purpose": "personal",
+                      "payload_sha256": certificate["payload_sha256"]}
+
+
+def test_the_beneficiary_can_prove_the_certificate_names_them(app, operator, client, batch):
+    """The certificate shows 张** and a salted hash; the salt (kept for the beneficiary) and the name open it."""
+    number = retire(operator, batch, "cert-2")["certificate_no"]
+    with Session(app.extensions["db_engine"]) as session:
+        salt = session.execute(select(Certificate.name_salt).where(Certificate.number == number)).scalar_one()
+    published = client.get(f"/api/v1/certificates/{number}").get_json()["payload"]["beneficiary"]["commitment"]
+    assert commitment(salt, "张三丰") == published
+    assert commitment(salt, "张三") != published
+
+
+def test_numbers_run_on_within_a_year_and_start_again_the_next(operator, clock, batch):
+    assert retire(operator, batch, "a")["certificate_no"] == "TH2026-00000001"
+    assert retire(operator, batch, "b")["certificate_no"] == "TH2026-00000002"
+    clock.now = datetime(2026, 12, 31, 16, 0, tzinfo=timezone.utc)  # midnight in Beijing: 2027 begins
+    assert retire(operator, batch, "c")["certificate_no"] == "TH2027-00000001"
+
+
+def test_a_replayed_retirement_gets_its_first_certificate_not_a_second(operator, batch):
+    first = retire(operator, batch, "same-key")
+    again = retire(operator, batch, "same-key")
+    assert again["certificate_no"] == first["certificate_no"] and again["id"] == first["id"]
+    assert retire(operator, batch, "next")["certificate_no"] == "TH2026-00000002"
+
+
+@pytest.mark.parametrize("number", ["TH2026-00000099", "TH2026-1", "nonsense", "TH2026-00000001%00"])
+def test_an_unknown_number_is_a_404_that_reveals_nothing(operator, client, batch, number):
+    retire(operator, batch, "exists")
+    error = refused(client.get(f"/api/v1/certificates/{number}"), 404, "not_found")
+    assert error["message"] == "证书不存在 (no such certificate)" and "details" not in error
