@@ -469,10 +469,10 @@ def fresh_ledger(stores, tmp_path):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(quantity_g=st.integers(1, 5000), steps=st.lists(st.sampled_from(STEPS), min_size=20, max_size=60),
-       data=st.data())
+@given(quantity_g=st.integers(1, 5000), steps=st.integers(0, 40).flatmap(  # long stories, yet shrinkable to short
+    lambda at_least: st.lists(st.sampled_from(STEPS), min_size=at_least, max_size=at_least + 20)), data=st.data())
 def test_random_stories_never_break_the_ledger(fresh_ledger, quantity_g, steps, data):
-    """Each example is a fresh batch and a random story of 20 to 60 requests; after every one the ledger did what
+    """Each example is a fresh batch and a random story of up to 60 requests; after every one the ledger did what
     the model predicted, a refusal changed nothing, balances and serials match the model, the batch's serials
     partition it, and the invariant checker finds nothing (see the module docstring). At the end the audit chain
     verifies."""
