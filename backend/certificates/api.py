@@ -13,7 +13,7 @@ from backend.errors import NotFound
 from backend.http import Route, register
 
 bp = Blueprint("certificates", __name__, url_prefix="/api/v1")
-NUMBER = re.compile(r"^TH\d{4}-\d{8}$")
+NUMBER = re.compile(r"^TH\d{4}-\d{8,12}$")
 
 
 def certificate(number: str):

@@ -65,7 +65,8 @@ def certifier(ring: KeyRing, issuer: str) -> Certify:
     def certify(session: Session, now: datetime, retirement: Retirement,
                 ranges: Sequence[tuple[int, int]]) -> Certificate:
         year = now.astimezone(CHINA).year
-        number = number_for(year, _next_sequence(session, year))
+        sequence = _next_sequence(session, year)
+        number = number_for(year, sequence)
         batch_code, vintage, project_id, project_name = session.connection().execute(
             _BATCH_AND_PROJECT, {"batch_id": retirement.batch_id}).one()
         salt = secrets.token_hex(16)
@@ -83,7 +84,7 @@ def certifier(ring: KeyRing, issuer: str) -> Certify:
         # What the QR carries: enough to check the essentials with no server, and the digest of the rest.
         signed = {"number": number, "quantity_g": retirement.quantity_g, "batch": batch_code, "serials": serials,
                   "retired_at": payload["retired_at"], "purpose": retirement.purpose, "payload_sha256": digest}
-        values = dict(number=number, year=year, sequence=int(number[-8:]), retirement_id=retirement.id,
+        values = dict(number=number, year=year, sequence=sequence, retirement_id=retirement.id,
                       payload=payload, payload_sha256=digest, jws=ring.sign(canonical_json(signed)), kid=ring.kid,
                       name_salt=salt, created_at=now)
         certificate_id = session.connection().execute(_INSERT_CERTIFICATE, values).scalar_one()
@@ -104,6 +105,8 @@ def certificate_of(session: Session, retirement_id: int) -> Certificate | None:
 
 
 def public_view(certificate: Certificate) -> dict[str, Any]:
+    # Revocation (an operator's, with a reason) is the next step of issue 3; until it exists every
+    # certificate is valid.
     return {"number": certificate.number, "status": "valid", "payload": certificate.payload,
             "payload_sha256": certificate.payload_sha256, "jws": certificate.jws, "kid": certificate.kid}
 
