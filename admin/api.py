@@ -12,7 +12,7 @@ from sqlmodel import Session
 from admin import schemas
 from admin.auth import idempotency_key, require_operator
 from backend import certificates
-from backend.db import atomic, get_engine, snapshot
+from backend.db import atomic, read, snapshot
 from backend.errors import NotFound
 from backend.http import Route, register
 from backend.ledger import operations, queries
@@ -29,15 +29,10 @@ def _now():
     return current_app.config["CLOCK"]()
 
 
-def _read(work):
-    with Session(get_engine()) as session:
-        return work(session)
-
-
 # --- registry -------------------------------------------------------------------------------------------------
 
 def list_methodologies():
-    return {"items": _read(lambda s: [methodology_view(m) for m in service.methodologies(s)])}
+    return {"items": read(lambda s: [methodology_view(m) for m in service.methodologies(s)])}
 
 
 def create_methodology(body: schemas.MethodologyIn):
@@ -47,7 +42,7 @@ def create_methodology(body: schemas.MethodologyIn):
 
 
 def list_organisations():
-    return {"items": _read(lambda s: [organisation_view(o) for o in service.organisations(s)])}
+    return {"items": read(lambda s: [organisation_view(o) for o in service.organisations(s)])}
 
 
 def create_organisation(body: schemas.OrganisationIn):
@@ -59,12 +54,12 @@ def create_organisation(body: schemas.OrganisationIn):
 
 def list_projects(query: schemas.ProjectQuery):
     states = (query.state,) if query.state else None
-    return {"items": _read(lambda s: project_views(s, service.projects(s, states=states, limit=query.limit),
+    return {"items": read(lambda s: project_views(s, service.projects(s, states=states, limit=query.limit),
                                                    operator=True))}
 
 
 def _project_view(project_id: int):
-    return _read(lambda s: project_views(s, [service.get_project(s, project_id)], operator=True)[0])
+    return read(lambda s: project_views(s, [service.get_project(s, project_id)], operator=True)[0])
 
 
 def get_project(project_id: int):
@@ -98,21 +93,21 @@ def get_batch(batch_id: int):
         if batch is None:
             raise NotFound(f"批次 {batch_id} 不存在 (unknown batch)")
         return batch_view(batch, queries.batch_supply(session, [batch.id])[batch.id])
-    return _read(view)
+    return read(view)
 
 
 def serial(batch_id: int, serial: int):
-    return _read(lambda s: queries.serial_holder(s, operations.get_batch(s, batch_id).id, serial))
+    return read(lambda s: queries.serial_holder(s, operations.get_batch(s, batch_id).id, serial))
 
 
 # --- ledger ---------------------------------------------------------------------------------------------------
 
 def list_accounts(query: schemas.AccountQuery):
-    return {"items": _read(lambda s: queries.balances(s, holder=query.holder, batch_id=query.batch_id))}
+    return {"items": read(lambda s: queries.balances(s, holder=query.holder, batch_id=query.batch_id))}
 
 
 def _transfer_done(transfer: Transfer):
-    return _read(lambda s: queries.transfer_view(s, transfer)), 201
+    return read(lambda s: queries.transfer_view(s, transfer)), 201
 
 
 def _to_known_holder(operation, field: str, **kwargs):
@@ -152,7 +147,7 @@ def make_retirement(body: schemas.RetireIn):
     actor, key, certify = require_operator(), idempotency_key(), certificates.certify()
     retirement = atomic(lambda s: operations.retire(s, _now(), client_id=key, actor=actor, certify=certify,
                                                     **body.model_dump()))
-    return _read(lambda s: queries.retirement_view(s, retirement)), 201
+    return read(lambda s: queries.retirement_view(s, retirement)), 201
 
 
 def make_cancellation(body: schemas.CancelIn):
@@ -168,7 +163,7 @@ def correct_transfer(transfer_id: int, body: schemas.CorrectIn):
 
 
 def list_transfers(query: schemas.TransferQuery):
-    return {"items": _read(lambda s: queries.recent_transfers(s, batch_id=query.batch_id, before_id=query.before_id,
+    return {"items": read(lambda s: queries.recent_transfers(s, batch_id=query.batch_id, before_id=query.before_id,
                                                              limit=query.limit))}
 
 
@@ -179,7 +174,7 @@ def get_transfer(transfer_id: int):
         if transfer is None:
             raise NotFound(f"转移 {transfer_id} 不存在 (unknown transfer)")
         return queries.transfer_view(session, transfer)
-    return _read(view)
+    return read(view)
 
 
 def get_retirement(retirement_id: int):
@@ -189,7 +184,7 @@ def get_retirement(retirement_id: int):
         if retirement is None:
             raise NotFound(f"注销记录 {retirement_id} 不存在 (unknown retirement)")
         return queries.retirement_view(session, retirement)
-    return _read(view)
+    return read(view)
 
 
 def ledger_check():

@@ -97,6 +97,12 @@ def atomic(work: Callable[[Session], T], *, engine: Engine | None = None, attemp
     raise AssertionError("unreachable")
 
 
+def read(work: Callable[[Session], T], *, engine: Engine | None = None) -> T:
+    """Run ``work(session)`` on a read-only unit of work: nothing is committed."""
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        return work(session)
+
+
 @contextmanager
 def snapshot(engine: Engine | None = None) -> Iterator[Session]:
     """A read-only session on one consistent snapshot, for checks that read many tables while writers go on.

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint
-from sqlmodel import Session
 
 from backend.certificates.service import get_certificate, public_view
-from backend.db import get_engine
+from backend.db import read
 from backend.errors import NotFound
 from backend.http import Route, register
 
@@ -20,8 +19,7 @@ def certificate(number: str):
     """The certificate as JSON, with its JWS. An unknown or malformed number is the same plain 404."""
     if not NUMBER.match(number):
         raise NotFound("证书不存在 (no such certificate)")
-    with Session(get_engine()) as session:
-        return public_view(get_certificate(session, number))
+    return read(lambda session: public_view(get_certificate(session, number)))
 
 
 register(bp, [Route("GET", "/certificates/<number>", certificate, "One certificate, with its JWS",

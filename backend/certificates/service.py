@@ -110,5 +110,3 @@ def public_view(certificate: Certificate) -> dict[str, Any]:
     return {"number": certificate.number, "status": "valid", "payload": certificate.payload,
             "payload_sha256": certificate.payload_sha256, "jws": certificate.jws, "kid": certificate.kid}
 
-
-__all__ = ["Certify", "certifier", "certificate_of", "commitment", "get_certificate", "public_view"]

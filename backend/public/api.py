@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlmodel import Session
 
-from backend.db import get_engine
+from backend.db import read
 from backend.errors import NotFound
 from backend.http import Route, register
 from backend.ledger.queries import serial_holder
@@ -30,22 +30,22 @@ class ProjectQuery(BaseModel):
 
 def list_projects(query: ProjectQuery):
     """Registered (and suspended) projects with their batches and each batch's available_g."""
-    with Session(get_engine()) as session:
-        found = service.projects(session, states=PUBLIC_STATES, ecosystem=query.ecosystem, province=query.province)
-        return {"items": project_views(session, found)}
+    return {"items": read(lambda session: project_views(session, service.projects(
+        session, states=PUBLIC_STATES, ecosystem=query.ecosystem, province=query.province)))}
 
 
 def get_project(project_id: int):
-    with Session(get_engine()) as session:
+    def view(session: Session):
         project = session.get(Project, project_id)
         if project is None or project.state not in PUBLIC_STATES:
             raise NotFound(f"项目 {project_id} 不存在 (unknown project)")
         return project_views(session, [project])[0]
+    return read(view)
 
 
 def serial(batch_code: str, serial: int):
     """Which account kind holds serial N of a batch, and for a retired serial, the retirement claiming it."""
-    with Session(get_engine()) as session:
+    def lookup(session: Session):
         batch = None
         if BATCH_CODE.match(batch_code):
             batch = session.execute(select(Batch).where(Batch.code == batch_code)).scalar_one_or_none()
@@ -54,6 +54,7 @@ def serial(batch_code: str, serial: int):
         found = serial_holder(session, batch.id, serial, public=True)
         found["batch_code"] = batch.code
         return found
+    return read(lookup)
 
 
 ROUTES = [
