@@ -12,6 +12,8 @@ from sqlmodel import Session
 from admin import schemas
 from admin.auth import idempotency_key, require_operator
 from backend import certificates
+from backend.certificates import lookup
+from backend.certificates import service as cert_service
 from backend.db import atomic, read, snapshot
 from backend.errors import NotFound
 from backend.http import Route, register
@@ -158,8 +160,12 @@ def make_cancellation(body: schemas.CancelIn):
 
 def correct_transfer(transfer_id: int, body: schemas.CorrectIn):
     actor, key = require_operator(), idempotency_key()
-    return _transfer_done(atomic(lambda s: operations.correct(s, _now(), client_id=key, actor=actor,
-                                                              transfer_id=transfer_id, reason=body.reason)))
+    corrected = atomic(lambda s: operations.correct(s, _now(), client_id=key, actor=actor,
+                                                    transfer_id=transfer_id, reason=body.reason))
+    # A reversed retirement's certificate now reads as revoked: drop the cached "valid".
+    if number := read(lambda s: cert_service.number_of_retirement_transfer(s, transfer_id)):
+        lookup.forget(number)
+    return _transfer_done(corrected)
 
 
 def list_transfers(query: schemas.TransferQuery):
@@ -185,6 +191,15 @@ def get_retirement(retirement_id: int):
             raise NotFound(f"注销记录 {retirement_id} 不存在 (unknown retirement)")
         return queries.retirement_view(session, retirement)
     return read(view)
+
+
+# --- certificates ---------------------------------------------------------------------------------------------
+
+def revoke_certificate(number: str, body: schemas.RevocationIn):
+    actor = require_operator()
+    revoked = atomic(lambda s: cert_service.revoke(s, _now(), number, reason=body.reason, actor=actor))
+    lookup.forget(number)
+    return revoked
 
 
 def ledger_check():
@@ -227,6 +242,8 @@ ROUTES = [
     Route("GET", "/ledger/retirements/<int:retirement_id>", get_retirement, "One retirement with its serials"),
     Route("POST", "/ledger/cancellations", make_cancellation, "CANCEL credits (Idempotency-Key)",
           body=schemas.CancelIn, status=201),
+    Route("POST", "/certificates/<number>/revocation", revoke_certificate,
+          "Revoke a certificate, with the reason its verify page will show", body=schemas.RevocationIn, status=201),
     Route("GET", "/ledger/check", ledger_check, "Run the ledger invariant checker"),
 ]
 

@@ -123,3 +123,7 @@ class TransferQuery(Query):
     batch_id: Id | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     before_id: Id | None = None
+
+
+class RevocationIn(Body):
+    reason: str = Field(min_length=1, max_length=500)

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import cache, certificates, db, errors, http
+from backend import cache, certificates, db, errors, http, transparency
 from backend.clock import system_clock
 from backend.settings import finish_settings, load_settings
 
@@ -29,12 +30,15 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(finish_settings(settings, app.instance_path))
     app.json.ensure_ascii = False
     os.makedirs(app.instance_path, exist_ok=True)
+    if hops := app.config["TRUSTED_PROXY_HOPS"]:  # the client is who the proxies say, not the last proxy
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     errors.init_app(app)
     db.init_app(app)
     cache.init_app(app)
     http.init_app(app)
     certificates.init_app(app)
+    transparency.init_app(app)
 
     from backend import cli, health
     from backend.public import api as public_api

@@ -1,31 +1,41 @@
 """The ``flask --app backend …`` commands operators and scripts rely on.
 
-db upgrade | db current | db downgrade · demo · serve · ledger check | ledger sweep · audit verify
+db upgrade | db current | db downgrade · demo · serve · ledger check | ledger sweep · audit verify ·
+keys rotate | keys show · log verify · cert verify
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
 from werkzeug.serving import run_simple
 
 from backend import certificates, migrate
 from backend.audit import verify
 from backend.certificates import keys as certificate_keys
+from backend.certificates import wording
+from backend.certificates.qr import read_qr
+from backend.certificates.verifier import Verdict, split_verify_url, verify_token
 from backend.db import atomic, get_engine, schema_revision, snapshot
 from backend.demo import load_demo
 from backend.ledger import operations
 from backend.ledger.errors import ReservationResolved
 from backend.ledger.invariants import check
+from backend.transparency.models import LogHead
+from backend.transparency.verify import check_log
 
 db_group = AppGroup("db", help="Database schema migrations (Alembic).")
 ledger_group = AppGroup("ledger", help="The credit ledger.")
 audit_group = AppGroup("audit", help="The hash-chained audit log.")
 keys_group = AppGroup("keys", help="The certificate signing keys.")
+log_group = AppGroup("log", help="The certificate transparency log.")
+cert_group = AppGroup("cert", help="Retirement certificates.")
 
 
 @db_group.command("upgrade")
@@ -91,6 +101,66 @@ def audit_verify() -> None:
     click.echo(f"audit chain intact: {report.length} event(s)")
 
 
+@log_group.command("verify")
+@click.option("--jwks", "jwks_file", type=click.File("r", encoding="utf-8"), default=None,
+              help="Check tree head signatures against this JWKS file (default: this app's published keys).")
+def log_verify(jwks_file) -> None:
+    """Rebuild the transparency log from the certificates and check every leaf, node and signed tree head."""
+    jwks = json.load(jwks_file) if jwks_file else certificates.key_ring().jwks()
+    with snapshot() as session:
+        violations = check_log(session, jwks)
+        size = session.execute(select(LogHead.tree_size)).scalar_one()
+    if violations:
+        for violation in violations:
+            click.echo(str(violation), err=True)
+        click.echo(f"log verify FAILED: {len(violations)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo(f"transparency log verified: {size} leaves, every node and signed tree head matches")
+
+
+@cert_group.command("verify")
+@click.argument("source")
+@click.option("--jwks", "jwks_file", type=click.File("r", encoding="utf-8"), required=True,
+              help="The published keys (a saved copy of /.well-known/jwks.json).")
+def cert_verify(source: str, jwks_file) -> None:
+    """Check a certificate offline: SOURCE is a PNG with its QR (the QR image, share card or a photo of the
+    PDF), the QR's URL, or the bare JWS. Needs no network and no database; exit 0 valid, 1 invalid."""
+    try:
+        jwks = json.load(jwks_file)
+    except ValueError as error:
+        raise click.BadParameter(f"not a JWKS: {error}", param_hint="--jwks") from None
+    text = source
+    if _is_file(source):
+        try:
+            text = read_qr(Path(source))
+        except ValueError as error:
+            click.echo(f"INVALID: {error}")
+            sys.exit(1)
+    number, token = split_verify_url(text)
+    verdict = verify_token(token, jwks)
+    if verdict.genuine and number and verdict.claims["number"] != number:
+        verdict = Verdict(False, f"链接中的编号 {number} 与签名中的 {verdict.claims['number']} 不符 "
+                          "(the URL names another certificate than the one signed)", verdict.claims, verdict.kid)
+    if not verdict.genuine:
+        click.echo(f"INVALID: {verdict.reason}")
+        sys.exit(1)
+    claims = verdict.claims
+    click.echo(f"VALID: {verdict.reason}")
+    click.echo(f"  certificate {claims['number']} · {wording.quantity_text(claims['quantity_g'])} "
+               f"({claims['quantity_g']} g CO2e) · batch {claims.get('batch')}")
+    click.echo(f"  purpose {wording.purpose_text(claims.get('purpose', ''))} · retired {claims.get('retired_at')}")
+    click.echo(f"  serials {wording.serials_text(claims.get('serials', []))} · key {verdict.kid}")
+    click.echo(f"  payload SHA-256 {claims.get('payload_sha256')}")
+    click.echo("  (offline check: the signature only. Revocation and the log proof are on the verify page.)")
+
+
+def _is_file(source: str) -> bool:
+    try:
+        return Path(source).is_file()
+    except OSError:  # a JWS is longer than any file name
+        return False
+
+
 @keys_group.command("rotate")
 def keys_rotate() -> None:
     """Make a new signing key; the current one is retired and keeps verifying under its kid."""
@@ -135,5 +205,6 @@ def serve_command(host: str, port: int) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (db_group, ledger_group, audit_group, keys_group, demo_command, serve_command):
+    for command in (db_group, ledger_group, audit_group, keys_group, log_group, cert_group, demo_command,
+                    serve_command):
         app.cli.add_command(command)

@@ -83,7 +83,10 @@ def _envelope(status: int, code: str, message: str, details: Any = None):
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
-        return jsonify(error.to_dict()), error.status
+        response = jsonify(error.to_dict())
+        if (retry_after := getattr(error, "retry_after", None)) is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response, error.status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

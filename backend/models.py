@@ -1,10 +1,11 @@
 """Every table, imported in one place so the metadata (and Alembic) sees them all."""
 
 from backend.audit.models import AuditEvent, AuditHead
-from backend.certificates.models import Certificate, CertificateCounter
+from backend.certificates.models import Certificate, CertificateCounter, CertificateRevocation
 from backend.ledger.models import LedgerAccount, PendingResolution, Retirement, SerialRange, Transfer, TransferRange
 from backend.registry.models import Batch, Methodology, Organisation, Project, ProjectDecision
+from backend.transparency.models import LogEntry, LogHead, LogNode, TreeHead
 
-__all__ = ["AuditEvent", "AuditHead", "Batch", "Certificate", "CertificateCounter", "LedgerAccount", "Methodology",
-           "Organisation", "PendingResolution", "Project", "ProjectDecision", "Retirement", "SerialRange", "Transfer",
-           "TransferRange"]
+__all__ = ["AuditEvent", "AuditHead", "Batch", "Certificate", "CertificateCounter", "CertificateRevocation",
+           "LedgerAccount", "LogEntry", "LogHead", "LogNode", "Methodology", "Organisation", "PendingResolution",
+           "Project", "ProjectDecision", "Retirement", "SerialRange", "TransferRange", "Transfer", "TreeHead"]

@@ -69,6 +69,9 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "CERT_SIGNING_KEY_FILE": (lambda n, r: r.strip(), None),
     "CERTIFICATE_ISSUER": (lambda n, r: r.strip(), "碳汇+ (Carbon Sink Plus)"),
     "CERT_RETIRED_KEYS_FILE": (lambda n, r: r.strip(), None),
+    "CERT_CACHE_SECONDS": (lambda n, r: parse_int(n, r, minimum=0), 300),
+    "PUBLIC_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 120),
+    "TRUSTED_PROXY_HOPS": (lambda n, r: parse_int(n, r, minimum=0), 0),
 }
 
 DEVELOPMENT_OPERATOR_TOKEN = "dev-operator-token"

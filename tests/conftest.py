@@ -115,6 +115,7 @@ class Stores:
             connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             connection.execute(text(f"INSERT INTO {self.schema}.audit_head (id, seq, hash) "
                                     f"VALUES (1, 0, '{'0' * 64}')"))
+            connection.execute(text(f"INSERT INTO {self.schema}.log_head (id, tree_size) VALUES (1, 0)"))
         redis.Redis.from_url(REDIS_URL).flushdb()
 
     def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, jsonify
 
-from backend.certificates import api, keys, service
+from backend.certificates import api, keys, page, service
 
 
 def init_app(app: Flask) -> None:
@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
         app.extensions["cert_keys_error"] = str(error)
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(page.bp)
 
     @app.get("/.well-known/jwks.json")
     def jwks():

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
@@ -43,6 +44,10 @@ class KeyRing:
         """A compact JWS of the payload, signed with the current key."""
         return jws.serialize_compact({"alg": ALGORITHM, "kid": self.kid}, payload, self.current,
                                      algorithms=[ALGORITHM])
+
+    def sign_bytes(self, message: bytes) -> bytes:
+        """A raw Ed25519 signature with the current key (signed tree heads are not JWS)."""
+        return self.current.private_key.sign(message)
 
     def public_key(self, kid: str) -> OKPKey | None:
         if kid == self.kid:
@@ -111,6 +116,17 @@ def rotate(signing_key_file: str, retired_keys_file: str) -> tuple[str | None, s
     new = OKPKey.generate_key("Ed25519")
     _write_private(path, new)
     return old_kid, new.thumbprint()
+
+
+def verify_bytes(message: bytes, signature: bytes, kid: str, key_ring_jwks: dict[str, Any]) -> None:
+    """Check a raw Ed25519 signature by the published key ``kid``; raises ValueError saying why not."""
+    jwk = next((item for item in key_ring_jwks.get("keys", []) if item.get("kid") == kid), None)
+    if jwk is None:
+        raise ValueError(f"unknown kid {kid!r}")
+    try:
+        OKPKey.import_key(jwk).public_key.verify(signature, message)
+    except InvalidSignature:
+        raise ValueError("bad signature") from None
 
 
 def verify(token: str, key_ring_jwks: dict[str, Any]) -> tuple[dict[str, Any], bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.dbtypes import UTCDateTime
@@ -41,3 +41,16 @@ class CertificateCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class CertificateRevocation(SQLModel, table=True):
+    """An operator's revocation of a certificate, with the reason the verify page shows. Never undone."""
+
+    __tablename__ = "certificate_revocation"
+    __table_args__ = (CheckConstraint("length(reason) > 0", name="ck_certificate_revocation_reason"),)
+
+    certificate_id: int = Field(foreign_key="certificate.id", primary_key=True,
+                                sa_column_kwargs={"autoincrement": False})
+    reason: str = Field(max_length=500)
+    revoked_by: str = Field(max_length=64)
+    revoked_at: datetime = Field(sa_type=UTCDateTime)

@@ -18,13 +18,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from backend import audit
 from backend.canonical import canonical_json
 from backend.certificates.keys import KeyRing
-from backend.certificates.models import Certificate, CertificateCounter
+from backend.certificates.models import Certificate, CertificateCounter, CertificateRevocation
 from backend.clock import isoformat_utc
-from backend.errors import NotFound
-from backend.ledger.models import Retirement
+from backend.errors import Conflict, NotFound
+from backend.ledger.models import Retirement, Transfer
 from backend.registry.models import Batch, Project
+from backend.transparency import log as transparency_log
 
 CHINA = ZoneInfo("Asia/Shanghai")  # certificate years turn at midnight Beijing time
 PAYLOAD_VERSION = 1
@@ -60,7 +62,7 @@ def _next_sequence(session: Session, year: int) -> int:
 
 
 def certifier(ring: KeyRing, issuer: str) -> Certify:
-    """The ``certify`` for ledger.retire: number, state, commit to the name, sign."""
+    """The ``certify`` for ledger.retire: number, state, commit to the name, sign, append to the log."""
 
     def certify(session: Session, now: datetime, retirement: Retirement,
                 ranges: Sequence[tuple[int, int]]) -> Certificate:
@@ -88,6 +90,7 @@ def certifier(ring: KeyRing, issuer: str) -> Certify:
                       payload=payload, payload_sha256=digest, jws=ring.sign(canonical_json(signed)), kid=ring.kid,
                       name_salt=salt, created_at=now)
         certificate_id = session.connection().execute(_INSERT_CERTIFICATE, values).scalar_one()
+        transparency_log.append(session, now, certificate_id, digest, ring)
         return Certificate.model_construct(id=certificate_id, **values)
 
     return certify
@@ -104,9 +107,47 @@ def certificate_of(session: Session, retirement_id: int) -> Certificate | None:
     return session.execute(select(Certificate).where(Certificate.retirement_id == retirement_id)).scalar_one_or_none()
 
 
-def public_view(certificate: Certificate) -> dict[str, Any]:
-    # Revocation (an operator's, with a reason) is the next step of issue 3; until it exists every
-    # certificate is valid.
-    return {"number": certificate.number, "status": "valid", "payload": certificate.payload,
-            "payload_sha256": certificate.payload_sha256, "jws": certificate.jws, "kid": certificate.kid}
+def number_of_retirement_transfer(session: Session, transfer_id: int) -> str | None:
+    return session.execute(select(Certificate.number).join(Retirement, Retirement.id == Certificate.retirement_id)
+                           .where(Retirement.transfer_id == transfer_id)).scalar_one_or_none()
 
+
+def revocation_of(session: Session, certificate: Certificate) -> dict[str, Any] | None:
+    """Why the certificate no longer stands, if it does not: an operator revoked it, or its retirement was
+    reversed by a correction (a certificate must never vouch for credits that went back)."""
+    revoked = session.get(CertificateRevocation, certificate.id)
+    if revoked is not None:
+        return {"reason": revoked.reason, "revoked_at": isoformat_utc(revoked.revoked_at), "by": "operator"}
+    correction = session.execute(
+        select(Transfer.reason, Transfer.created_at)
+        .join(Retirement, Retirement.transfer_id == Transfer.corrects_id)
+        .where(Retirement.id == certificate.retirement_id)).first()
+    if correction is not None:
+        return {"reason": f"注销已被更正撤回 (retirement reversed by a correction): {correction.reason}",
+                "revoked_at": isoformat_utc(correction.created_at), "by": "correction"}
+    return None
+
+
+def revoke(session: Session, now: datetime, number: str, *, reason: str, actor: str) -> dict[str, Any]:
+    """An operator's revocation, with its reason, recorded in the audit chain. Revoking twice with the same
+    reason answers the first revocation; with another reason it is refused (a revocation is never edited)."""
+    certificate = get_certificate(session, number)
+    existing = session.get(CertificateRevocation, certificate.id, with_for_update=True)
+    if existing is not None:
+        if existing.reason != reason:
+            raise Conflict(f"证书 {number} 已撤销 (already revoked): {existing.reason}",
+                           details={"number": number, "reason": existing.reason}, code="already_revoked")
+        return public_view(session, certificate)
+    revoked = CertificateRevocation(certificate_id=certificate.id, reason=reason, revoked_by=actor, revoked_at=now)
+    session.add(revoked)
+    session.flush()
+    audit.append(session, now, actor=actor, action="certificate.revoke", object_type="certificate",
+                 object_id=number, after={"reason": reason, "payload_sha256": certificate.payload_sha256})
+    return public_view(session, certificate)
+
+
+def public_view(session: Session, certificate: Certificate) -> dict[str, Any]:
+    revocation = revocation_of(session, certificate)
+    return {"number": certificate.number, "status": "revoked" if revocation else "valid", "revocation": revocation,
+            "payload": certificate.payload, "payload_sha256": certificate.payload_sha256, "jws": certificate.jws,
+            "kid": certificate.kid}

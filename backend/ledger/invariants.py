@@ -17,6 +17,7 @@ from backend.ledger.history import check_history
 from backend.ledger.models import LedgerAccount, PendingResolution, Retirement, SerialRange, Transfer, TransferRange
 from backend.ledger.violation import Violation
 from backend.registry.models import Batch
+from backend.transparency.verify import check_log
 
 
 def _accounts(session: Session) -> dict[int, LedgerAccount]:
@@ -184,4 +185,5 @@ def check(session: Session) -> list[Violation]:
             + check_transfer_ranges(session)
             + check_history(session)
             + check_audit_trail(session)
-            + check_certificates(session))
+            + check_certificates(session)
+            + check_log(session))

@@ -27,43 +27,93 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def root(leaves: Sequence[bytes]) -> bytes:
-    """MTH(D[n]) over leaf hashes."""
-    if not leaves:
+def subtrees(start: int, end: int) -> list[tuple[int, int]]:
+    """The perfect, aligned subtrees [a, b) that MTH(D[start:end]) is built from, left to right.
+
+    Every left child in the RFC 6962 recursion is a perfect subtree of 2**k leaves starting at a multiple of
+    2**k, so a log that stores those nodes answers any root or proof with O(log n) look-ups. ``start`` must be a
+    range the recursion produces (the whole tree, or a range from ``inclusion_ranges``/``consistency_ranges``).
+    """
+    found = []
+    while end > start:
+        n = end - start
+        if n & (n - 1) == 0:
+            found.append((start, end))
+            break
+        k = _split(n)
+        found.append((start, start + k))
+        start += k
+    return found
+
+
+def fold(perfect: Sequence[bytes]) -> bytes:
+    """MTH of a range from the hashes of its ``subtrees``: node(a, node(b, node(c, …)))."""
+    if not perfect:
         return EMPTY_ROOT
-    if len(leaves) == 1:
-        return leaves[0]
-    k = _split(len(leaves))
-    return node_hash(root(leaves[:k]), root(leaves[k:]))
+    result = perfect[-1]
+    for left in reversed(perfect[:-1]):
+        result = node_hash(left, result)
+    return result
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTHs make PATH(index, D[size]), bottom-up (RFC 6962 §2.1.1)."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} outside a tree of {size}")
+    path = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _split(end - start)
+        if index < start + k:
+            path.append((start + k, end))
+            end = start + k
+        else:
+            path.append((start, start + k))
+            start += k
+    return path[::-1]
+
+
+def consistency_ranges(first: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTHs make PROOF(first, D[size]), bottom-up (RFC 6962 §2.1.2)."""
+    if not 0 < first <= size:
+        raise ValueError(f"cannot prove {first} consistent with a tree of {size}")
+    path = []
+    start, end, m, complete = 0, size, first, True
+    while m != end - start:
+        k = _split(end - start)
+        if m <= k:
+            path.append((start + k, end))
+            end = start + k
+        else:
+            path.append((start, start + k))
+            start, m, complete = start + k, m - k, False
+    if not complete:
+        path.append((start, end))
+    return path[::-1]
+
+
+def root(leaves: Sequence[bytes]) -> bytes:
+    """MTH(D[n]) over leaf hashes held in memory."""
+    return _range_root(leaves, 0, len(leaves))
+
+
+def _range_root(leaves: Sequence[bytes], start: int, end: int) -> bytes:
+    if end - start == 1:
+        return leaves[start]
+    if end == start:
+        return EMPTY_ROOT
+    k = _split(end - start)
+    return node_hash(_range_root(leaves, start, start + k), _range_root(leaves, start + k, end))
 
 
 def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PATH(m, D[n]): the sibling hashes from leaf ``index`` up to the root."""
-    if not 0 <= index < len(leaves):
-        raise ValueError(f"leaf index {index} outside a tree of {len(leaves)}")
-    if len(leaves) == 1:
-        return []
-    k = _split(len(leaves))
-    if index < k:
-        return inclusion_proof(index, leaves[:k]) + [root(leaves[k:])]
-    return inclusion_proof(index - k, leaves[k:]) + [root(leaves[:k])]
+    return [_range_root(leaves, a, b) for a, b in inclusion_ranges(index, len(leaves))]
 
 
 def consistency_proof(first: int, leaves: Sequence[bytes]) -> list[bytes]:
     """PROOF(m, D[n]): shows the tree of the first ``first`` leaves is a prefix of this one."""
-    if not 0 < first <= len(leaves):
-        raise ValueError(f"cannot prove {first} consistent with a tree of {len(leaves)}")
-    return _subproof(first, leaves, True)
-
-
-def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if complete else [root(leaves)]
-    k = _split(n)
-    if m <= k:
-        return _subproof(m, leaves[:k], complete) + [root(leaves[k:])]
-    return _subproof(m - k, leaves[k:], False) + [root(leaves[:k])]
+    return [_range_root(leaves, a, b) for a, b in consistency_ranges(first, len(leaves))]
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected_root: bytes) -> bool:

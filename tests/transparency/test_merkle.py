@@ -106,3 +106,12 @@ def test_proofs_outside_the_tree_are_refused():
     with pytest.raises(ValueError):
         merkle.consistency_proof(0, leaves_of(3))
     assert not merkle.verify_inclusion(merkle.leaf_hash(b""), 5, 5, [], merkle.EMPTY_ROOT)
+
+
+@pytest.mark.parametrize("size", range(0, 70))
+def test_a_root_folds_from_the_stored_perfect_subtrees(size):
+    """What the log keeps (perfect, aligned subtrees) is enough to rebuild every root."""
+    leaves = leaves_of(size)
+    pieces = merkle.subtrees(0, size)
+    assert all(b - a & (b - a - 1) == 0 and a % (b - a) == 0 for a, b in pieces)  # perfect and aligned
+    assert merkle.fold([merkle.root(leaves[a:b]) for a, b in pieces]) == merkle.root(leaves)

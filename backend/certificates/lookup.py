@@ -1,0 +1,84 @@
+"""What the public sees of a certificate — its view, the registry's own check of its JWS, and its log proof —
+built from the database once and kept in Redis for CERT_CACHE_SECONDS.
+
+Revocation and correction forget the entry, so a revoked certificate never shows as valid from the cache.
+Redis being down costs speed, not answers: the record is then read from the database every time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import redis
+from flask import current_app
+
+from backend import certificates
+from backend.cache import get_redis
+from backend.certificates import keys
+from backend.certificates.service import get_certificate, public_view
+from backend.certificates.verifier import verify_token
+from backend.db import read
+from backend.transparency import log as transparency_log
+from backend.transparency import merkle
+
+log = logging.getLogger(__name__)
+
+
+def _key(number: str) -> str:
+    return f"cert:record:{number}"
+
+
+def certificate_record(number: str) -> dict[str, Any]:
+    """The certificate's public view plus ``record_check`` and ``log_proof``; NotFound for an unknown number."""
+    try:
+        cached = get_redis().get(_key(number))
+    except redis.RedisError as error:
+        log.warning("certificate cache unavailable: %s", error)
+        cached = None
+    if cached is not None:
+        return json.loads(cached)
+    record = read(lambda session: _build(session, number))
+    seconds = current_app.config["CERT_CACHE_SECONDS"]
+    if seconds:
+        try:
+            get_redis().set(_key(number), json.dumps(record, ensure_ascii=False), ex=seconds)
+        except redis.RedisError as error:
+            log.warning("certificate cache unavailable: %s", error)
+    return record
+
+
+def forget(number: str) -> None:
+    try:
+        get_redis().delete(_key(number))
+    except redis.RedisError as error:  # the entry then expires by itself within CERT_CACHE_SECONDS
+        log.error("could not drop the cached certificate %s: %s", number, error)
+
+
+def _build(session, number: str) -> dict[str, Any]:
+    view = public_view(session, get_certificate(session, number))
+    jwks = certificates.key_ring().jwks()
+    verdict = verify_token(view["jws"], jwks, record=view)
+    view["record_check"] = {"genuine": verdict.genuine, "reason": verdict.reason}
+    view["log_proof"] = _checked_proof(session, number, jwks)
+    return view
+
+
+def _checked_proof(session, number: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    """The inclusion proof against the newest signed tree head, checked here as an outside verifier would:
+    the path leads to the root, and the head's signature verifies."""
+    proof = transparency_log.inclusion(session, number)
+    path = [bytes.fromhex(h) for h in proof["audit_path"]]
+    sth = proof["sth"]
+    try:
+        keys.verify_bytes(transparency_log.tree_head_message(sth["timestamp"], sth["tree_size"],
+                                                             bytes.fromhex(sth["root_hash"])),
+                          bytes.fromhex(sth["signature"]), sth["kid"], jwks)
+        signed = True
+    except ValueError:
+        signed = False
+    proof["verified"] = signed and merkle.verify_inclusion(
+        bytes.fromhex(proof["leaf_hash"]), proof["leaf_index"], proof["tree_size"], path,
+        bytes.fromhex(proof["root_hash"]))
+    return proof

@@ -1,0 +1,93 @@
+"""The public verify page a certificate's QR opens: GET /v/<number>?jws=<compact JWS>.
+
+Plain server-rendered HTML with inline CSS and no script, so it works in WeChat's in-app browser and on any
+phone. It says first whether the certificate is genuine — the JWS from the QR checked against the published
+keys and against the registry's record — then its status, facts and transparency-log proof.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from flask import Blueprint, make_response, render_template, render_template_string, request
+
+from backend import certificates
+from backend.certificates import lookup, wording
+from backend.certificates.api import NUMBER
+from backend.certificates.verifier import Verdict, verify_token
+from backend.errors import DomainError, NotFound
+from backend.ratelimit import limit
+
+bp = Blueprint("verify_page", __name__, template_folder="templates")
+
+
+@dataclass(frozen=True)
+class Banner:
+    css: str
+    mark: str
+    why: str
+
+
+def banner(record: dict, url_jws: str | None) -> Banner:
+    if url_jws:
+        verdict = verify_token(url_jws, certificates.key_ring().jwks(), record=record)
+    else:
+        verdict = Verdict(**record["record_check"])
+    if not verdict.genuine:
+        return Banner("invalid", "✗ 验证失败 Not genuine", verdict.reason)
+    if record["status"] == "revoked":
+        return Banner("revoked", "⚠ 证书已撤销 Revoked", record["revocation"]["reason"])
+    why = verdict.reason if url_jws else ("登记记录签名有效（未随附二维码签名）"
+                                         "(the registry's record is signed; no QR JWS given)")
+    return Banner("genuine", "✓ 真实有效 Genuine", why)
+
+
+def verify_page(number: str):
+    limit("verify")
+    if not NUMBER.match(number):
+        raise NotFound("证书不存在 (no such certificate)")
+    record = lookup.certificate_record(number)
+    payload, proof = record["payload"], record["log_proof"]
+    html = render_template(
+        "verify.html", record=record, payload=payload, proof=proof, verdict=banner(record, request.args.get("jws")),
+        quantity=wording.quantity_text(payload["quantity_g"]), purpose=wording.purpose_text(payload["purpose"]),
+        serials=wording.serials_text(payload["serials"]), retired_at=wording.beijing_time(payload["retired_at"]),
+        revoked_at=wording.beijing_time(record["revocation"]["revoked_at"]) if record["revocation"] else "",
+        sth_time=_sth_time(proof), api=f"/api/v1/certificates/{number}")
+    return _page(html)
+
+
+def _page(html: str, status: int = 200):
+    response = make_response(html, status)
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    response.headers["Cache-Control"] = "no-cache"  # revocation must show at once; Redis does the caching
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the JWS in the URL is not a secret, but nobody's business
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
+    return response
+
+
+def _sth_time(proof: dict | None) -> str:
+    if not proof:
+        return ""
+    moment = datetime.fromtimestamp(proof["sth"]["timestamp"] / 1000, tz=timezone.utc)
+    return wording.beijing_time(moment.isoformat())
+
+
+PROBLEM = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>碳汇+ 证书验证</title></head>
+<body style="font:16px/1.6 sans-serif;max-width:560px;margin:40px auto;padding:0 16px">
+<h1 style="font-size:20px">碳汇+ 证书验证</h1><p>{{ message }}</p></body></html>"""
+
+
+@bp.errorhandler(DomainError)
+def problem(error: DomainError):
+    """People scanning a QR get a page, not JSON: the same status and message."""
+    response = _page(render_template_string(PROBLEM, message=error.message), error.status)
+    if (retry_after := getattr(error, "retry_after", None)) is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+bp.add_url_rule("/v/<number>", view_func=verify_page)

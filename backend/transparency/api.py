@@ -1,0 +1,71 @@
+"""The transparency log's public API (RFC 6962 §4 in JSON): signed tree head, entries, inclusion and consistency
+proofs. Hashes and signatures are hex."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend import certificates
+from backend.certificates.api import NUMBER
+from backend.db import read
+from backend.errors import InvalidInput, NotFound
+from backend.http import Route, register
+from backend.transparency import log
+
+bp = Blueprint("transparency", __name__, url_prefix="/api/v1")
+MAX_SIZE = 2**62
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EntriesQuery(Query):
+    start: int = Field(ge=0, le=MAX_SIZE)
+    end: int = Field(ge=0, le=MAX_SIZE)
+
+
+class ProofQuery(Query):
+    tree_size: int | None = Field(default=None, ge=1, le=MAX_SIZE)
+
+
+class ConsistencyQuery(Query):
+    first: int = Field(ge=1, le=MAX_SIZE)
+    second: int | None = Field(default=None, ge=1, le=MAX_SIZE)
+
+
+def signed_tree_head():
+    """The newest signed tree head: {tree_size, root_hash, timestamp (ms), signature, kid}."""
+    ring, now = certificates.key_ring(), current_app.config["CLOCK"]()
+    return read(lambda session: log.current_sth(session, ring, now))
+
+
+def get_entries(query: EntriesQuery):
+    """Leaves start..end inclusive (RFC 6962 get-entries), at most 1000 per answer."""
+    if query.end < query.start:
+        raise InvalidInput("end", "不能小于 start (must not be less than start)")
+    return {"entries": read(lambda session: log.entries(session, query.start, query.end))}
+
+
+def inclusion_proof(number: str, query: ProofQuery):
+    """The certificate's audit path to the newest (or a given) signed tree head."""
+    if not NUMBER.match(number):
+        raise NotFound("证书不存在 (no such certificate)")
+    return read(lambda session: log.inclusion(session, number, query.tree_size))
+
+
+def consistency_proof(query: ConsistencyQuery):
+    """PROOF(first, second): the tree of size first is a prefix of the tree of size second (default: newest)."""
+    return read(lambda session: log.consistency(session, query.first, query.second))
+
+
+register(bp, [
+    Route("GET", "/log/sth", signed_tree_head, "The newest signed tree head", tags=("public",)),
+    Route("GET", "/log/entries", get_entries, "Log entries start..end (inclusive)", query=EntriesQuery,
+          tags=("public",)),
+    Route("GET", "/log/consistency", consistency_proof, "Consistency proof between two tree sizes",
+          query=ConsistencyQuery, tags=("public",)),
+    Route("GET", "/certificates/<number>/proof", inclusion_proof, "Inclusion proof of a certificate",
+          query=ProofQuery, tags=("public",)),
+])
