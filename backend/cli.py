@@ -6,8 +6,10 @@ keys rotate | keys show · log verify · cert verify
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -20,9 +22,10 @@ from backend import certificates, migrate
 from backend.audit import verify
 from backend.certificates import keys as certificate_keys
 from backend.certificates import wording
+from backend.certificates.models import Certificate
 from backend.certificates.qr import read_qr
-from backend.certificates.verifier import Verdict, split_verify_url, verify_token
-from backend.db import atomic, get_engine, schema_revision, snapshot
+from backend.certificates.verifier import Verdict, claims_view, split_verify_url, verify_token
+from backend.db import atomic, get_engine, read, schema_revision, snapshot
 from backend.demo import load_demo
 from backend.ledger import operations
 from backend.ledger.errors import ReservationResolved
@@ -138,19 +141,21 @@ def cert_verify(source: str, jwks_file) -> None:
             sys.exit(1)
     number, token = split_verify_url(text)
     verdict = verify_token(token, jwks)
-    if verdict.genuine and number and verdict.claims["number"] != number:
-        verdict = Verdict(False, f"链接中的编号 {number} 与签名中的 {verdict.claims['number']} 不符 "
+    if verdict.genuine and number and verdict.claims["n"] != number:
+        verdict = Verdict(False, f"链接中的编号 {number} 与签名中的 {verdict.claims['n']} 不符 "
                           "(the URL names another certificate than the one signed)", verdict.claims, verdict.kid)
     if not verdict.genuine:
         click.echo(f"INVALID: {verdict.reason}")
         sys.exit(1)
-    claims = verdict.claims
+    claims = claims_view(verdict.claims)
+    claims["retired_at"] = datetime.fromtimestamp(claims.get("retired_at", 0), timezone.utc).isoformat()
     click.echo(f"VALID: {verdict.reason}")
     click.echo(f"  certificate {claims['number']} · {wording.quantity_text(claims['quantity_g'])} "
                f"({claims['quantity_g']} g CO2e) · batch {claims.get('batch')}")
     click.echo(f"  purpose {wording.purpose_text(claims.get('purpose', ''))} · retired {claims.get('retired_at')}")
     click.echo(f"  serials {wording.serials_text(claims.get('serials', []))} · key {verdict.kid}")
-    click.echo(f"  payload SHA-256 {claims.get('payload_sha256')}")
+    digest = claims.get("payload_sha256", "")
+    click.echo(f"  payload SHA-256 {base64.urlsafe_b64decode(digest + '=' * (-len(digest) % 4)).hex()}")
     click.echo("  (offline check: the signature only. Revocation and the log proof are on the verify page.)")
 
 
@@ -197,8 +202,14 @@ def serve_command(host: str, port: int) -> None:
     click.echo("\n碳汇+ is running (embedded defaults: %s, Redis %s)" % (
         app.config["DATABASE_URL"], app.config["REDIS_URL"] or "in-process stand-in"))
     for label, path in (("health", "/healthz"), ("projects", "/api/v1/projects"), ("OpenAPI", "/openapi.json"),
-                        ("signing keys", "/.well-known/jwks.json"), ("operator API", "/api/admin/v1/projects")):
-        click.echo(f"  {label:<13} {base}{path}")
+                        ("signing keys", "/.well-known/jwks.json"), ("log head", "/api/v1/log/sth"),
+                        ("operator API", "/api/admin/v1/projects")):
+        click.echo(f"  {label:<15} {base}{path}")
+    if first := read(lambda session: session.execute(select(Certificate).order_by(Certificate.id).limit(1))
+                     .scalar_one_or_none()):
+        click.echo(f"  certificate     {base}/v/{first.number}?jws={first.jws}")
+        for kind in ("certificate.png", "certificate.pdf"):
+            click.echo(f"  {kind:<15} {base}/api/v1/certificates/{first.number}/{kind}")
     click.echo(f"  operator token: {app.config['OPERATOR_TOKEN']}  (Authorization: Bearer …)\n")
     # Werkzeug's development server: fine for the embedded set-up; production runs gunicorn (README).
     run_simple(host, port, app, threaded=True)

@@ -14,6 +14,7 @@ import redis
 from flask import current_app, request
 
 from backend.cache import get_redis
+from backend.cache import key as cache_key
 from backend.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def limit(bucket: str, per_minute: int | None = None) -> None:
     allowance = per_minute or current_app.config["PUBLIC_RATE_LIMIT_PER_MINUTE"]
     now = current_app.config["CLOCK"]().timestamp()
     window = int(now // WINDOW_SECONDS)
-    key = f"rl:{bucket}:{request.remote_addr}:{window}"
+    key = cache_key("rl", bucket, request.remote_addr or "-", str(window))
     try:
         pipe = get_redis().pipeline(transaction=False)
         pipe.incr(key)

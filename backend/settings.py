@@ -71,6 +71,7 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "CERT_RETIRED_KEYS_FILE": (lambda n, r: r.strip(), None),
     "CERT_CACHE_SECONDS": (lambda n, r: parse_int(n, r, minimum=0), 300),
     "PUBLIC_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 120),
+    "REDIS_KEY_PREFIX": (lambda n, r: r.strip(), "th:"),
     "TRUSTED_PROXY_HOPS": (lambda n, r: parse_int(n, r, minimum=0), 0),
 }
 

@@ -82,6 +82,7 @@ class Stores:
             with self.admin.connect() as connection:
                 connection.execute(text(f"CREATE SCHEMA {self.schema}"))
             self.url = f"{PG_URL}?options=-csearch_path%3D{self.schema}"
+            self.redis_prefix = f"{self.schema}:"
             migrate.upgrade(self.url)
 
     @staticmethod
@@ -105,7 +106,8 @@ class Stores:
             shutil.copyfile(self.template, path)
             return {"DATABASE_URL": f"sqlite:///{path}", "REDIS_URL": None}
         self._reset()
-        return {"DATABASE_URL": self.url, "REDIS_URL": REDIS_URL, "DATABASE_POOL_SIZE": 20}
+        return {"DATABASE_URL": self.url, "REDIS_URL": REDIS_URL, "DATABASE_POOL_SIZE": 20,
+                "REDIS_KEY_PREFIX": self.redis_prefix}
 
     def _reset(self) -> None:
         import redis
@@ -116,7 +118,10 @@ class Stores:
             connection.execute(text(f"INSERT INTO {self.schema}.audit_head (id, seq, hash) "
                                     f"VALUES (1, 0, '{'0' * 64}')"))
             connection.execute(text(f"INSERT INTO {self.schema}.log_head (id, tree_size) VALUES (1, 0)"))
-        redis.Redis.from_url(REDIS_URL).flushdb()
+        # Only this run's keys: another test run (another schema) may be using the same Redis at the same time.
+        client = redis.Redis.from_url(REDIS_URL)
+        for found in client.scan_iter(match=f"{self.redis_prefix}*", count=1000):
+            client.delete(found)
 
     def close(self) -> None:
         if self.kind == "services":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, jsonify
 
-from backend.certificates import api, keys, page, service
+from backend.certificates import api, images, keys, page, service  # noqa: F401  (images adds routes to api.bp)
 
 
 def init_app(app: Flask) -> None:

@@ -1,9 +1,11 @@
 """The certificate signing keys: one current Ed25519 key that signs, and retired keys that still verify.
 
 Certificates are compact JWS with ``alg: Ed25519`` (RFC 9864's fully-specified name; ``EdDSA`` is deprecated)
-and the signing key's RFC 7638 thumbprint as ``kid``. The public keys are published as a JWKS at
-``/.well-known/jwks.json``; rotating moves the current key's public half to the retired set, so every
-certificate ever issued still verifies under its ``kid``, offline, with that file alone.
+and the first 16 characters (96 bits) of the signing key's RFC 7638 thumbprint as ``kid`` — short, because the
+JWS travels in a QR code whose every byte counts, and still unique among the handful of keys a registry has.
+The public keys are published as a JWKS at ``/.well-known/jwks.json``; rotating moves the current key's public
+half to the retired set, so every certificate ever issued still verifies under its ``kid``, offline, with that
+file alone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from joserfc.jwk import OKPKey
 from backend.errors import DomainError
 
 ALGORITHM = "Ed25519"
+KID_LENGTH = 16
 
 
 class KeyFileError(DomainError):
@@ -38,7 +41,7 @@ class KeyRing:
 
     @property
     def kid(self) -> str:
-        return self.current.thumbprint()
+        return kid_of(self.current)
 
     def sign(self, payload: bytes) -> str:
         """A compact JWS of the payload, signed with the current key."""
@@ -58,8 +61,12 @@ class KeyRing:
         return {"keys": [public_jwk(self.current)] + [public_jwk(key) for key in self.retired.values()]}
 
 
+def kid_of(key: OKPKey) -> str:
+    return key.thumbprint()[:KID_LENGTH]
+
+
 def public_jwk(key: OKPKey) -> dict[str, Any]:
-    return {**key.as_dict(private=False), "kid": key.thumbprint(), "alg": ALGORITHM, "use": "sig"}
+    return {**key.as_dict(private=False), "kid": kid_of(key), "alg": ALGORITHM, "use": "sig"}
 
 
 def _read_private(path: Path) -> OKPKey:
@@ -86,7 +93,7 @@ def _read_retired(path: Path) -> dict[str, OKPKey]:
         keys = [OKPKey.import_key(item) for item in json.loads(path.read_text(encoding="utf-8"))["keys"]]
     except (OSError, JoseError, ValueError, KeyError, TypeError) as error:
         raise KeyFileError(f"cannot read the retired keys {path}: {error}") from None
-    return {key.thumbprint(): key for key in keys}
+    return {kid_of(key): key for key in keys}
 
 
 def load(signing_key_file: str, retired_keys_file: str, *, may_generate: bool) -> KeyRing:
@@ -106,7 +113,7 @@ def rotate(signing_key_file: str, retired_keys_file: str) -> tuple[str | None, s
     old_kid = None
     if path.exists():
         old = _read_private(path)
-        old_kid = old.thumbprint()
+        old_kid = kid_of(old)
         retired = _read_retired(retired_path)
         retired[old_kid] = OKPKey.import_key(old.as_dict(private=False))
         retired_path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +122,7 @@ def rotate(signing_key_file: str, retired_keys_file: str) -> tuple[str | None, s
         path.replace(path.with_suffix(path.suffix + f".retired-{old_kid[:8]}"))
     new = OKPKey.generate_key("Ed25519")
     _write_private(path, new)
-    return old_kid, new.thumbprint()
+    return old_kid, kid_of(new)
 
 
 def verify_bytes(message: bytes, signature: bytes, kid: str, key_ring_jwks: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from flask import current_app
 
 from backend import certificates
 from backend.cache import get_redis
+from backend.cache import key as cache_key
 from backend.certificates import keys
 from backend.certificates.service import get_certificate, public_view
 from backend.certificates.verifier import verify_token
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def _key(number: str) -> str:
-    return f"cert:record:{number}"
+    return cache_key("cert", "record", number)
 
 
 def certificate_record(number: str) -> dict[str, Any]:

@@ -12,9 +12,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from backend.certificates import keys
+from backend.certificates.service import signed_claims
 
-# What a certificate's JWS signs, each taken from the certificate's payload (see service.certifier).
-SIGNED_FROM_PAYLOAD = ("number", "quantity_g", "serials", "retired_at", "purpose")
+CLAIM_NAMES = {"n": "number", "q": "quantity_g", "b": "batch", "s": "serials", "t": "retired_at", "p": "purpose",
+               "h": "payload_sha256"}
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,11 @@ class Verdict:
     reason: str
     claims: dict[str, Any] | None = None
     kid: str | None = None
+
+
+def claims_view(claims: dict[str, Any]) -> dict[str, Any]:
+    """The signed claims under their long names, for people and logs."""
+    return {CLAIM_NAMES.get(name, name): value for name, value in claims.items()}
 
 
 def verify_token(token: str, jwks: dict[str, Any], *, record: dict[str, Any] | None = None) -> Verdict:
@@ -36,18 +42,17 @@ def verify_token(token: str, jwks: dict[str, Any], *, record: dict[str, Any] | N
         claims = json.loads(payload)
     except ValueError:
         return Verdict(False, "签名内容不是 JSON (the signed payload is not JSON)", kid=header.get("kid"))
-    if not isinstance(claims, dict) or not isinstance(claims.get("number"), str):
+    if not isinstance(claims, dict) or not isinstance(claims.get("n"), str):
         return Verdict(False, "签名内容缺少证书编号 (the signed payload names no certificate)", kid=header.get("kid"))
     kid = header.get("kid")
     if record is None:
         return Verdict(True, "签名有效 (signature valid)", claims, kid)
-    if claims["number"] != record["number"]:
-        return Verdict(False, f"二维码属于另一张证书 {claims['number']} (the QR is certificate {claims['number']}'s, "
+    if claims["n"] != record["number"]:
+        return Verdict(False, f"二维码属于另一张证书 {claims['n']} (the QR is certificate {claims['n']}'s, "
                        f"not {record['number']}'s)", claims, kid)
-    expected = {field: record["payload"].get(field) for field in SIGNED_FROM_PAYLOAD}
-    expected["batch"] = record["payload"].get("batch", {}).get("code")
-    expected["payload_sha256"] = record["payload_sha256"]
-    differing = sorted(field for field, value in expected.items() if claims.get(field) != value)
+    expected = signed_claims(record["payload"], record["payload_sha256"])
+    differing = sorted(CLAIM_NAMES.get(name, name) for name in set(expected) | set(claims)
+                       if claims.get(name) != expected.get(name))
     if differing:
         return Verdict(False, f"二维码内容与登记记录不符：{', '.join(differing)} (the QR does not match the "
                        "registry's record)", claims, kid)

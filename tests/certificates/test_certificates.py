@@ -6,6 +6,7 @@ The signature is checked by hand from the JWKS (see test_keys.verify_by_hand), n
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import datetime, timezone
@@ -45,9 +46,10 @@ def test_a_retirement_comes_with_a_certificate_anyone_can_check(operator, client
     assert hashlib.sha256(canonical_json(payload)).hexdigest() == certificate["payload_sha256"]
 
     signed = verify_by_hand(certificate["jws"], client.get("/.well-known/jwks.json").get_json())
-    assert signed == {"number": number, "quantity_g": 350_000, "batch": batch["code"], "serials": [[1, 350_000]],
-                      "retired_at": payload["retired_at"], "purpose": "personal",
-                      "payload_sha256": certificate["payload_sha256"]}
+    retired_at = datetime.fromisoformat(payload["retired_at"].replace("Z", "+00:00"))
+    digest = base64.urlsafe_b64encode(bytes.fromhex(certificate["payload_sha256"])).rstrip(b"=").decode()
+    assert signed == {"n": number, "q": 350_000, "b": batch["code"], "s": [[1, 350_000]],
+                      "t": int(retired_at.timestamp()), "p": "personal", "h": digest}
 
 
 def test_the_beneficiary_can_prove_the_certificate_names_them(app, operator, client, batch):

@@ -75,7 +75,7 @@ def test_the_qrs_own_url_shows_a_genuine_valid_certificate(client, certificate):
     ("not a JWS", "不是有效的证书签名"),
 ])
 def test_a_forged_or_borrowed_jws_is_not_genuine_and_says_why(client, certificate, other, forgery, says):
-    token = {"changed quantity": with_payload(certificate["jws"], quantity_g=350_000_000),
+    token = {"changed quantity": with_payload(certificate["jws"], q=350_000_000),
              "unknown kid": with_header(certificate["jws"], kid="not-our-key"),
              "another certificate's JWS": other["jws"],
              "not a JWS": "hello"}[forgery]
@@ -134,11 +134,12 @@ def test_a_corrected_retirement_leaves_its_certificate_revoked(client, operator,
 def test_records_are_served_from_redis_until_revocation_forgets_them(app, client, operator, certificate):
     redis = app.extensions["redis"]
     number = certificate["number"]
-    cached = json.loads(redis.get(f"cert:record:{number}"))
+    key = f"{app.config['REDIS_KEY_PREFIX']}cert:record:{number}"
+    cached = json.loads(redis.get(key))
     assert cached["number"] == number and cached["status"] == "valid"
-    assert 0 < redis.ttl(f"cert:record:{number}") <= app.config["CERT_CACHE_SECONDS"]
+    assert 0 < redis.ttl(key) <= app.config["CERT_CACHE_SECONDS"]
     operator.ok(operator.post(f"/certificates/{number}/revocation", {"reason": "测试"}), 201)
-    assert redis.get(f"cert:record:{number}") is None
+    assert redis.get(key) is None
 
 
 def test_each_client_is_limited_per_minute(app, client, clock, certificate):
@@ -176,7 +177,7 @@ def test_the_offline_verifier_needs_only_the_jwks(runner, certificate, jwks_file
     ("another certificate's URL", "链接中的编号"),
 ])
 def test_the_offline_verifier_refuses_forgeries_saying_why(runner, certificate, other, jwks_file, forgery, says):
-    source = {"changed quantity": with_payload(certificate["jws"], quantity_g=1),
+    source = {"changed quantity": with_payload(certificate["jws"], q=1),
               "unknown kid": with_header(certificate["jws"], kid="gone"),
               "another certificate's URL": f"https://x.example/v/{certificate['number']}?jws={other['jws']}"}[forgery]
     result = runner.invoke(args=["cert", "verify", source, "--jwks", jwks_file])
