@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ class KeyRing:
     current: OKPKey
     retired: dict[str, OKPKey] = field(default_factory=dict)
 
-    @property
+    @cached_property  # a thumbprint costs a hash over the JWK: once per process, not per certificate
     def kid(self) -> str:
         return kid_of(self.current)
 
@@ -58,6 +59,11 @@ class KeyRing:
         return self.retired.get(kid)
 
     def jwks(self) -> dict[str, Any]:
+        """The published key set (read-only: it is computed once and shared)."""
+        return self._jwks
+
+    @cached_property
+    def _jwks(self) -> dict[str, Any]:
         return {"keys": [public_jwk(self.current)] + [public_jwk(key) for key in self.retired.values()]}
 
 
