@@ -12,7 +12,6 @@ from sqlmodel import Session
 from admin import schemas
 from admin.auth import idempotency_key, require_operator
 from backend import certificates
-from backend.certificates import lookup
 from backend.certificates import service as cert_service
 from backend.db import atomic, read, snapshot
 from backend.errors import NotFound
@@ -160,12 +159,8 @@ def make_cancellation(body: schemas.CancelIn):
 
 def correct_transfer(transfer_id: int, body: schemas.CorrectIn):
     actor, key = require_operator(), idempotency_key()
-    corrected = atomic(lambda s: operations.correct(s, _now(), client_id=key, actor=actor,
-                                                    transfer_id=transfer_id, reason=body.reason))
-    # A reversed retirement's certificate now reads as revoked: drop the cached "valid".
-    if number := read(lambda s: cert_service.number_of_retirement_transfer(s, transfer_id)):
-        lookup.forget(number)
-    return _transfer_done(corrected)
+    return _transfer_done(atomic(lambda s: operations.correct(s, _now(), client_id=key, actor=actor,
+                                                              transfer_id=transfer_id, reason=body.reason)))
 
 
 def list_transfers(query: schemas.TransferQuery):
@@ -197,9 +192,7 @@ def get_retirement(retirement_id: int):
 
 def revoke_certificate(number: str, body: schemas.RevocationIn):
     actor = require_operator()
-    revoked = atomic(lambda s: cert_service.revoke(s, _now(), number, reason=body.reason, actor=actor))
-    lookup.forget(number)
-    return revoked
+    return atomic(lambda s: cert_service.revoke(s, _now(), number, reason=body.reason, actor=actor))
 
 
 def ledger_check():

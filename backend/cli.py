@@ -109,10 +109,10 @@ def audit_verify() -> None:
               help="Check tree head signatures against this JWKS file (default: this app's published keys).")
 def log_verify(jwks_file) -> None:
     """Rebuild the transparency log from the certificates and check every leaf, node and signed tree head."""
-    jwks = json.load(jwks_file) if jwks_file else certificates.key_ring().jwks()
+    jwks = _read_jwks(jwks_file) if jwks_file else certificates.key_ring().jwks()
     with snapshot() as session:
         violations = check_log(session, jwks)
-        size = session.execute(select(LogHead.tree_size)).scalar_one()
+        size = session.execute(select(LogHead.tree_size)).scalar_one_or_none()
     if violations:
         for violation in violations:
             click.echo(str(violation), err=True)
@@ -128,10 +128,7 @@ def log_verify(jwks_file) -> None:
 def cert_verify(source: str, jwks_file) -> None:
     """Check a certificate offline: SOURCE is a PNG with its QR (the QR image, share card or a photo of the
     PDF), the QR's URL, or the bare JWS. Needs no network and no database; exit 0 valid, 1 invalid."""
-    try:
-        jwks = json.load(jwks_file)
-    except ValueError as error:
-        raise click.BadParameter(f"not a JWKS: {error}", param_hint="--jwks") from None
+    jwks = _read_jwks(jwks_file)
     text = source
     if _is_file(source):
         try:
@@ -153,10 +150,21 @@ def cert_verify(source: str, jwks_file) -> None:
     click.echo(f"  certificate {claims['number']} · {wording.quantity_text(claims['quantity_g'])} "
                f"({claims['quantity_g']} g CO2e) · batch {claims.get('batch')}")
     click.echo(f"  purpose {wording.purpose_text(claims.get('purpose', ''))} · retired {claims.get('retired_at')}")
-    click.echo(f"  serials {wording.serials_text(claims.get('serials', []))} · key {verdict.kid}")
+    serials = wording.serials_text(claims.get("serials", []))
+    if count := claims.get("serial_range_count"):
+        serials = f"{serials} (span of {count} ranges; the full list is on the verify page)"
+    click.echo(f"  serials {serials} · key {verdict.kid}")
     digest = claims.get("payload_sha256", "")
     click.echo(f"  payload SHA-256 {base64.urlsafe_b64decode(digest + '=' * (-len(digest) % 4)).hex()}")
     click.echo("  (offline check: the signature only. Revocation and the log proof are on the verify page.)")
+
+
+def _read_jwks(handle) -> dict:
+    """The JWKS file, checked up front: a bad file is the caller's mistake (exit 2), not a forged certificate."""
+    try:
+        return certificate_keys.check_jwks(json.load(handle))
+    except ValueError as error:
+        raise click.BadParameter(f"not a usable JWKS: {error}", param_hint="--jwks") from None
 
 
 def _is_file(source: str) -> bool:

@@ -8,6 +8,7 @@ would hide genuine certificates exactly when something is already wrong.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 import redis
@@ -31,17 +32,32 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+def client_id() -> str:
+    """Who is asking: the IPv4 address, or the IPv6 /64 (one subscriber's prefix, which they can cycle through)."""
+    address = request.remote_addr
+    if not address:  # e.g. a unix socket with no proxy header: every client would share one allowance
+        log.warning("request without a client address; set TRUSTED_PROXY_HOPS behind a proxy")
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False).network_address) + "/64"
+    return str(parsed)
+
+
 def limit(bucket: str, per_minute: int | None = None) -> None:
     """Count this request against the client's allowance in ``bucket``; RateLimited (429) past it."""
     allowance = per_minute or current_app.config["PUBLIC_RATE_LIMIT_PER_MINUTE"]
     now = current_app.config["CLOCK"]().timestamp()
     window = int(now // WINDOW_SECONDS)
-    key = cache_key("rl", bucket, request.remote_addr or "-", str(window))
+    key = cache_key("rl", bucket, client_id(), str(window))
     try:
         pipe = get_redis().pipeline(transaction=False)
+        pipe.set(key, 0, ex=WINDOW_SECONDS * 2, nx=True)  # the window's counter expires with it (any Redis)
         pipe.incr(key)
-        pipe.expire(key, WINDOW_SECONDS * 2, nx=True)
-        count = pipe.execute()[0]
+        count = pipe.execute()[1]
     except redis.RedisError as error:
         log.warning("rate limit not applied, Redis unavailable: %s", error)
         return

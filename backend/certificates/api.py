@@ -15,7 +15,7 @@ from backend.http import Route, register
 from backend.ratelimit import limit
 
 bp = Blueprint("certificates", __name__, url_prefix="/api/v1")
-NUMBER = re.compile(r"^TH\d{4}-\d{8,12}$")
+NUMBER = re.compile(r"TH[0-9]{4}-[0-9]{8,12}")  # used with fullmatch: no trailing newline, ASCII digits
 
 
 class CertificateQuery(BaseModel):
@@ -27,7 +27,7 @@ def certificate(number: str, query: CertificateQuery):
     """The certificate as JSON, with its JWS, status, the registry's own check and its log proof; given
     ``jws`` (from a QR), also whether that JWS is this certificate's. Unknown or malformed: the same 404."""
     limit("certificate")
-    if not NUMBER.match(number):
+    if not NUMBER.fullmatch(number):
         raise NotFound("证书不存在 (no such certificate)")
     record = lookup.certificate_record(number)
     if query.jws is not None:

@@ -19,7 +19,7 @@ from backend.cache import key as cache_key
 from backend.canonical import canonical_json
 from backend.certificates import lookup, render
 from backend.certificates.api import NUMBER, bp
-from backend.errors import NotFound
+from backend.errors import DomainError, NotFound
 from backend.http import Route, register
 from backend.ratelimit import limit
 
@@ -32,6 +32,11 @@ KINDS: dict[str, tuple[str, Callable[[dict, str], bytes]]] = {
     "certificate.png": ("image/png", render.share_card_png),
     "certificate.pdf": ("application/pdf", render.certificate_pdf),
 }
+
+
+class Unrenderable(DomainError):
+    status = 422
+    code = "unrenderable"
 
 
 def verify_url(record: dict) -> str:
@@ -51,7 +56,10 @@ def _rendered(etag: str, make: Callable[[], bytes]) -> bytes:
             return found
     except redis.RedisError as error:
         log.warning("render cache unavailable: %s", error)
-    data = make()
+    try:
+        data = make()
+    except ValueError as error:  # the renderer refuses what it cannot draw scannably; say so, don't 500
+        raise Unrenderable(str(error)) from None
     try:
         get_redis_bytes().set(key, data, ex=RENDERED_SECONDS)
     except redis.RedisError as error:
@@ -62,13 +70,13 @@ def _rendered(etag: str, make: Callable[[], bytes]) -> bytes:
 def certificate_file(number: str, kind: str):
     """The certificate's QR (qr.png), WeChat share card (certificate.png) or A4 document (certificate.pdf)."""
     limit("render")
-    if not NUMBER.match(number) or kind not in KINDS:
+    if not NUMBER.fullmatch(number) or kind not in KINDS:
         raise NotFound("证书不存在 (no such certificate)")
     record = lookup.certificate_record(number)
     mimetype, draw = KINDS[kind]
     url = verify_url(record)
     etag = _etag(kind, record, url)
-    if request.if_none_match.contains(etag):
+    if request.if_none_match.contains_weak(etag):  # If-None-Match compares weakly (RFC 9110 §13.1.2)
         response = make_response("", 304)
     else:
         response = make_response(_rendered(etag, lambda: draw(record, url)))

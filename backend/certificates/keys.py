@@ -131,13 +131,35 @@ def rotate(signing_key_file: str, retired_keys_file: str) -> tuple[str | None, s
     return old_kid, kid_of(new)
 
 
-def verify_bytes(message: bytes, signature: bytes, kid: str, key_ring_jwks: dict[str, Any]) -> None:
-    """Check a raw Ed25519 signature by the published key ``kid``; raises ValueError saying why not."""
+def check_jwks(value: Any) -> dict[str, Any]:
+    """A JWKS we can verify with: an object whose ``keys`` are Ed25519 public keys with string kids."""
+    if not isinstance(value, dict) or not isinstance(value.get("keys"), list):
+        raise ValueError('a JWKS is an object with a "keys" list')
+    for item in value["keys"]:
+        if not isinstance(item, dict) or not isinstance(item.get("kid"), str):
+            raise ValueError("every key needs a string kid")
+        if (item.get("kty"), item.get("crv")) != ("OKP", "Ed25519"):
+            raise ValueError(f"key {item['kid']!r} is not an Ed25519 (OKP) key")
+        try:
+            OKPKey.import_key(item)
+        except (JoseError, ValueError) as error:
+            raise ValueError(f"key {item['kid']!r} is unreadable: {error}") from None
+    return value
+
+
+def _published_key(kid: Any, key_ring_jwks: dict[str, Any]) -> OKPKey:
+    if not isinstance(kid, str):
+        raise ValueError(f"unknown kid {kid!r} (a kid is a string)")
     jwk = next((item for item in key_ring_jwks.get("keys", []) if item.get("kid") == kid), None)
     if jwk is None:
         raise ValueError(f"unknown kid {kid!r}")
+    return OKPKey.import_key(jwk)
+
+
+def verify_bytes(message: bytes, signature: bytes, kid: str, key_ring_jwks: dict[str, Any]) -> None:
+    """Check a raw Ed25519 signature by the published key ``kid``; raises ValueError saying why not."""
     try:
-        OKPKey.import_key(jwk).public_key.verify(signature, message)
+        _published_key(kid, key_ring_jwks).public_key.verify(signature, message)
     except InvalidSignature:
         raise ValueError("bad signature") from None
 
@@ -150,12 +172,9 @@ def verify(token: str, key_ring_jwks: dict[str, Any]) -> tuple[dict[str, Any], b
         raise ValueError(f"not a compact JWS: {error}") from None
     if header.get("alg") != ALGORITHM:
         raise ValueError(f"unexpected alg {header.get('alg')!r}, expected {ALGORITHM}")
-    keys = {item.get("kid"): item for item in key_ring_jwks.get("keys", [])}
-    jwk = keys.get(header.get("kid"))
-    if jwk is None:
-        raise ValueError(f"unknown kid {header.get('kid')!r}")
+    key = _published_key(header.get("kid"), key_ring_jwks)
     try:
-        result = jws.deserialize_compact(token, OKPKey.import_key(jwk), algorithms=[ALGORITHM])
+        result = jws.deserialize_compact(token, key, algorithms=[ALGORITHM])
     except JoseError as error:
         raise ValueError(f"bad signature: {error}") from None
     return header, result.payload

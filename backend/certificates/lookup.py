@@ -1,8 +1,9 @@
-"""What the public sees of a certificate — its view, the registry's own check of its JWS, and its log proof —
-built from the database once and kept in Redis for CERT_CACHE_SECONDS.
+"""What the public sees of a certificate: its view, the registry's own check of its JWS and its log proof, built
+from the database once and kept in Redis for CERT_CACHE_SECONDS — and its status, read fresh every time.
 
-Revocation and correction forget the entry, so a revoked certificate never shows as valid from the cache.
-Redis being down costs speed, not answers: the record is then read from the database every time.
+Only what never changes is cached (the signed record, the check, a proof against a then-current tree head), so
+no interleaving of a revocation with a cache fill can show a revoked certificate as valid. Redis being down
+costs speed, not answers: the record is then read from the database every time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from backend import certificates
 from backend.cache import get_redis
 from backend.cache import key as cache_key
 from backend.certificates import keys
-from backend.certificates.service import get_certificate, public_view
+from backend.certificates.service import get_certificate, public_view, status_of
 from backend.certificates.verifier import verify_token
 from backend.db import read
 from backend.transparency import log as transparency_log
@@ -33,6 +34,12 @@ def _key(number: str) -> str:
 
 def certificate_record(number: str) -> dict[str, Any]:
     """The certificate's public view plus ``record_check`` and ``log_proof``; NotFound for an unknown number."""
+    record = _unchanging_part(number)
+    record.update(read(lambda session: status_of(session, number)))
+    return record
+
+
+def _unchanging_part(number: str) -> dict[str, Any]:
     try:
         cached = get_redis().get(_key(number))
     except redis.RedisError as error:
@@ -50,15 +57,9 @@ def certificate_record(number: str) -> dict[str, Any]:
     return record
 
 
-def forget(number: str) -> None:
-    try:
-        get_redis().delete(_key(number))
-    except redis.RedisError as error:  # the entry then expires by itself within CERT_CACHE_SECONDS
-        log.error("could not drop the cached certificate %s: %s", number, error)
-
-
 def _build(session, number: str) -> dict[str, Any]:
     view = public_view(session, get_certificate(session, number))
+    del view["status"], view["revocation"]  # never cached: see certificate_record
     jwks = certificates.key_ring().jwks()
     verdict = verify_token(view["jws"], jwks, record=view)
     view["record_check"] = {"genuine": verdict.genuine, "reason": verdict.reason}

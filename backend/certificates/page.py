@@ -45,7 +45,7 @@ def banner(record: dict, url_jws: str | None) -> Banner:
 
 def verify_page(number: str):
     limit("verify")
-    if not NUMBER.match(number):
+    if not NUMBER.fullmatch(number):
         raise NotFound("证书不存在 (no such certificate)")
     record = lookup.certificate_record(number)
     payload, proof = record["payload"], record["log_proof"]
@@ -64,7 +64,8 @@ def _page(html: str, status: int = 200):
     response.headers["Cache-Control"] = "no-cache"  # revocation must show at once; Redis does the caching
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"  # the JWS in the URL is not a secret, but nobody's business
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'"
+    response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                                                  "base-uri 'none'; frame-ancestors 'none'")
     return response
 
 

@@ -22,10 +22,10 @@ from qrcode.exceptions import DataOverflowError
 from backend.certificates import wording
 from backend.certificates.fonts import face, pil_font
 
-# A one-range certificate's verify URL (compact JWS claims, see service.signed_claims) is ~420 bytes: QR version
-# 16 at error correction M, which holds 450. More serial ranges make it longer; 22-M holds 779 bytes (about ten
-# ranges) and still scans from a phone screen or a 55 mm print. Past that, refuse rather than print a QR nobody
-# can scan.
+# A certificate's verify URL (compact JWS claims, see service.signed_claims: one serial range, or the span of
+# many) is ~420–440 bytes from a 26-character base URL: QR version 16 at error correction M, which holds 450. A
+# longer PUBLIC_BASE_URL costs versions; 22-M (779 bytes) still scans from a phone screen or a 55 mm print. Past
+# that, refuse rather than print a QR nobody can scan.
 MAX_QR_VERSION = 22
 QUIET_ZONE = 4  # modules of white around the symbol, as ISO/IEC 18004 asks
 

@@ -31,6 +31,7 @@ from backend.transparency import log as transparency_log
 
 CHINA = ZoneInfo("Asia/Shanghai")  # certificate years turn at midnight Beijing time
 PAYLOAD_VERSION = 1
+MAX_SIGNED_RANGES = 1  # serial ranges a JWS lists one by one; more are signed as their span (see signed_claims)
 
 _counter = CertificateCounter.__table__
 _certificate = Certificate.__table__
@@ -65,14 +66,20 @@ def _next_sequence(session: Session, year: int) -> int:
 def signed_claims(payload: dict[str, Any], payload_sha256_hex: str) -> dict[str, Any]:
     """What the JWS (and so the QR) carries: the essentials, checkable with no server, and the digest of the rest.
 
-    One-letter names, epoch seconds and a base64url digest keep a one- or two-range certificate's verify URL
-    within QR version 16 at error correction M. n: number, q: grams, b: batch code, s: serial ranges,
-    t: retired-at (epoch seconds), p: purpose, h: SHA-256 of the canonical payload (base64url).
+    One-letter names, epoch seconds and a base64url digest keep a one-range certificate's verify URL within QR
+    version 16 at error correction M. n: number, q: grams, b: batch code, s: serial ranges, t: retired-at (epoch
+    seconds), p: purpose, h: SHA-256 of the canonical payload (base64url). A retirement fragmented into more
+    than MAX_SIGNED_RANGES ranges signs their span [first, last] in ``s`` and their count in ``r`` instead, so
+    its QR stays scannable; the full list is in the payload, which ``h`` commits to.
     """
     retired_at = datetime.fromisoformat(payload["retired_at"].replace("Z", "+00:00"))
-    return {"n": payload["number"], "q": payload["quantity_g"], "b": payload["batch"]["code"],
-            "s": payload["serials"], "t": int(retired_at.timestamp()), "p": payload["purpose"],
-            "h": base64.urlsafe_b64encode(bytes.fromhex(payload_sha256_hex)).rstrip(b"=").decode()}
+    serials = payload["serials"]
+    claims = {"n": payload["number"], "q": payload["quantity_g"], "b": payload["batch"]["code"], "s": serials,
+              "t": int(retired_at.timestamp()), "p": payload["purpose"],
+              "h": base64.urlsafe_b64encode(bytes.fromhex(payload_sha256_hex)).rstrip(b"=").decode()}
+    if len(serials) > MAX_SIGNED_RANGES:
+        claims["s"], claims["r"] = [[serials[0][0], serials[-1][1]]], len(serials)
+    return claims
 
 
 def certifier(ring: KeyRing, issuer: str) -> Certify:
@@ -119,21 +126,26 @@ def certificate_of(session: Session, retirement_id: int) -> Certificate | None:
     return session.execute(select(Certificate).where(Certificate.retirement_id == retirement_id)).scalar_one_or_none()
 
 
-def number_of_retirement_transfer(session: Session, transfer_id: int) -> str | None:
-    return session.execute(select(Certificate.number).join(Retirement, Retirement.id == Certificate.retirement_id)
-                           .where(Retirement.transfer_id == transfer_id)).scalar_one_or_none()
+def status_of(session: Session, number: str) -> dict[str, Any]:
+    """``{"status", "revocation"}`` as of now: read on every request, never cached, so a revocation shows at once."""
+    found = session.execute(select(Certificate.id, Certificate.retirement_id)
+                            .where(Certificate.number == number)).first()
+    if found is None:
+        raise NotFound("证书不存在 (no such certificate)")
+    revocation = revocation_of(session, *found)
+    return {"status": "revoked" if revocation else "valid", "revocation": revocation}
 
 
-def revocation_of(session: Session, certificate: Certificate) -> dict[str, Any] | None:
+def revocation_of(session: Session, certificate_id: int, retirement_id: int) -> dict[str, Any] | None:
     """Why the certificate no longer stands, if it does not: an operator revoked it, or its retirement was
     reversed by a correction (a certificate must never vouch for credits that went back)."""
-    revoked = session.get(CertificateRevocation, certificate.id)
+    revoked = session.get(CertificateRevocation, certificate_id)
     if revoked is not None:
         return {"reason": revoked.reason, "revoked_at": isoformat_utc(revoked.revoked_at), "by": "operator"}
     correction = session.execute(
         select(Transfer.reason, Transfer.created_at)
         .join(Retirement, Retirement.transfer_id == Transfer.corrects_id)
-        .where(Retirement.id == certificate.retirement_id)).first()
+        .where(Retirement.id == retirement_id)).first()
     if correction is not None:
         return {"reason": f"注销已被更正撤回 (retirement reversed by a correction): {correction.reason}",
                 "revoked_at": isoformat_utc(correction.created_at), "by": "correction"}
@@ -159,7 +171,7 @@ def revoke(session: Session, now: datetime, number: str, *, reason: str, actor: 
 
 
 def public_view(session: Session, certificate: Certificate) -> dict[str, Any]:
-    revocation = revocation_of(session, certificate)
+    revocation = revocation_of(session, certificate.id, certificate.retirement_id)
     return {"number": certificate.number, "status": "revoked" if revocation else "valid", "revocation": revocation,
             "payload": certificate.payload, "payload_sha256": certificate.payload_sha256, "jws": certificate.jws,
             "kid": certificate.kid}

@@ -15,7 +15,7 @@ from backend.certificates import keys
 from backend.certificates.service import signed_claims
 
 CLAIM_NAMES = {"n": "number", "q": "quantity_g", "b": "batch", "s": "serials", "t": "retired_at", "p": "purpose",
-               "h": "payload_sha256"}
+               "h": "payload_sha256", "r": "serial_range_count"}
 
 
 @dataclass(frozen=True)

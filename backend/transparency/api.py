@@ -50,7 +50,7 @@ def get_entries(query: EntriesQuery):
 
 def inclusion_proof(number: str, query: ProofQuery):
     """The certificate's audit path to the newest (or a given) signed tree head."""
-    if not NUMBER.match(number):
+    if not NUMBER.fullmatch(number):
         raise NotFound("证书不存在 (no such certificate)")
     return read(lambda session: log.inclusion(session, number, query.tree_size))
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, literal, select, tuple_, union_all, update
+from sqlalchemy import bindparam, insert, literal, select, tuple_, union_all, update
 from sqlmodel import Session
 
 from backend.certificates.keys import KeyRing
@@ -29,6 +29,7 @@ _GROW = update(_head).where(_head.c.id == 1).values(tree_size=_head.c.tree_size 
 _INSERT_ENTRY = insert(_entry)
 _INSERT_NODE = insert(_node)
 _INSERT_TREE_HEAD = insert(_tree_head)
+_PREVIOUS_TIMESTAMP = select(_tree_head.c.timestamp).where(_tree_head.c.tree_size == bindparam("size"))
 
 Range = tuple[int, int]
 
@@ -103,7 +104,10 @@ def append(session: Session, now: datetime, certificate_id: int, payload_sha256_
     if completed:
         connection.execute(_INSERT_NODE, completed)
     root = merkle.fold([h for _, h in stack] + [digest])
-    return _sign_and_store(session, ring, index + 1, root, milliseconds(now))
+    # ``now`` was read before this transaction waited for the head: never let a larger tree carry an earlier
+    # time than the one before it (monitors read a step back in time as misbehaviour).
+    previous = connection.execute(_PREVIOUS_TIMESTAMP, {"size": index}).scalar_one_or_none() if index else None
+    return _sign_and_store(session, ring, index + 1, root, max(milliseconds(now), previous or 0))
 
 
 def _sign_and_store(session: Session, ring: KeyRing, tree_size: int, root: bytes, timestamp: int) -> TreeHead:

@@ -75,3 +75,20 @@ def test_a_revocation_changes_the_card_and_its_etag(client, operator, number):
 def test_unknown_certificates_and_files_are_404(client, number):
     refused(client.get("/api/v1/certificates/TH2026-00000099/certificate.png"), 404)
     assert client.get(f"/api/v1/certificates/{number}/certificate.gif").status_code == 404
+
+
+def test_a_fragmented_retirement_signs_its_span_and_still_scans(client, operator):
+    """Corrections leave holes in the inventory; a later retirement spanning them gets several serial ranges."""
+    batch = operator.registered_project(quantity_g=100_000_000)["batch"]
+    small = [retire(operator, batch, f"small-{i}", amount_g=1_000) for i in range(6)]
+    for i in (0, 2, 4):  # give back every other one: serials 1-1000, 2001-3000, 4001-5000 are free again
+        operator.ok(operator.post(f"/ledger/transfers/{small[i]['transfer_id']}/correct", {"reason": "退回"},
+                                  key=f"undo-{i}"), 201)
+    number = retire(operator, batch, "spanning", amount_g=5_000)["certificate_no"]
+    certificate = client.get(f"/api/v1/certificates/{number}").get_json()
+    assert certificate["payload"]["serials"] == [[1, 1000], [2001, 3000], [4001, 5000], [6001, 8000]]
+    claims = verify_by_hand(certificate["jws"], client.get("/.well-known/jwks.json").get_json())
+    assert (claims["s"], claims["r"]) == ([[1, 8000]], 4)
+    url = urlsplit(scan(client.get(f"/api/v1/certificates/{number}/qr.png").data))
+    assert "✓ 真实有效 Genuine" in client.get(f"{url.path}?{url.query}").get_data(as_text=True)
+    assert client.get(f"/api/v1/certificates/{number}/certificate.pdf").status_code == 200

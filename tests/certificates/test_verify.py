@@ -7,6 +7,7 @@ import base64
 import json
 
 import pytest
+from PIL import Image
 from sqlmodel import Session, select
 
 from backend.audit.models import AuditEvent
@@ -131,15 +132,17 @@ def test_a_corrected_retirement_leaves_its_certificate_revoked(client, operator,
     assert found["revocation"]["by"] == "correction"
 
 
-def test_records_are_served_from_redis_until_revocation_forgets_them(app, client, operator, certificate):
+def test_the_record_is_cached_but_its_status_never_is(app, client, operator, certificate):
     redis = app.extensions["redis"]
     number = certificate["number"]
     key = f"{app.config['REDIS_KEY_PREFIX']}cert:record:{number}"
     cached = json.loads(redis.get(key))
-    assert cached["number"] == number and cached["status"] == "valid"
+    assert cached["number"] == number and cached["record_check"]["genuine"]
+    assert "status" not in cached and "revocation" not in cached
     assert 0 < redis.ttl(key) <= app.config["CERT_CACHE_SECONDS"]
     operator.ok(operator.post(f"/certificates/{number}/revocation", {"reason": "测试"}), 201)
-    assert redis.get(key) is None
+    assert redis.get(key) is not None  # still cached, and still the revocation shows at once
+    assert client.get(f"/api/v1/certificates/{number}").get_json()["status"] == "revoked"
 
 
 def test_each_client_is_limited_per_minute(app, client, clock, certificate):
@@ -182,3 +185,42 @@ def test_the_offline_verifier_refuses_forgeries_saying_why(runner, certificate, 
               "another certificate's URL": f"https://x.example/v/{certificate['number']}?jws={other['jws']}"}[forgery]
     result = runner.invoke(args=["cert", "verify", source, "--jwks", jwks_file])
     assert result.exit_code == 1 and result.output.startswith("INVALID") and says in result.output, result.output
+
+
+def test_a_jws_whose_kid_is_not_a_string_is_refused_not_a_crash(client, runner, certificate, jwks_file):
+    token = with_header(certificate["jws"], kid=["x"])
+    status, html = page(client, certificate["number"], token)
+    assert status == 200 and "✗ 验证失败 Not genuine" in html and "未知的签名密钥" in html
+    check = client.get(f"/api/v1/certificates/{certificate['number']}", query_string={"jws": token}).get_json()
+    assert check["jws_check"]["genuine"] is False
+    result = runner.invoke(args=["cert", "verify", token, "--jwks", jwks_file])
+    assert result.exit_code == 1 and result.output.startswith("INVALID"), result.output
+
+
+def test_clients_in_one_ipv6_64_share_an_allowance(app, client, clock, certificate):
+    app.config["PUBLIC_RATE_LIMIT_PER_MINUTE"] = 2
+    clock.advance(seconds=60)
+    number = certificate["number"]
+    codes = [client.get(f"/v/{number}", environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{i}"}).status_code
+             for i in range(1, 4)]
+    assert codes == [200, 200, 429]  # cycling addresses within one subscriber's /64 does not help
+    assert client.get(f"/v/{number}", environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"}).status_code == 200
+
+
+def test_the_offline_verifier_reads_the_share_card_png(client, runner, certificate, jwks_file, tmp_path):
+    card = tmp_path / "card.png"
+    card.write_bytes(client.get(f"/api/v1/certificates/{certificate['number']}/certificate.png").data)
+    result = runner.invoke(args=["cert", "verify", str(card), "--jwks", jwks_file])
+    assert result.exit_code == 0 and result.output.startswith("VALID") and certificate["number"] in result.output
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (200, 200), "white").save(blank)
+    result = runner.invoke(args=["cert", "verify", str(blank), "--jwks", jwks_file])
+    assert result.exit_code == 1 and "没有二维码" in result.output
+
+
+@pytest.mark.parametrize("content", ["[]", '{"keys": "abc"}', '{"keys": [{"kid": "k", "kty": "RSA"}]}', "nonsense"])
+def test_a_bad_jwks_file_is_the_callers_mistake(runner, certificate, tmp_path, content):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    result = runner.invoke(args=["cert", "verify", certificate["jws"], "--jwks", str(path)])
+    assert result.exit_code == 2 and "not a usable JWKS" in result.output, result.output

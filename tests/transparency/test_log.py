@@ -194,3 +194,14 @@ def test_log_verify_names_what_was_tampered_with(app, runner, five_certificates,
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1, damage
     assert says in result.output, result.output
+
+
+def test_tree_head_times_never_step_back(client, operator, batch, clock):
+    """A retirement whose clock reading is older (it waited for the log's lock) still signs a later head."""
+    retire(operator, batch, "time-1")
+    first = client.get("/api/v1/log/sth").get_json()
+    clock.advance(seconds=-30)
+    retire(operator, batch, "time-2")
+    second = client.get("/api/v1/log/sth").get_json()
+    assert second["tree_size"] == 2 and second["timestamp"] >= first["timestamp"]
+    check_sth(second, client.get("/.well-known/jwks.json").get_json())
