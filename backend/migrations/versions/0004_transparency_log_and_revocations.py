@@ -22,6 +22,12 @@ HISTORY = ("log_entry", "log_node", "log_tree_head", "certificate_revocation")
 
 
 def upgrade() -> None:
+    # Certificates made before the log existed (development databases only: nothing was released before 0004)
+    # would sit outside it, and their JWS uses the earlier claim layout. Say so rather than leave a database
+    # whose `ledger check` fails and whose verify pages 404.
+    if op.get_bind().execute(sa.text("SELECT count(*) FROM certificate")).scalar():
+        raise RuntimeError("this database holds certificates issued before the transparency log (development "
+                           "data from before migration 0004); start a fresh one, e.g. rm instance/tanhui.db")
     log_head = op.create_table('log_head',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('tree_size', sa.BigInteger(), nullable=False),
