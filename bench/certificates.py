@@ -57,12 +57,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 from pathlib import Path
 
 import redis
 from joserfc.jwk import OKPKey
+from ledger import make_batches  # bench/ledger.py: this script's directory is first on sys.path
 from sqlalchemy import create_engine, select, text
 
 from backend import audit, certificates, create_app, migrate
@@ -74,13 +74,11 @@ from backend.certificates.service import certificate_of, certifier, signed_claim
 from backend.db import atomic, make_engine, read, snapshot
 from backend.ledger import operations
 from backend.ledger.invariants import check
-from backend.registry import service as registry
 from backend.transparency.verify import check_log
 
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-QUANTITY_G = 10**12  # a million tonnes: room for far more retirements than any run makes
 AMOUNT_G = 12_345  # a personal footprint-sized purchase
 ISSUER = "碳汇+ (bench)"
 WARM_UP_RETIREMENTS = 5  # connect, prepare statements, open the year's certificate counter
@@ -180,26 +178,8 @@ def write_signing_key(directory: str) -> str:
 
 
 def make_batch(engine, tag: str) -> int:
-    """A registered forest project with one batch of QUANTITY_G issued to the platform."""
-    def make(session):
-        now = now_utc()
-        methodology = registry.create_methodology(session, now, actor="bench", code=f"AR-CM-003-{tag}",
-                                                  name="森林经营碳汇项目方法学", ecosystem="forest", version="V01",
-                                                  source_document="AR-CM-003-V01")
-        owner = registry.create_organisation(session, now, actor="bench", name="大邑县国有林场", kind="forest_farm")
-        project = registry.create_project(session, now, actor="bench", owner_id=owner.id,
-                                          name="大邑县国有林场森林经营碳汇项目", county_adcode="510129",
-                                          ecosystem="forest", methodology_id=methodology.id,
-                                          area_mu=Decimal("35200"), crediting_start=date(2019, 1, 1),
-                                          crediting_end=date(2038, 12, 31))
-        registry.decide(session, now, actor="bench", project_id=project.id, action="submit")
-        registry.decide(session, now, actor="bench", project_id=project.id, action="register")
-        batch = registry.create_batch(session, now, actor="bench", client_id=f"issue-{tag}", project_id=project.id,
-                                      monitoring_start=date(2019, 1, 1), monitoring_end=date(2023, 12, 31),
-                                      vintage=2023, quantity_g=QUANTITY_G)
-        return batch.id
-
-    return atomic(make, engine=engine)
+    """A registered forest project with one batch issued to the platform (bench/ledger.py's set-up)."""
+    return make_batches(engine, 1, tag)[0]
 
 
 def retire_once(engine, batch_id: int, certify, client_id: str, number: int = 0):

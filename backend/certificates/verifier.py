@@ -75,6 +75,7 @@ def split_verify_url(text: str) -> tuple[str | None, str]:
     if "://" not in text:
         return None, text
     parts = urlsplit(text)
-    number = parts.path.rstrip("/").rsplit("/", 1)[-1] or None
+    head, _, last = parts.path.rstrip("/").rpartition("/")
+    number = last if head.endswith("/v") and last else None  # only a /v/<number> path names a certificate
     found = parse_qs(parts.query).get("jws")
     return number, found[0] if found else ""
