@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import cache, certificates, db, errors, http, transparency
+from backend import cache, certificates, db, errors, footprint, http, transparency
 from backend.clock import system_clock
 from backend.settings import finish_settings, load_settings
 
@@ -39,6 +39,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     http.init_app(app)
     certificates.init_app(app)
     transparency.init_app(app)
+    footprint.init_app(app)
 
     from backend import cli, health
     from backend.public import api as public_api

@@ -36,6 +36,7 @@ class Route:
     query: type[BaseModel] | None = None
     status: int = 200
     tags: tuple[str, ...] = field(default_factory=tuple)
+    max_body: int = MAX_BODY_BYTES  # larger only where a body is a list of records (an event's participants)
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
@@ -52,6 +53,15 @@ _PYDANTIC_MESSAGES = {
     "greater_than_equal": "数值过小 (too small)",
     "less_than_equal": "数值过大 (too large)",
     "less_than": "数值过大 (too large)",
+    "decimal_parsing": "应为数字 (must be a number)",
+    "decimal_type": "应为数字 (must be a number)",
+    "decimal_max_places": "小数位过多 (too many decimal places)",
+    "finite_number": "应为有限数字 (must be finite)",
+    "literal_error": "取值不在允许范围 (not an allowed value)",
+    "union_tag_invalid": "未知的类型 (unknown kind)",
+    "string_pattern_mismatch": "格式不正确 (malformed)",
+    "too_short": "过短 (too short)",
+    "too_long": "过长 (too long)",
 }
 
 
@@ -69,10 +79,12 @@ def validation_error(error: ValidationError, *, prefix: tuple[str, ...] = ()) ->
     return invalid
 
 
-def parse_body(model: type[BaseModel]) -> BaseModel:
+def parse_body(model: type[BaseModel], max_bytes: int = MAX_BODY_BYTES) -> BaseModel:
+    if (request.content_length or 0) > max_bytes:  # refused before reading it
+        raise InvalidInput("body", f"请求体过大 (larger than {max_bytes} bytes)")
     raw = request.get_data(cache=True)
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidInput("body", f"请求体过大 (larger than {MAX_BODY_BYTES} bytes)")
+    if len(raw) > max_bytes:
+        raise InvalidInput("body", f"请求体过大 (larger than {max_bytes} bytes)")
     if not raw.strip():
         raw = b"{}"
     try:
@@ -116,7 +128,7 @@ def _make_view(route: Route) -> Callable[..., Any]:
     def view(**path_args: Any):
         kwargs = dict(path_args)
         if route.body is not None:
-            kwargs["body"] = parse_body(route.body)
+            kwargs["body"] = parse_body(route.body, route.max_body)
         if route.query is not None:
             kwargs["query"] = parse_query(route.query)
         result = route.view(**kwargs)

@@ -2,10 +2,12 @@
 
 from backend.audit.models import AuditEvent, AuditHead
 from backend.certificates.models import Certificate, CertificateCounter, CertificateRevocation
+from backend.footprint.models import FactorSetRecord, FootprintCalculation
 from backend.ledger.models import LedgerAccount, PendingResolution, Retirement, SerialRange, Transfer, TransferRange
 from backend.registry.models import Batch, Methodology, Organisation, Project, ProjectDecision
 from backend.transparency.models import LogEntry, LogHead, LogNode, TreeHead
 
 __all__ = ["AuditEvent", "AuditHead", "Batch", "Certificate", "CertificateCounter", "CertificateRevocation",
-           "LedgerAccount", "LogEntry", "LogHead", "LogNode", "Methodology", "Organisation", "PendingResolution",
-           "Project", "ProjectDecision", "Retirement", "SerialRange", "TransferRange", "Transfer", "TreeHead"]
+           "FactorSetRecord", "FootprintCalculation", "LedgerAccount", "LogEntry", "LogHead", "LogNode", "Methodology",
+           "Organisation", "PendingResolution", "Project", "ProjectDecision", "Retirement", "SerialRange",
+           "TransferRange", "Transfer", "TreeHead"]

@@ -1,0 +1,140 @@
+"""Public footprint HTTP: one POST per calculator, the factor library with its sources, and airport type-ahead."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, current_app
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.clock import isoformat_utc
+from backend.db import atomic, read
+from backend.errors import NotFound
+from backend.footprint import service, store
+from backend.footprint.calculators import CALCULATORS
+from backend.footprint.library import FactorSet
+from backend.http import MAX_BODY_BYTES, Route, register
+from backend.ratelimit import limit
+
+bp = Blueprint("footprint", __name__, url_prefix="/api/v1")
+EVENT_MAX_BODY = 4 * 1024 * 1024  # 20,000 participant records at ~200 bytes each
+TAGS = ("footprint",)
+CALCULATION_ID = re.compile(r"FP[0-9a-f]{24}")
+
+
+def _calculator_view(name: str):
+    module = CALCULATORS[name]
+
+    def view(body: BaseModel) -> dict[str, Any]:
+        limit("footprint")
+        clock = current_app.config["CLOCK"]
+        return atomic(lambda session: service.calculate(session, module, body, clock))
+
+    view.__name__ = f"calculate_{name}"
+    view.__doc__ = module.__doc__
+    return view
+
+
+class SetQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    factor_set: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class FactorQuery(SetQuery):
+    key: str | None = Field(default=None, max_length=60, description="a key or a prefix ending in '.'")
+    geography: str | None = Field(default=None, max_length=20)
+
+
+class AirportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    q: str = Field(min_length=1, max_length=40)
+    limit: int = Field(default=10, ge=1, le=50)
+
+
+def _with_set(number: int | None, view) -> dict[str, Any]:
+    """Run ``view(factors)`` on the requested set, or on the current one (loading it on first use)."""
+    if number is not None:
+        return read(lambda session: view(store.get_set(session, number)))
+    now = current_app.config["CLOCK"]()
+    return atomic(lambda session: view(store.load_packaged(session, now)[0]))
+
+
+def _set_json(factors: FactorSet) -> dict[str, Any]:
+    return {"number": factors.number, "sha256": factors.sha256}
+
+
+def list_factors(query: FactorQuery):
+    """Every factor of a set with value, unit, geography, year, status and source."""
+    def view(factors: FactorSet):
+        chosen = [f for f in factors.factors
+                  if (query.key is None or f.key == query.key or (query.key.endswith(".") and
+                                                                  f.key.startswith(query.key)))
+                  and (query.geography is None or f.geography == query.geography)]
+        return {"factor_set": _set_json(factors), "items": [f.to_json() for f in chosen]}
+    return _with_set(query.factor_set, view)
+
+
+def list_species(query: SetQuery):
+    """Stock-method defaults per tree species (碳汇+生态司法)."""
+    return _with_set(query.factor_set, lambda factors: {
+        "factor_set": _set_json(factors), "items": [s.to_json() for s in factors.species.values()]})
+
+
+def list_duty_rules(query: SetQuery):
+    """Regional tree-duty conversion rules with their dates and sources (碳汇+义务植树)."""
+    return _with_set(query.factor_set, lambda factors: {
+        "factor_set": _set_json(factors), "items": [r.to_json() for r in factors.duty_rules]})
+
+
+def list_factor_sets():
+    """Every factor set loaded so far, oldest first."""
+    sets = read(store.list_sets)
+    return {"items": [{**s, "loaded_at": isoformat_utc(s["loaded_at"])} for s in sets]}
+
+
+def get_calculation(calculation: str):
+    """A stored calculation, as it was answered."""
+    if not CALCULATION_ID.fullmatch(calculation):
+        raise NotFound(f"计算记录 {calculation} 不存在 (unknown calculation)")
+    return read(lambda session: service.stored(session, calculation))
+
+
+def airports(query: AirportQuery):
+    """Type-ahead over IATA code, Chinese and English names and cities: exact code first, then prefixes."""
+    limit("airports")
+    needle = query.q.strip().casefold()
+
+    def view(factors: FactorSet):
+        ranked = []
+        for airport in factors.airports.values():
+            names = (airport.name_zh, airport.city_zh, airport.name_en.casefold(), airport.city_en.casefold())
+            if airport.iata.casefold() == needle:
+                rank = 0
+            elif any(name.startswith(needle) for name in names):
+                rank = 1
+            elif any(needle in name for name in names):
+                rank = 2
+            else:
+                continue
+            ranked.append((rank, airport.country != "CN", airport.iata, airport))
+        ranked.sort(key=lambda item: item[:3])
+        return {"items": [item[3].to_json() for item in ranked[:query.limit]]}
+    return _with_set(None, view)
+
+
+ROUTES = [
+    *(Route("POST", f"/footprint/{name}", _calculator_view(name), f"Footprint: {name}", body=module.Input,
+            tags=TAGS, max_body=EVENT_MAX_BODY if name == "event" else MAX_BODY_BYTES)
+      for name, module in CALCULATORS.items()),
+    Route("GET", "/footprint/factors", list_factors, "Emission factors with sources", query=FactorQuery, tags=TAGS),
+    Route("GET", "/footprint/factor-sets", list_factor_sets, "Factor set versions", tags=TAGS),
+    Route("GET", "/footprint/species", list_species, "Species defaults (judicial)", query=SetQuery, tags=TAGS),
+    Route("GET", "/footprint/tree-duty-rules", list_duty_rules, "Tree-duty rules", query=SetQuery, tags=TAGS),
+    Route("GET", "/footprint/calculations/<calculation>", get_calculation,
+          "A stored calculation", tags=TAGS),
+    Route("GET", "/airports", airports, "Airport type-ahead", query=AirportQuery, tags=TAGS),
+]
+
+
+register(bp, ROUTES)
