@@ -27,6 +27,7 @@ from backend.certificates.qr import read_qr
 from backend.certificates.verifier import Verdict, claims_view, split_verify_url, verify_token
 from backend.db import atomic, get_engine, read, schema_revision, snapshot
 from backend.demo import load_demo
+from backend.footprint import store as footprint_store
 from backend.ledger import operations
 from backend.ledger.errors import ReservationResolved
 from backend.ledger.invariants import check
@@ -206,11 +207,14 @@ def serve_command(host: str, port: int) -> None:
     app = current_app._get_current_object()
     migrate.upgrade(app.config["DATABASE_URL"])
     click.echo(load_demo(app.config["CLOCK"](), certificates.certify()))
+    factors, _ = atomic(lambda session: footprint_store.load_packaged(session, app.config["CLOCK"]()))
+    click.echo(f"emission-factor set {factors.number}: {factors.summary}")
     base = f"http://{host}:{port}"
     click.echo("\n碳汇+ is running (embedded defaults: %s, Redis %s)" % (
         app.config["DATABASE_URL"], app.config["REDIS_URL"] or "in-process stand-in"))
     for label, path in (("health", "/healthz"), ("projects", "/api/v1/projects"), ("OpenAPI", "/openapi.json"),
                         ("signing keys", "/.well-known/jwks.json"), ("log head", "/api/v1/log/sth"),
+                        ("factors", "/api/v1/footprint/factors"), ("airports", "/api/v1/airports?q=成都"),
                         ("operator API", "/api/admin/v1/projects")):
         click.echo(f"  {label:<15} {base}{path}")
     if first := read(lambda session: session.execute(select(Certificate).order_by(Certificate.id).limit(1))
@@ -218,6 +222,8 @@ def serve_command(host: str, port: int) -> None:
         click.echo(f"  certificate     {base}/v/{first.number}?jws={first.jws}")
         for kind in ("certificate.png", "certificate.pdf"):
             click.echo(f"  {kind:<15} {base}/api/v1/certificates/{first.number}/{kind}")
+    click.echo(f"  footprint       curl -s {base}/api/v1/footprint/household -H 'Content-Type: application/json' "
+               """-d '{"region": "510000", "electricity_kwh": 100}'""")
     click.echo(f"  operator token: {app.config['OPERATOR_TOKEN']}  (Authorization: Bearer …)\n")
     # Werkzeug's development server: fine for the embedded set-up; production runs gunicorn (README).
     run_simple(host, port, app, threaded=True)

@@ -1,0 +1,216 @@
+"""The footprint API as outside scripts use it: the two fixed request shapes, errors that name the field,
+calculations kept by identity and reproducible against their own factor set, a new data version loading as a new
+set, the factor listing and the airport type-ahead."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from backend.footprint import library
+from backend.footprint.models import FactorSetRecord, FootprintCalculation
+from tests.envelope import refused
+
+HOUSEHOLD = {"region": "510000", "year": 2022, "electricity_kwh": 100}
+FLIGHT = {"legs": [{"mode": "flight", "from": "PEK", "to": "CTU", "cabin": "economy", "passengers": 1,
+                    "round_trip": False}]}
+
+
+def post(client, calculator: str, body):
+    return client.post(f"/api/v1/footprint/{calculator}", json=body)
+
+
+def test_the_two_contract_shapes_answer_total_breakdown_trace_and_factor_set(client):
+    household = post(client, "household", HOUSEHOLD).get_json()
+    travel = post(client, "travel", FLIGHT).get_json()
+
+    for result in (household, travel):
+        assert {"total_g", "breakdown", "trace", "factor_set", "categories", "inputs", "id"} <= set(result)
+        assert isinstance(result["total_g"], int) and result["total_g"] > 0
+        assert all(" × " in line and " = " in line and " — " in line for line in result["trace"])
+    assert isinstance(travel["breakdown"][0]["distance_km"], float)
+
+
+def test_identical_inputs_give_the_identical_result_and_one_stored_calculation(app, client):
+    first = post(client, "household", HOUSEHOLD).get_json()
+    again = post(client, "household", {"electricity_kwh": "100.000", "year": 2022, "region": "510000"}).get_json()
+
+    assert again == first
+    with app.app_context():
+        from backend.db import read
+        count = read(lambda s: s.execute(select(FootprintCalculation.id)).all())
+    assert len(count) == 1
+
+    stored = client.get(f"/api/v1/footprint/calculations/{first['id']}").get_json()
+    assert {k: v for k, v in stored.items() if k != "created_at"} == first
+
+
+def test_a_stored_calculation_reproduces_from_the_command_line(client, runner):
+    result = post(client, "travel", FLIGHT).get_json()
+
+    outcome = runner.invoke(args=["footprint", "reproduce", result["id"]])
+    assert outcome.exit_code == 0, outcome.output
+    assert f"reproduced, total {result['total_g']} g with factor set 1" in outcome.output
+
+
+def test_unknown_and_malformed_calculation_ids_are_404(client):
+    refused(client.get("/api/v1/footprint/calculations/FP" + "0" * 24), 404, "not_found")
+    refused(client.get("/api/v1/footprint/calculations/not-an-id"), 404, "not_found")
+
+
+def test_changed_data_files_load_as_a_new_set_and_the_old_set_still_answers(app, client, runner, monkeypatch):
+    before = post(client, "household", HOUSEHOLD).get_json()
+    shipped = library.packaged_files()
+    edited = shipped["factors.csv"].replace(",0.1404,kgCO2/kWh,510000,2022,", ",0.1500,kgCO2/kWh,510000,2022,")
+    assert edited != shipped["factors.csv"]
+    monkeypatch.setattr(library, "packaged_files", lambda: {**shipped, "factors.csv": edited})
+
+    outcome = runner.invoke(args=["footprint", "load"])
+    assert "loaded as number 2" in outcome.output, outcome.output
+    assert "already loaded as number 2" in runner.invoke(args=["footprint", "load"]).output
+
+    now = post(client, "household", HOUSEHOLD).get_json()
+    assert (now["factor_set"]["number"], now["total_g"]) == (2, 15_000)
+    old = post(client, "household", {**HOUSEHOLD, "factor_set": 1}).get_json()
+    assert old == before  # same set, same inputs: the same answer and the same id
+
+    sets = client.get("/api/v1/footprint/factor-sets").get_json()["items"]
+    assert [s["number"] for s in sets] == [1, 2]
+    with app.app_context():
+        from backend.db import read
+        first = read(lambda s: s.get(FactorSetRecord, 1))
+    assert first.sha256 == library.files_sha256(shipped) and first.files == shipped
+
+
+@pytest.mark.parametrize("calculator, body, field", [
+    ("household", {"region": "510000", "electricity_kwh": 10**12}, "electricity_kwh"),
+    ("household", {"region": "510000", "electricity_kwh": -1}, "electricity_kwh"),
+    ("household", {"region": "510000", "electricity_kwh": "lots"}, "electricity_kwh"),
+    ("household", {"region": "510000", "electricity_kwh": True}, "electricity_kwh"),
+    ("household", {"region": "510000", "electricity_kwh": 0.1234567}, "electricity_kwh"),
+    ("household", {"region": "999999", "electricity_kwh": 1}, "region"),
+    ("household", {"region": "51", "electricity_kwh": 1}, "region"),
+    ("household", {"year": 2019, "electricity_kwh": 1}, "year"),
+    ("household", {"region": "510000"}, "electricity_kwh"),
+    ("household", {"electricity_kwh": 1, "kwh": 1}, "kwh"),
+    ("household", {"electricity_kwh": 1, "factor_set": 99}, "factor_set"),
+    ("travel", {}, "legs"),
+    ("travel", {"legs": [{"mode": "flight", "from": "PEK", "to": "ZZZ"}]}, "legs.0.to"),
+    ("travel", {"legs": [{"mode": "flight", "from": "PEK", "to": "PEK"}]}, "legs.0.to"),
+    ("travel", {"legs": [{"mode": "flight", "from": "PEK", "to": "CTU", "distance_km": 10}]}, "legs.0.distance_km"),
+    ("travel", {"legs": [{"mode": "flight", "to": "CTU"}]}, "legs.0.from"),
+    ("travel", {"legs": [{"mode": "flight", "from": "PEK", "to": "CTU", "cabin": "suite"}]}, "legs.0.flight.cabin"),
+    ("travel", {"legs": [{"mode": "teleport", "km": 1}]}, "legs.0"),
+    ("travel", {"legs": [{"mode": "car", "fuel": "diesel", "km": 10}]}, "legs.0.litres"),
+    ("travel", {"legs": [{"mode": "car", "litres": 10, "km": 10}]}, "legs.0.km"),
+    ("travel", {"legs": [{"mode": "hsr", "km": 100, "passengers": 0}]}, "legs.0.hsr.passengers"),
+    ("lifestyle", {"meals": {"caviar": 1}}, "meals.caviar"),
+    ("lifestyle", {}, "meals"),
+    ("judicial", {"method": "stock", "species": "银杏", "volume_m3": 1}, "species"),
+    ("judicial", {"method": "stock", "volume_m3": 1}, "species"),
+    ("judicial", {"method": "stock", "species": "杉木"}, "volume_m3"),
+    ("judicial", {"method": "stock", "species": "杉木", "volume_m3": 1, "case_no": "第123号"}, "case_no"),
+    ("judicial", {"method": "stock", "species": "杉木", "volume_m3": 1,
+                  "parameters": {"bef": {"value": 1.5, "source": "第3页"}}}, "appraisal"),
+    ("judicial", {"method": "stock", "species": "杉木", "volume_m3": 1,
+                  "appraisal": {"body": "鉴定所", "report_no": "2024-1"},
+                  "parameters": {"carbon_fraction": {"value": 5, "source": "第3页"}}}, "parameters.carbon_fraction.value"),
+    ("judicial", {"method": "area", "area_mu": 1}, "recovery_years"),
+    ("judicial", {"method": "area", "area_mu": 1, "area_ha": 1, "recovery_years": 5}, "area_ha"),
+    ("tree_duty", {"region": "510000", "trees": 3, "price_fen_per_t": 10_000}, "region"),
+    ("tree_duty", {"region": "110000", "trees": 3}, "price_fen_per_t"),
+    ("tree_duty", {"region": "110000", "trees": 3, "amount_fen": 100, "price_fen_per_t": 1}, "amount_fen"),
+    ("tree_duty", {"region": "110000", "date": "2026-02-30", "price_fen_per_t": 1}, "date"),
+    ("event", {"name": "x", "stage": "plan", "venue": "510104"}, "participants"),
+    ("event", {"name": "x", "stage": "rehearsal", "venue": "510104", "participants": 1}, "stage"),
+    ("event", {"name": "x", "stage": "plan", "venue": "510104", "participants": 1,
+               "participant_travel": [{"mode": "hsr", "count": 1}]}, "participant_travel.0.origin"),
+    ("event", {"name": "x", "stage": "plan", "venue": "510104", "participants": 1,
+               "participant_travel": [{"origin": "110000", "mode": "hsr", "count": 1, "cabin": "first"}]},
+     "participant_travel.0.cabin"),
+    ("event", {"name": "x", "stage": "plan", "venue": "510104", "participants": 1,
+               "materials": [{"kind": "custom", "name": "展台", "quantity": 1, "unit": "m²",
+                              "kgco2e_per_unit": 1}]}, "materials.0.source"),
+    ("trip", {"legs": [{"mode": "bus", "km": 1}], "activities": [{"name": "索道"}]}, "activities.0.leg"),
+])
+def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(app, client, calculator, body, field):
+    refused(post(client, calculator, body), 400, field=field)
+
+    with app.app_context():
+        from backend.db import read
+        assert read(lambda s: s.execute(select(FootprintCalculation.id)).all()) == []
+
+
+@pytest.mark.parametrize("raw", [b"", b"[]", b"{", b'"text"'])
+def test_a_body_that_is_not_an_object_is_a_400(client, raw):
+    refused(client.post("/api/v1/footprint/household", data=raw, content_type="application/json"), 400)
+
+
+def test_a_household_body_is_limited_to_64_kib_but_an_event_may_carry_20000_records(client):
+    big = {"electricity_kwh": 1, "padding": "x" * 70_000}
+    refused(post(client, "household", big), 400, field="body")
+
+    records = [{"distance_km": 100 + index % 50, "mode": "hsr", "count": 1} for index in range(20_000)]
+    response = post(client, "event", {"name": "马拉松", "stage": "plan", "venue": "510104", "participants": 20_000,
+                                      "participant_travel": records})
+    assert response.status_code == 200, response.get_json()
+    result = response.get_json()
+    assert len(result["participant_distances_km"]) == 20_000
+    assert len(result["breakdown"]) == 1  # one line per mode and distance basis, not per record
+
+
+def test_the_factor_list_gives_every_factor_with_its_source_and_status(client):
+    listing = client.get("/api/v1/footprint/factors").get_json()
+    assert listing["factor_set"]["number"] == 1
+    assert all(f["source"] and f["status"] in library.STATUSES and f["unit"] for f in listing["items"])
+
+    sichuan = client.get("/api/v1/footprint/factors?key=electricity.grid&geography=510000").get_json()["items"]
+    assert {f["year"]: f["value"] for f in sichuan} == {2021: "0.1255", 2022: "0.1404", 2023: "0.1564"}
+    flights = client.get("/api/v1/footprint/factors?key=flight.").get_json()["items"]
+    assert {f["key"] for f in flights} >= {"flight.pkm", "flight.distance_uplift", "flight.radiative_forcing"}
+    refused(client.get("/api/v1/footprint/factors?factor_set=7"), 400, field="factor_set")
+
+
+def test_species_and_tree_duty_rules_are_listed_with_sources(client):
+    species = client.get("/api/v1/footprint/species").get_json()["items"]
+    assert {"杉木", "马尾松", "杨树", "栎类"} <= {s["species"] for s in species}
+    rules = client.get("/api/v1/footprint/tree-duty-rules").get_json()["items"]
+    assert all(r["source"] and r["effective_from"] for r in rules)
+
+
+@pytest.mark.parametrize("q, first", [("PEK", "PEK"), ("pek", "PEK"), ("天府", "TFU"), ("heathrow", "LHR"),
+                                      ("Chengdu", "CTU")])
+def test_airport_type_ahead_finds_by_code_name_and_city(client, q, first):
+    items = client.get(f"/api/v1/airports?q={q}").get_json()["items"]
+    assert items and items[0]["iata"] == first
+
+
+def test_airport_type_ahead_needs_a_query_and_bounds_the_limit(client):
+    assert {a["iata"] for a in client.get("/api/v1/airports?q=成都").get_json()["items"]} == {"CTU", "TFU"}
+    refused(client.get("/api/v1/airports"), 400, field="q")
+    refused(client.get("/api/v1/airports?q=a&limit=500"), 400, field="limit")
+
+
+def test_calculations_are_rate_limited_per_client(app, client):
+    app.config["PUBLIC_RATE_LIMIT_PER_MINUTE"] = 3
+    for _ in range(3):
+        assert post(client, "household", HOUSEHOLD).status_code == 200
+    response = post(client, "household", HOUSEHOLD)
+    refused(response, 429, "rate_limited")
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_the_openapi_document_describes_every_calculator(client):
+    paths = client.get("/openapi.json").get_json()["paths"]
+    for name in ("household", "travel", "lifestyle", "trip", "event", "judicial", "tree_duty"):
+        assert "post" in paths[f"/api/v1/footprint/{name}"]
+    assert "get" in paths["/api/v1/airports"]
+
+
+@pytest.mark.services_only
+def test_factor_sets_and_calculations_cannot_be_rewritten_on_postgresql(app, client, stores):
+    post(client, "household", HOUSEHOLD)
+    engine = app.extensions["db_engine"]
+    for statement in ("UPDATE factor_set SET summary = '{}'", "DELETE FROM footprint_calculation"):
+        with engine.connect() as connection, pytest.raises(Exception, match="append-only|history"):
+            connection.execute(text(statement))
