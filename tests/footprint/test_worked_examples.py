@@ -188,13 +188,15 @@ def test_a_felling_case_with_the_appraisals_own_parameters(client):
     result = calculate(client, "judicial", {
         "method": "stock", "case_no": "(2020)闽0721刑初12号", "species": "杉木", "volume_m3": "73.6",
         "appraisal": appraisal, "parameters": {
-            "wood_density": {"value": "0.31", "source": "意见书第3页"}, "bef": {"value": "1.5", "source": "第3页"},
-            "root_shoot": {"value": "0.25", "source": "第4页"}, "carbon_fraction": {"value": "0.5", "source": "第4页"}}})
+            "wood_density": {"value": "0.31", "source": "意见书第3页"},
+            "bef": {"value": "1.5", "source": "第3页"},
+            "root_shoot": {"value": "0.25", "source": "第4页"},
+            "carbon_fraction": {"value": "0.5", "source": "第4页"}}})
 
     assert result["total_g"] == 78_430_000 and result["total_t"] == "78.43"
     derivation = result["trace"][:5]
-    assert derivation[0] == "73.6 m³ × 0.31 t/m³（基本木材密度） = 22.816 t 干重（树干） — 鉴定意见（福建省林业调查规划院 " \
-                            "闽林鉴〔2020〕7号）：意见书第3页"
+    assert derivation[0] == ("73.6 m³ × 0.31 t/m³（基本木材密度） = 22.816 t 干重（树干） — "
+                             "鉴定意见（福建省林业调查规划院 闽林鉴〔2020〕7号）：意见书第3页")
     assert derivation[-1].startswith("21.39 tC × 44/12（CO2 与 C 分子量比） = 78.43 tCO2")
     assert "案号：(2020)闽0721刑初12号" in result["notes"]
 
