@@ -27,7 +27,7 @@ from backend.certificates.qr import read_qr
 from backend.certificates.verifier import Verdict, claims_view, split_verify_url, verify_token
 from backend.db import atomic, get_engine, read, schema_revision, snapshot
 from backend.demo import load_demo
-from backend.footprint import store as footprint_store
+from backend.footprint import service as footprint_service
 from backend.ledger import operations
 from backend.ledger.errors import ReservationResolved
 from backend.ledger.invariants import check
@@ -207,7 +207,7 @@ def serve_command(host: str, port: int) -> None:
     app = current_app._get_current_object()
     migrate.upgrade(app.config["DATABASE_URL"])
     click.echo(load_demo(app.config["CLOCK"](), certificates.certify()))
-    factors, _ = atomic(lambda session: footprint_store.load_packaged(session, app.config["CLOCK"]()))
+    factors = footprint_service.current_set()
     click.echo(f"emission-factor set {factors.number}: {factors.summary}")
     base = f"http://{host}:{port}"
     click.echo("\n碳汇+ is running (embedded defaults: %s, Redis %s)" % (

@@ -28,8 +28,10 @@ def _calculator_view(name: str):
 
     def view(body: BaseModel) -> dict[str, Any]:
         limit("footprint")
-        clock = current_app.config["CLOCK"]
-        return atomic(lambda session: service.calculate(session, module, body, clock))
+        now = current_app.config["CLOCK"]()
+        result = service.calculate(module, body, service.factor_set(body.factor_set), now)
+        atomic(lambda session: service.keep(session, result, now))  # computed outside the write transaction
+        return result
 
     view.__name__ = f"calculate_{name}"
     view.__doc__ = module.__doc__
@@ -52,14 +54,6 @@ class AirportQuery(BaseModel):
     limit: int = Field(default=10, ge=1, le=50)
 
 
-def _with_set(number: int | None, view) -> dict[str, Any]:
-    """Run ``view(factors)`` on the requested set, or on the current one (loading it on first use)."""
-    if number is not None:
-        return read(lambda session: view(store.get_set(session, number)))
-    now = current_app.config["CLOCK"]()
-    return atomic(lambda session: view(store.load_packaged(session, now)[0]))
-
-
 def _set_json(factors: FactorSet) -> dict[str, Any]:
     return {"number": factors.number, "sha256": factors.sha256}
 
@@ -72,19 +66,19 @@ def list_factors(query: FactorQuery):
                                                                   f.key.startswith(query.key)))
                   and (query.geography is None or f.geography == query.geography)]
         return {"factor_set": _set_json(factors), "items": [f.to_json() for f in chosen]}
-    return _with_set(query.factor_set, view)
+    return view(service.factor_set(query.factor_set))
 
 
 def list_species(query: SetQuery):
     """Stock-method defaults per tree species (碳汇+生态司法)."""
-    return _with_set(query.factor_set, lambda factors: {
-        "factor_set": _set_json(factors), "items": [s.to_json() for s in factors.species.values()]})
+    factors = service.factor_set(query.factor_set)
+    return {"factor_set": _set_json(factors), "items": [s.to_json() for s in factors.species.values()]}
 
 
 def list_duty_rules(query: SetQuery):
     """Regional tree-duty conversion rules with their dates and sources (碳汇+义务植树)."""
-    return _with_set(query.factor_set, lambda factors: {
-        "factor_set": _set_json(factors), "items": [r.to_json() for r in factors.duty_rules]})
+    factors = service.factor_set(query.factor_set)
+    return {"factor_set": _set_json(factors), "items": [r.to_json() for r in factors.duty_rules]}
 
 
 def list_factor_sets():
@@ -120,7 +114,7 @@ def airports(query: AirportQuery):
             ranked.append((rank, airport.country != "CN", airport.iata, airport))
         ranked.sort(key=lambda item: item[:3])
         return {"items": [item[3].to_json() for item in ranked[:query.limit]]}
-    return _with_set(None, view)
+    return view(service.current_set())
 
 
 ROUTES = [

@@ -20,6 +20,7 @@ def load() -> None:
     """Store the shipped data files as the next factor set, unless a set with this content exists."""
     now = current_app.config["CLOCK"]()
     factors, new = atomic(lambda session: store.load_packaged(session, now))
+    service.forget_current_set()
     state = "loaded as" if new else "already loaded as"
     click.echo(f"factor set {state} number {factors.number} (sha256 {factors.sha256[:16]}…, {factors.summary})")
 

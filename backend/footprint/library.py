@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -211,8 +211,9 @@ class FactorSet:
                 "species": len(self.species), "duty_rules": len(self.duty_rules)}
 
 
+@lru_cache(maxsize=1)
 def packaged_files() -> dict[str, str]:
-    """The data files as shipped with this code: file name → text."""
+    """The data files as shipped with this code: file name → text (read once; do not modify the dict)."""
     folder = resources.files("backend.footprint").joinpath("data")
     return {name: folder.joinpath(name).read_text(encoding="utf-8") for name in DATA_FILES}
 

@@ -7,11 +7,13 @@ from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from backend.canonical import sha256_hex
-from backend.clock import Clock, isoformat_utc
+from backend.clock import isoformat_utc
+from backend.db import atomic, read
 from backend.errors import NotFound
 from backend.footprint import store
 from backend.footprint.calculators import CALCULATORS, tree_duty
@@ -22,29 +24,46 @@ from backend.http import validation_error
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
-def factor_set_for(session: Session, requested: int | None, now: datetime) -> FactorSet:
+def current_set() -> FactorSet:
+    """The shipped files' set, looked up (or stored) once per app: package data changes only with a deploy."""
+    cached = current_app.extensions.get("footprint_current_set")
+    if cached is None:
+        now = current_app.config["CLOCK"]()
+        cached = atomic(lambda session: store.load_packaged(session, now)[0])
+        current_app.extensions["footprint_current_set"] = cached
+    return cached
+
+
+def forget_current_set() -> None:
+    current_app.extensions.pop("footprint_current_set", None)
+
+
+def factor_set(requested: int | None) -> FactorSet:
+    """A set by number (to reproduce an old result), or the current one."""
     if requested is not None:
-        return store.get_set(session, requested)
-    return store.load_packaged(session, now)[0]
+        return read(lambda session: store.get_set(session, requested))
+    return current_set()
 
 
 def calculation_id(calculator: str, factor_set: int, inputs: dict[str, Any]) -> str:
     return "FP" + sha256_hex({"calculator": calculator, "factor_set": factor_set, "inputs": inputs})[:24]
 
 
-def calculate(session: Session, module: ModuleType, inputs: Any, clock: Clock) -> dict[str, Any]:
-    """Compute with the requested (or current) set and store the calculation unless an identical one exists."""
-    now = clock()
-    if module is tree_duty and inputs.date is None:  # the rule in force today, Beijing time; stored as an input
+def calculate(module: ModuleType, inputs: Any, factors: FactorSet, now: datetime) -> dict[str, Any]:
+    """Run the calculator and name the result by what it was computed from."""
+    if module is tree_duty and inputs.date is None:  # the rule in force today, Beijing time; kept as an input
         inputs = inputs.model_copy(update={"date": now.astimezone(CHINA).date().isoformat()})
-    factors = factor_set_for(session, inputs.factor_set, now)
     result = module.calculate(inputs, factors)
     result["id"] = calculation_id(module.NAME, factors.number, result["inputs"])
-    if session.get(FootprintCalculation, result["id"]) is None:
-        session.add(FootprintCalculation(id=result["id"], calculator=module.NAME, factor_set=factors.number,
-                                         inputs=result["inputs"], result=result, total_g=result["total_g"],
-                                         created_at=now))
     return result
+
+
+def keep(session: Session, result: dict[str, Any], now: datetime) -> None:
+    """Store a calculation unless an identical one (same id) already is."""
+    if session.get(FootprintCalculation, result["id"]) is None:
+        session.add(FootprintCalculation(id=result["id"], calculator=result["calculator"],
+                                         factor_set=result["factor_set"]["number"], inputs=result["inputs"],
+                                         result=result, total_g=result["total_g"], created_at=now))
 
 
 def stored(session: Session, calculation: str) -> dict[str, Any]:
