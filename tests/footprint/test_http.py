@@ -133,6 +133,7 @@ def test_changed_data_files_load_as_a_new_set_and_the_old_set_still_answers(app,
                "materials": [{"kind": "custom", "name": "展台", "quantity": 1, "unit": "m²",
                               "kgco2e_per_unit": 1}]}, "materials.0.source"),
     ("trip", {"legs": [{"mode": "bus", "km": 1}], "activities": [{"name": "索道"}]}, "activities.0.leg"),
+    ("trip", {"destination": "513200"}, "legs"),
 ])
 def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(app, client, calculator, body, field):
     refused(post(client, calculator, body), 400, field=field)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from backend.errors import InvalidInput
 from backend.footprint.calculators.common import exactly_one, grid_factor
 from backend.footprint.calculators.lifestyle import add_meals
 from backend.footprint.calculators.travel import add_leg
@@ -45,6 +46,8 @@ class Input(Calculation):
 
 def calculate(inputs: Input, factors: FactorSet) -> dict:
     check_region(inputs.destination, "destination")
+    if not (inputs.legs or inputs.hotel_nights is not None or inputs.meals or inputs.activities):
+        raise InvalidInput("legs", "至少填写一项 (give at least one of legs, hotel_nights, meals, activities)")
     tally = Tally(factors)
     region, year = inputs.destination, inputs.year
     for index, leg in enumerate(inputs.legs):
