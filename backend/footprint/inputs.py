@@ -9,15 +9,24 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from backend.errors import InvalidInput
+from backend.footprint.library import FactorSet
 from backend.registry.adcode import divisions
+
+
+def plain_decimal(value: Decimal) -> Decimal:
+    """One spelling per number (1500.0 and 1.5E+3 are 1500), so a stored input reads back as it printed."""
+    return Decimal(format(value.normalize(), "f"))
+
+
+PlainDecimal = Annotated[Decimal, AfterValidator(plain_decimal)]
 
 
 def Quantity(maximum: int, description: str = "") -> Any:  # noqa: N802 (reads as a type)
     """A non-negative decimal with at most 6 places and a ceiling."""
-    return Annotated[Decimal, Field(ge=0, le=maximum, decimal_places=6, description=description)]
+    return Annotated[PlainDecimal, Field(ge=0, le=maximum, decimal_places=6, description=description)]
 
 
 Region = Annotated[str, Field(pattern=r"^\d{6}$", description="GB/T 2260 adcode (province or county)")]
@@ -42,6 +51,15 @@ class Calculation(Strict):
 def check_region(region: str | None, field: str = "region") -> None:
     if region is not None and region not in divisions():
         raise InvalidInput(field, f"未知的行政区划代码 {region} (unknown adcode)")
+
+
+def place_of(factors: FactorSet, region: str, field: str) -> tuple[float, float]:
+    """A division's coordinates; the table's pseudo-divisions (99xxxx: 苏鲁交界, 海域) have none."""
+    check_region(region, field)
+    found = factors.place(region)
+    if found is None:
+        raise InvalidInput(field, f"行政区划 {region} 没有坐标，无法计算距离 (no coordinates to measure from)")
+    return found[0]
 
 
 class CarLeg(Strict):

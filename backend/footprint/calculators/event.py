@@ -10,7 +10,6 @@ an auditor can check; each record's distance is returned alongside.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
@@ -26,12 +25,14 @@ from backend.footprint.inputs import (
     Calculation,
     Leg,
     Meals,
+    PlainDecimal,
     Quantity,
     Region,
     Strict,
     Year,
     canonical_inputs,
     check_region,
+    place_of,
 )
 from backend.footprint.library import FactorSet
 from backend.footprint.tally import Step, Tally
@@ -66,7 +67,7 @@ class Material(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=60)
     quantity: Quantity(1_000_000_000) | None = None
     unit: str | None = Field(default=None, min_length=1, max_length=20)
-    kgco2e_per_unit: Decimal | None = Field(default=None, ge=0, le=1_000_000, decimal_places=6)
+    kgco2e_per_unit: PlainDecimal | None = Field(default=None, ge=0, le=1_000_000, decimal_places=6)
     source: str | None = Field(default=None, min_length=2, max_length=200)
 
 
@@ -120,15 +121,15 @@ def calculate(inputs: Input, factors: FactorSet) -> dict:
 def _participant_travel(tally: Tally, inputs: Input) -> list[float]:
     """Sum person-km (vehicle-km for cars) per mode, cabin, haul and distance basis; one line per group."""
     factors = tally.factors
-    venue, _ = factors.place(inputs.venue)
     long_haul = factors.factor("flight.long_haul_km").value
     groups: dict[tuple[str, str, str, str], list] = {}
+    venue = None
     distances = []
     for index, record in enumerate(inputs.participant_travel):
         path = f"participant_travel.{index}."
         if exactly_one({"origin": record.origin, "distance_km": record.distance_km}, path, "出发地") == "origin":
-            check_region(record.origin, f"{path}origin")
-            origin, _ = factors.place(record.origin)
+            origin = place_of(factors, record.origin, f"{path}origin")
+            venue = venue or place_of(factors, inputs.venue, "venue")
             distance, basis = great_circle_km(origin, venue), "city"
         else:
             distance, basis = record.distance_km, "given"

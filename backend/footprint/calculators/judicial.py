@@ -17,7 +17,7 @@ from pydantic import Field
 
 from backend.errors import InvalidInput
 from backend.footprint.calculators.common import exactly_one
-from backend.footprint.inputs import Calculation, Quantity, Strict, canonical_inputs
+from backend.footprint.inputs import Calculation, PlainDecimal, Quantity, Strict, canonical_inputs
 from backend.footprint.library import STATUS_ZH, FactorSet
 from backend.footprint.tally import Step, Tally, number_text
 
@@ -36,7 +36,7 @@ def _parameter(low: str, high: str, description: str):
 class Appraised(Strict):
     """One parameter as the appraisal report gives it."""
 
-    value: Decimal = Field(gt=0, le=100, decimal_places=6)
+    value: PlainDecimal = Field(ge=0, le=100, decimal_places=6)
     source: str = Field(min_length=2, max_length=200, description="report and page, e.g. 川林鉴〔2024〕12号 第3页")
 
 
