@@ -21,6 +21,7 @@ from werkzeug.routing import IntegerConverter
 from backend.dbtypes import MAX_ID
 from backend.errors import InvalidInput
 from backend.ledger.operations import MAX_AMOUNT_G
+from backend.ratelimit import limit
 
 # JSON bodies larger than this are refused before parsing.
 MAX_BODY_BYTES = 64 * 1024
@@ -37,6 +38,7 @@ class Route:
     status: int = 200
     tags: tuple[str, ...] = field(default_factory=tuple)
     max_body: int = MAX_BODY_BYTES  # larger only where a body is a list of records (an event's participants)
+    rate_limit: tuple[str, int | None] | None = None  # (bucket, per minute or the public default), before parsing
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
@@ -62,13 +64,20 @@ _PYDANTIC_MESSAGES = {
     "string_pattern_mismatch": "格式不正确 (malformed)",
     "too_short": "过短 (too short)",
     "too_long": "过长 (too long)",
+    "string_too_short": "过短 (too short)",
+    "string_too_long": "过长 (too long)",
+    "int_parsing": "应为整数 (must be an integer)",
+    "union_tag_not_found": "缺少类型字段 (missing the field naming the kind)",
+    "model_type": "应为 JSON 对象 (must be a JSON object)",
+    "list_type": "应为数组 (must be a list)",
 }
+MAX_DETAILS = 20  # a body with thousands of bad records gets the first few, not a response larger than it
 
 
 def validation_error(error: ValidationError, *, prefix: tuple[str, ...] = ()) -> InvalidInput:
     """One 400 naming every bad field; the message names the first."""
     details = []
-    for item in error.errors(include_url=False):
+    for item in error.errors(include_url=False)[:MAX_DETAILS]:
         name = _field_name(prefix + tuple(item["loc"]))
         text = _PYDANTIC_MESSAGES.get(item["type"], "")
         message = f"{text}: {item['msg']}" if text else item["msg"]
@@ -94,7 +103,7 @@ def parse_body(model: type[BaseModel], max_bytes: int = MAX_BODY_BYTES) -> BaseM
     try:
         parsed = model.model_validate_json(raw, strict=True)
     except ValidationError as error:
-        if any(item["type"] == "model_type" for item in error.errors()):
+        if any(item["type"] == "model_type" and not item["loc"] for item in error.errors()):
             raise InvalidInput("body", "应为 JSON 对象 (must be a JSON object)") from None
         raise validation_error(error) from None
     refuse_nul(parsed.model_dump())
@@ -126,6 +135,8 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
 
 def _make_view(route: Route) -> Callable[..., Any]:
     def view(**path_args: Any):
+        if route.rate_limit is not None:  # counted before the body is read: a bad body costs an allowance too
+            limit(*route.rate_limit)
         kwargs = dict(path_args)
         if route.body is not None:
             kwargs["body"] = parse_body(route.body, route.max_body)

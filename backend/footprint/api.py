@@ -15,10 +15,10 @@ from backend.footprint import service, store
 from backend.footprint.calculators import CALCULATORS
 from backend.footprint.library import FactorSet
 from backend.http import MAX_BODY_BYTES, Route, register
-from backend.ratelimit import limit
 
 bp = Blueprint("footprint", __name__, url_prefix="/api/v1")
 EVENT_MAX_BODY = 4 * 1024 * 1024  # 20,000 participant records at ~200 bytes each
+EVENT_PER_MINUTE = 10  # an event can be megabytes in and out: a tighter allowance than the other calculators
 TAGS = ("footprint",)
 CALCULATION_ID = re.compile(r"FP[0-9a-f]{24}")
 
@@ -27,7 +27,6 @@ def _calculator_view(name: str):
     module = CALCULATORS[name]
 
     def view(body: BaseModel) -> dict[str, Any]:
-        limit("footprint")
         now = current_app.config["CLOCK"]()
         result = service.calculate(module, body, service.factor_set(body.factor_set), now)
         atomic(lambda session: service.keep(session, result, now))  # computed outside the write transaction
@@ -48,8 +47,12 @@ class FactorQuery(SetQuery):
     geography: str | None = Field(default=None, max_length=20)
 
 
-class AirportQuery(BaseModel):
+class NoQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class AirportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     q: str = Field(min_length=1, max_length=40)
     limit: int = Field(default=10, ge=1, le=50)
 
@@ -60,13 +63,9 @@ def _set_json(factors: FactorSet) -> dict[str, Any]:
 
 def list_factors(query: FactorQuery):
     """Every factor of a set with value, unit, geography, year, status and source."""
-    def view(factors: FactorSet):
-        chosen = [f for f in factors.factors
-                  if (query.key is None or f.key == query.key or (query.key.endswith(".") and
-                                                                  f.key.startswith(query.key)))
-                  and (query.geography is None or f.geography == query.geography)]
-        return {"factor_set": _set_json(factors), "items": [f.to_json() for f in chosen]}
-    return view(service.factor_set(query.factor_set))
+    factors = service.factor_set(query.factor_set)
+    return {"factor_set": _set_json(factors),
+            "items": [f.to_json() for f in factors.select(query.key, query.geography)]}
 
 
 def list_species(query: SetQuery):
@@ -81,7 +80,7 @@ def list_duty_rules(query: SetQuery):
     return {"factor_set": _set_json(factors), "items": [r.to_json() for r in factors.duty_rules]}
 
 
-def list_factor_sets():
+def list_factor_sets(query: NoQuery):
     """Every factor set loaded so far, oldest first."""
     sets = read(store.list_sets)
     return {"items": [{**s, "loaded_at": isoformat_utc(s["loaded_at"])} for s in sets]}
@@ -96,38 +95,22 @@ def get_calculation(calculation: str):
 
 def airports(query: AirportQuery):
     """Type-ahead over IATA code, Chinese and English names and cities: exact code first, then prefixes."""
-    limit("airports")
-    needle = query.q.strip().casefold()
-
-    def view(factors: FactorSet):
-        ranked = []
-        for airport in factors.airports.values():
-            names = (airport.name_zh, airport.city_zh, airport.name_en.casefold(), airport.city_en.casefold())
-            if airport.iata.casefold() == needle:
-                rank = 0
-            elif any(name.startswith(needle) for name in names):
-                rank = 1
-            elif any(needle in name for name in names):
-                rank = 2
-            else:
-                continue
-            ranked.append((rank, airport.country != "CN", airport.iata, airport))
-        ranked.sort(key=lambda item: item[:3])
-        return {"items": [item[3].to_json() for item in ranked[:query.limit]]}
-    return view(service.current_set())
+    return {"items": [a.to_json() for a in service.current_set().search_airports(query.q, query.limit)]}
 
 
 ROUTES = [
     *(Route("POST", f"/footprint/{name}", _calculator_view(name), f"Footprint: {name}", body=module.Input,
-            tags=TAGS, max_body=EVENT_MAX_BODY if name == "event" else MAX_BODY_BYTES)
+            tags=TAGS, max_body=EVENT_MAX_BODY if name == "event" else MAX_BODY_BYTES,
+            rate_limit=("footprint-event", EVENT_PER_MINUTE) if name == "event" else ("footprint", None))
       for name, module in CALCULATORS.items()),
     Route("GET", "/footprint/factors", list_factors, "Emission factors with sources", query=FactorQuery, tags=TAGS),
-    Route("GET", "/footprint/factor-sets", list_factor_sets, "Factor set versions", tags=TAGS),
+    Route("GET", "/footprint/factor-sets", list_factor_sets, "Factor set versions", query=NoQuery, tags=TAGS),
     Route("GET", "/footprint/species", list_species, "Species defaults (judicial)", query=SetQuery, tags=TAGS),
     Route("GET", "/footprint/tree-duty-rules", list_duty_rules, "Tree-duty rules", query=SetQuery, tags=TAGS),
     Route("GET", "/footprint/calculations/<calculation>", get_calculation,
           "A stored calculation", tags=TAGS),
-    Route("GET", "/airports", airports, "Airport type-ahead", query=AirportQuery, tags=TAGS),
+    Route("GET", "/airports", airports, "Airport type-ahead", query=AirportQuery, tags=TAGS,
+          rate_limit=("airports", None)),
 ]
 
 

@@ -17,7 +17,6 @@ from importlib import resources
 from typing import Any
 
 from backend.canonical import sha256_hex
-from backend.registry.adcode import divisions
 
 DATA_FILES = ("factors.csv", "grid_regions.csv", "places.csv", "airports.csv", "species.csv", "tree_duty_rules.csv")
 STATUSES = ("official", "third-party", "unverified")
@@ -25,6 +24,10 @@ STATUS_ZH = {"official": "官方", "third-party": "第三方", "unverified": "�
 _EMISSION_UNIT = re.compile(r"^(g|kg|t)CO2(e?)/(.+)$")
 _GRAMS = {"g": Decimal(1), "kg": Decimal(1000), "t": Decimal(1_000_000)}
 NATIONAL = "national"
+
+
+class MissingFactor(LookupError):
+    """The set has no factor for this key: an older set asked by code that needs a newer key."""
 
 
 class DataFileError(ValueError):
@@ -147,10 +150,13 @@ class FactorSet:
     duty_rules: tuple[DutyRule, ...]
     number: int | None = None
     _by_key: dict[str, list[Factor]] = field(default_factory=dict, repr=False, compare=False)
+    _prefecture_stand_in: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for factor in self.factors:
             self._by_key.setdefault(factor.key, []).append(factor)
+        for code in sorted(self.places, reverse=True):  # the lowest-numbered county of each prefecture wins
+            self._prefecture_stand_in[code[:4]] = code
 
     def numbered(self, number: int) -> FactorSet:
         return FactorSet(self.sha256, self.factors, self.grid_regions, self.places, self.airports, self.species,
@@ -163,21 +169,27 @@ class FactorSet:
         return sorted(key for key in self._by_key if key.startswith(prefix))
 
     def geographies_for(self, region: str | None) -> list[str]:
-        """Where to look for a region's factor, most specific first: province, grid region, national."""
+        """Where to look for a region's factor, most specific first: province, grid region, national.
+
+        The grid region is the prefecture's where the table names one (蒙东's leagues are in the Northeast grid),
+        else the province's."""
         if region is None:
             return [NATIONAL]
         province = region[:2] + "0000"
         chain = [province]
-        if province in self.grid_regions:
-            chain.append(self.grid_regions[province][0])
+        grid = self.grid_regions.get(region[:4] + "00") or self.grid_regions.get(province)
+        if grid:
+            chain.append(grid[0])
         return chain + [NATIONAL]
 
     def factor(self, key: str, *, region: str | None = None, year: int | None = None) -> Factor:
         """The factor for a key: the most specific geography that has one (for ``year``, if given); there,
         official before third-party before unverified, then the latest year.
 
-        KeyError for a key the set lacks (a programming error); LookupError when no factor exists for the year.
+        MissingFactor for a key the set lacks; LookupError when no factor exists for the year.
         """
+        if key not in self._by_key:
+            raise MissingFactor(key)
         candidates = self._by_key[key]
         if year is not None:
             candidates = [f for f in candidates if f.year == year]
@@ -197,13 +209,36 @@ class FactorSet:
         for candidate in (adcode, prefecture):
             if candidate in self.places:
                 return self.places[candidate], candidate
-        for other in sorted(self.places):
-            if other[:4] == adcode[:4]:
-                return self.places[other], other
+        if stand_in := self._prefecture_stand_in.get(adcode[:4]):
+            return self.places[stand_in], stand_in
         province = adcode[:2] + "0000"
         if province in self.places:
             return self.places[province], province
         return None
+
+    def select(self, key: str | None = None, geography: str | None = None) -> list[Factor]:
+        """Factors by exact key or by prefix ending in ".", and by geography."""
+        return [f for f in self.factors
+                if (key is None or f.key == key or (key.endswith(".") and f.key.startswith(key)))
+                and (geography is None or f.geography == geography)]
+
+    def search_airports(self, query: str, limit: int) -> list[Airport]:
+        """Exact IATA code first, then a name or city starting with the query, then containing it; mainland
+        China before the rest."""
+        needle = query.strip().casefold()
+        ranked = []
+        for airport in self.airports.values():
+            names = (airport.name_zh, airport.city_zh, airport.name_en.casefold(), airport.city_en.casefold())
+            if airport.iata.casefold() == needle:
+                rank = 0
+            elif any(name.startswith(needle) for name in names):
+                rank = 1
+            elif any(needle in name for name in names):
+                rank = 2
+            else:
+                continue
+            ranked.append((rank, airport.country != "CN", airport.iata, airport))
+        return [item[3] for item in sorted(ranked, key=lambda item: item[:3])[:limit]]
 
     @cached_property
     def summary(self) -> dict[str, int]:
@@ -227,9 +262,15 @@ def parse(files: dict[str, str]) -> FactorSet:
     missing = [name for name in DATA_FILES if name not in files]
     if missing:
         raise DataFileError(missing[0], 0, "missing")
-    grid = {row["province"]: (row["region"], row["name"]) for _, row in _rows(files, "grid_regions.csv")}
-    where = {NATIONAL: "全国", **{region: name for region, name in grid.values()},
-             **{code: name for code, name in divisions().items() if code.endswith("0000")}}
+    grid, where = {}, {NATIONAL: "全国"}
+    for line, row in _rows(files, "grid_regions.csv"):
+        if not re.fullmatch(r"\d{4}00", row["division"]):
+            raise DataFileError("grid_regions.csv", line, f"division {row['division']!r} is not a province or "
+                                                          "prefecture adcode")
+        grid[row["division"]] = (row["region"], row["region_name"])
+        where[row["region"]] = row["region_name"]
+        if row["division"].endswith("0000"):
+            where[row["division"]] = row["division_name"]
     factors = []
     for line, row in _rows(files, "factors.csv"):
         if row["geography"] not in where:

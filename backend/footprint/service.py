@@ -14,10 +14,10 @@ from sqlmodel import Session
 from backend.canonical import sha256_hex
 from backend.clock import isoformat_utc
 from backend.db import atomic, read
-from backend.errors import NotFound
+from backend.errors import InvalidInput, NotFound
 from backend.footprint import store
 from backend.footprint.calculators import CALCULATORS, tree_duty
-from backend.footprint.library import FactorSet
+from backend.footprint.library import FactorSet, MissingFactor
 from backend.footprint.models import FootprintCalculation
 from backend.http import validation_error
 
@@ -53,7 +53,11 @@ def calculate(module: ModuleType, inputs: Any, factors: FactorSet, now: datetime
     """Run the calculator and name the result by what it was computed from."""
     if module is tree_duty and inputs.date is None:  # the rule in force today, Beijing time; kept as an input
         inputs = inputs.model_copy(update={"date": now.astimezone(CHINA).date().isoformat()})
-    result = module.calculate(inputs, factors)
+    try:
+        result = module.calculate(inputs, factors)
+    except MissingFactor as missing:
+        raise InvalidInput("factor_set", f"第 {factors.number} 号排放因子集没有 {missing} (factor set "
+                                         f"{factors.number} predates the factor {missing})") from None
     result["id"] = calculation_id(module.NAME, factors.number, result["inputs"])
     return result
 

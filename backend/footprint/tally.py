@@ -14,8 +14,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from backend.errors import InvalidInput
 from backend.footprint.library import Factor, FactorSet, _plain
 
+MAX_TOTAL_G = 10**16  # 10 Gt: more than China emits in a year; past it the inputs are wrong, not the planet
 ROUNDING_RULE = "每行向上取整到克，合计为各行之和 (each line rounded up to the whole gram; the total is their sum)"
 
 CATEGORY_NAMES = {
@@ -133,6 +135,10 @@ class Tally:
                 for name, grams in totals.items()]
 
     def result(self, calculator: str, inputs: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        if self.total_g > MAX_TOTAL_G:
+            largest = max(self.lines, key=lambda line: line.grams)
+            raise InvalidInput(largest.category, f"结果超过 {MAX_TOTAL_G // 10**15} Gt，请检查数量 (the result "
+                                                 f"exceeds 10 Gt: check the quantities; largest: {largest.item})")
         return {"calculator": calculator, "total_g": self.total_g, "categories": self.categories(),
                 "breakdown": [line.to_json() for line in self.lines],
                 "trace": self.derivations + [line.text() for line in self.lines],

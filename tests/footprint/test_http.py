@@ -134,6 +134,16 @@ def test_changed_data_files_load_as_a_new_set_and_the_old_set_still_answers(app,
                               "kgco2e_per_unit": 1}]}, "materials.0.source"),
     ("trip", {"legs": [{"mode": "bus", "km": 1}], "activities": [{"name": "索道"}]}, "activities.0.leg"),
     ("trip", {"destination": "513200"}, "legs"),
+    ("judicial", {"method": "stock", "species": "杉木", "volume_m3": 1, "parameters": None}, "parameters"),
+    ("judicial", {"method": "stock", "species": "杉木", "volume_m3": 1, "appraisal": "某鉴定所"}, "appraisal"),
+    ("judicial", {"method": "stock", "species": "杉木", "volume_m3": 1, "case_no": "(2024)川0181刑初123号\n"},
+     "case_no"),
+    ("event", {"name": "x", "stage": "plan", "venue": "510104", "participants": 1, "catering": 5}, "catering"),
+    ("event", {"name": "x", "stage": "plan", "venue": "510104", "participants": 1,
+               "materials": [{"kind": "custom", "name": "x", "quantity": 1_000_000_000, "unit": "t",
+                              "kgco2e_per_unit": 1_000_000, "source": "ab"}] * 10}, "materials"),
+    ("event", {"name": "x", "stage": "plan", "venue": "990000", "participants": 1,
+               "participant_travel": [{"origin": "110000", "mode": "hsr", "count": 1}]}, "venue"),
 ])
 def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(app, client, calculator, body, field):
     refused(post(client, calculator, body), 400, field=field)
@@ -190,16 +200,27 @@ def test_airport_type_ahead_finds_by_code_name_and_city(client, q, first):
 def test_airport_type_ahead_needs_a_query_and_bounds_the_limit(client):
     assert {a["iata"] for a in client.get("/api/v1/airports?q=成都").get_json()["items"]} == {"CTU", "TFU"}
     refused(client.get("/api/v1/airports"), 400, field="q")
+    refused(client.get("/api/v1/airports?q=%20%20"), 400, field="q")
+    refused(client.get("/api/v1/footprint/factor-sets?page=2"), 400, field="page")
     refused(client.get("/api/v1/airports?q=a&limit=500"), 400, field="limit")
 
 
-def test_calculations_are_rate_limited_per_client(app, client):
+def test_calculations_are_rate_limited_per_client_bad_bodies_included(app, client):
     app.config["PUBLIC_RATE_LIMIT_PER_MINUTE"] = 3
-    for _ in range(3):
+    assert post(client, "household", {"electricity_kwh": -1}).status_code == 400
+    for _ in range(2):
         assert post(client, "household", HOUSEHOLD).status_code == 200
     response = post(client, "household", HOUSEHOLD)
     refused(response, 429, "rate_limited")
     assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_a_body_of_many_bad_records_gets_a_bounded_error(client):
+    records = [{"distance_km": 10, "mode": "hsr", "count": 1, "seat": "window"} for _ in range(5_000)]
+    error = refused(post(client, "event", {"name": "x", "stage": "plan", "venue": "510104", "participants": 1,
+                                           "participant_travel": records}), 400,
+                    field="participant_travel.0.seat")
+    assert len(error["details"]) == 20
 
 
 def test_the_openapi_document_describes_every_calculator(client):

@@ -45,7 +45,7 @@ def test_a_hundred_kwh_in_sichuan_2022_is_14_04_kg(client):
                                                                                         "official")
     assert "公告2024年第33号" in factor["source"]
     assert result["trace"] == [
-        "用电：100 kWh × 0.1404 kgCO2/kWh = 14,040 gCO2e — 2022年电力碳足迹因子（公告2024年第33号）"
+        "用电：100 kWh × 0.1404 kgCO2/kWh = 14,040 gCO2e — 2022年电力二氧化碳排放因子（公告2024年第33号）"
         "（生态环境部、国家统计局），四川省，2022年，官方"]
     assert result["factor_set"]["number"] == 1
 
@@ -54,6 +54,7 @@ def test_a_hundred_kwh_in_sichuan_2022_is_14_04_kg(client):
     ("510104", "0.1404", "510000", 2022),   # a Chengdu district: Sichuan's official 2022 value beats the
                                            # third-party 2023 transcription
     ("540102", "0.2268", "grid:southwest", 2022),  # Lhasa: Tibet has no provincial factor → 西南区域电网
+    ("440300", "0.4419", "440000", 2023),  # Shenzhen: Guangdong's only values are third-party; the latest
     (None, "0.5306", "national", 2023),    # no region: the latest national value
 ])
 def test_the_default_grid_factor_is_the_most_specific_then_official_then_latest(client, region, expected_value,
@@ -66,6 +67,21 @@ def test_the_default_grid_factor_is_the_most_specific_then_official_then_latest(
                                                                      expected_year)
     assert result["total_g"] == 1000 * Decimal(expected_value) * 1000
     assert any(str(expected_year) in note for note in result["notes"])  # the year chosen is shown
+
+
+def test_the_year_2023_in_hulunbuir_falls_back_to_the_northeast_grid(client):
+    """No provincial 2023 value for Inner Mongolia; 呼伦贝尔 is 蒙东, served by the Northeast grid (0.5122)."""
+    result = calculate(client, "household", {"region": "150702", "year": 2023, "electricity_kwh": 100})
+    assert result["total_g"] == 51_220
+    assert result["breakdown"][0]["factors"][0]["geography"] == "grid:northeast"
+
+    west = calculate(client, "household", {"region": "150102", "year": 2023, "electricity_kwh": 100})
+    assert west["total_g"] == 63_610  # 呼和浩特 is 蒙西: North China grid 0.6361
+
+
+def test_the_note_says_why_a_newer_value_was_passed_over(client):
+    result = calculate(client, "household", {"region": "510000", "electricity_kwh": 1})
+    assert any("2023 年仅有较低可信度的值，未采用" in note for note in result["notes"]), result["notes"]
 
 
 def test_a_household_month_adds_its_lines_each_rounded_up_to_the_gram(client, shipped):
@@ -116,7 +132,7 @@ def test_a_return_business_flight_for_two_with_radiative_forcing_shows_it_as_its
     assert flight["haul"] == "long" and km > 3700
     exact = km * Decimal("1.08") * 2 * 2 * Decimal("95.3") * Decimal("2.9")  # long-haul business 2.9 × economy
     assert flight["result_g"] == ceil_g(exact)
-    assert forcing["radiative_forcing"] is True
+    assert forcing["radiative_forcing"] is True and forcing["distance_km"] == flight["distance_km"]
     assert forcing["result_g"] == ceil_g(exact * Decimal("0.7"))  # DESNZ 2024: 1.7 × CO2, the extra 0.7 shown apart
     assert result["total_g"] == flight["result_g"] + forcing["result_g"]
 

@@ -17,7 +17,14 @@ def grid_factor(tally: Tally, region: str | None, year: int | None, *, year_fiel
         years = "、".join(map(str, tally.factors.years("electricity.grid")))
         raise InvalidInput(year_field, f"没有 {year} 年的电网排放因子 (no grid factor for {year}); "
                                        f"可选年份 (available): {years}") from None
-    chosen = "指定年份" if year is not None else "最新可用年份"
+    newer = sorted({f.year for f in tally.factors.select("electricity.grid", factor.geography)
+                    if f.year > factor.year})
+    if year is not None:
+        chosen = "指定年份"
+    elif newer:  # a newer value here is less sure (third-party): say why it was passed over
+        chosen = f"该地区最新的{STATUS_ZH[factor.status]}值；{'、'.join(map(str, newer))} 年仅有较低可信度的值，未采用"
+    else:
+        chosen = "最新可用年份"
     tally.note(f"电网排放因子：{factor.where} {factor.year} 年（{chosen}，{STATUS_ZH[factor.status]}）"
                f" {factor.value} {factor.unit} (grid factor: {factor.geography}, {factor.year})")
     return factor

@@ -73,7 +73,7 @@ class Input(Calculation):
 
 
 def calculate(inputs: Input, factors: FactorSet) -> dict:
-    if inputs.case_no is not None and not CASE_NO.match(inputs.case_no):
+    if inputs.case_no is not None and not CASE_NO.fullmatch(inputs.case_no):
         raise InvalidInput("case_no", "案号格式不正确，如 (2024)川0181刑初123号 (malformed case number)")
     given = {name: value for name, value in inputs.parameters if value is not None}
     for name, value in given.items():
@@ -92,7 +92,7 @@ def calculate(inputs: Input, factors: FactorSet) -> dict:
     else:
         _area(tally, inputs, given)
     result = tally.result(NAME, canonical_inputs(inputs), method=inputs.method)
-    result["total_t"] = number_text(Fraction(result["total_g"], GRAMS_PER_T), 6)
+    result["total_t"] = number_text(Fraction(result["total_g"], GRAMS_PER_T), 6).replace(",", "")
     return result
 
 

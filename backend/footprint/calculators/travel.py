@@ -150,5 +150,5 @@ def flight(tally: Tally, distance: Decimal | Fraction, *, passengers: int, round
         rf = factor("flight.radiative_forcing")
         tally.add(category, f"{label} 非二氧化碳效应（辐射强迫）", line.exact, "gCO2",
                   [Step(Fraction(rf.value) - 1, f"({rf.value} − 1)（辐射强迫系数）", rf.citation(), rf)],
-                  radiative_forcing=True)
+                  radiative_forcing=True, **{k: v for k, v in shape.items() if k == "distance_km"})
     return line
