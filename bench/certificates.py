@@ -50,7 +50,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.error
 import urllib.request
 import uuid
@@ -63,6 +62,7 @@ from pathlib import Path
 import redis
 from joserfc.jwk import OKPKey
 from ledger import make_batches  # bench/ledger.py: this script's directory is first on sys.path
+from report import PROBLEMS, cpu_model, fail, percentile, run_part  # bench/report.py, beside this script
 from sqlalchemy import create_engine, select, text
 
 from backend import audit, certificates, create_app, migrate
@@ -86,7 +86,6 @@ GUNICORN_WORKERS, GUNICORN_THREADS = 2, 4
 WRK_THREADS = 1  # one event loop drives thousands of requests a second; more would only take CPU from the server
 SERVED_REQUESTS = 50
 GENUINE_MARK = "真实有效"
-PROBLEMS: list[str] = []  # anything that makes the run fail (exit 1)
 
 # (purpose, reference) of the certificates made, in turn: cards and PDFs with and without a reference line, and
 # purposes whose wording differs in length.
@@ -99,16 +98,6 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def fail(problem: str) -> None:
-    print(f"  PROBLEM: {problem}", flush=True)
-    PROBLEMS.append(problem)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -730,15 +719,6 @@ def machine_context() -> list[str]:
     return lines
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
 
 def print_store(results: list[StoreResult], signing: SigningResult | None) -> None:
     print("sign+store, one writer; a retirement = one transaction (serials, audit event, certificate, log append)")
@@ -790,15 +770,6 @@ def print_render(result: RenderResult) -> None:
               f"from Redis {statistics.fmean(times):.2f} ms mean, p50 {percentile(times, 0.5):.2f} ms "
               f"({len(times)} requests)")
 
-
-def run_part(name: str, part: Callable, *args):
-    """One part of the benchmark; if it breaks, the others still run and the run fails."""
-    try:
-        return part(*args)
-    except Exception as error:  # noqa: BLE001 — reported, and the run exits 1
-        traceback.print_exc()
-        fail(f"{name}: {type(error).__name__}: {(str(error).splitlines() or [''])[0]}")
-        return None
 
 
 def main() -> int:

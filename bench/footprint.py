@@ -42,15 +42,14 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import redis
+from report import PROBLEMS, cpu_model, fail, percentile, run_part  # bench/report.py, beside this script
 from sqlalchemy import create_engine, func, select, text
 
 from backend import create_app, migrate
@@ -64,7 +63,6 @@ PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 VENUE = "510100"  # 成都市
 WARM_UP_REQUESTS = 20  # load the factor set, open connections, fill caches; not timed, but stored
-PROBLEMS: list[str] = []  # anything that makes the run fail (exit 1)
 
 # Participant travel of a big-city event: (mode, share, one-way km range when given by distance).
 MODES = [("hsr", 0.35, (100, 1800)), ("flight", 0.2, (500, 9000)), ("car", 0.15, (5, 400)),
@@ -72,16 +70,6 @@ MODES = [("hsr", 0.35, (100, 1800)), ("flight", 0.2, (500, 9000)), ("car", 0.15,
 CABINS = [("economy", 0.8), ("premium_economy", 0.05), ("business", 0.1), ("first", 0.05)]
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def fail(problem: str) -> None:
-    print(f"  PROBLEM: {problem}", flush=True)
-    PROBLEMS.append(problem)
 
 
 def pick(rng: random.Random, weighted: list[tuple]) -> tuple:
@@ -339,15 +327,6 @@ def expect_200(response, what: str) -> None:
 # Report
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
 
 def machine_context(pg: bool) -> str:
     parts = [f"CPUs {os.cpu_count()} ({cpu_model()})", f"load average {os.getloadavg()[0]:.2f}",
@@ -419,15 +398,6 @@ def print_http(results: list[HttpResult], records: int) -> None:
                   f"{result.event_s * 1000:>8.1f} {result.event_s / records * 1e6:>12.2f}")
     print("stored: rows in footprint_calculation afterwards (warm-up requests and the event included).")
 
-
-def run_part(name: str, part: Callable, *args):
-    """One part of the benchmark; if it breaks, the others still run and the run fails."""
-    try:
-        return part(*args)
-    except Exception as error:  # noqa: BLE001 — reported, and the run exits 1
-        traceback.print_exc()
-        fail(f"{name}: {type(error).__name__}: {(str(error).splitlines() or [''])[0]}")
-        return None
 
 
 def main() -> int:
