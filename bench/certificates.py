@@ -62,7 +62,7 @@ from pathlib import Path
 import redis
 from joserfc.jwk import OKPKey
 from ledger import make_batches  # bench/ledger.py: this script's directory is first on sys.path
-from report import PROBLEMS, cpu_model, fail, percentile, run_part  # bench/report.py, beside this script
+from report import cpu_model, fail, finish, percentile, run_part  # bench/report.py, beside this script
 from sqlalchemy import create_engine, select, text
 
 from backend import audit, certificates, create_app, migrate
@@ -809,10 +809,7 @@ def main() -> int:
     if renders:
         print()
         print_render(renders)
-    print(f"\ntotal {time.perf_counter() - began:.0f} s; load average now {os.getloadavg()[0]:.2f}")
-    for problem in PROBLEMS:
-        print(f"FAILED: {problem}")
-    return 1 if PROBLEMS else 0
+    return finish(began)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import redis
-from report import PROBLEMS, cpu_model, fail, percentile, run_part  # bench/report.py, beside this script
+from report import cpu_model, fail, finish, percentile, run_part  # bench/report.py, beside this script
 from sqlalchemy import create_engine, func, select, text
 
 from backend import create_app, migrate
@@ -432,10 +432,7 @@ def main() -> int:
     if http:
         print()
         print_http(http, args.records)
-    print(f"\ntotal {time.perf_counter() - began:.0f} s; load average now {os.getloadavg()[0]:.2f}")
-    for problem in PROBLEMS:
-        print(f"FAILED: {problem}")
-    return 1 if PROBLEMS else 0
+    return finish(began)
 
 
 if __name__ == "__main__":

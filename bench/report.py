@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -40,3 +42,11 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def finish(began: float) -> int:
+    """The closing lines of a run, and its exit status: 1 if anything went wrong."""
+    print(f"\ntotal {time.perf_counter() - began:.0f} s; load average now {os.getloadavg()[0]:.2f}")
+    for problem in PROBLEMS:
+        print(f"FAILED: {problem}")
+    return 1 if PROBLEMS else 0

@@ -487,15 +487,18 @@ def test_money_short_of_one_tree_discharges_nothing(body):
 
 def test_every_accepted_adcode_can_be_a_venue_and_an_origin():
     """An adcode the calculators accept must give an answer or a 400, never a crash: a venue's or an origin's
-    coordinates are looked up (falling back to its prefecture or province) for every event."""
-    crashed = []
+    coordinates are looked up (falling back to its prefecture or province) for every event. Only the table's
+    pseudo-divisions without coordinates (99xxxx: 苏鲁交界, 海域) may be refused, and the refusal names the field."""
+    crashed, refused = [], {}
     for code in ADCODES:
         body = {"name": "测试活动", "stage": "plan", "venue": code, "participants": 1,
                 "participant_travel": [{"origin": code, "mode": "hsr", "count": 1}]}
         try:
             assert event.calculate(event.Input.model_validate(body), FACTORS)["total_g"] >= 0
-        except InvalidInput:
-            pass
+        except InvalidInput as error:
+            refused[code] = error.field
         except Exception as error:  # noqa: BLE001 — collected, so that the failure lists every such adcode
             crashed.append(f"{code} {divisions()[code]}: {type(error).__name__}: {error}")
+    assert set(refused) == {code for code in ADCODES if FACTORS.place(code) is None} == {"990000", "999900"}
+    assert set(refused.values()) == {"participant_travel.0.origin"}
     assert not crashed, "\n".join(crashed)
