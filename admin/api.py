@@ -7,6 +7,7 @@ shape the response.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app
+from sqlalchemy import select
 from sqlmodel import Session
 
 from admin import schemas
@@ -14,14 +15,22 @@ from admin.auth import idempotency_key, require_operator
 from backend import certificates
 from backend.certificates import service as cert_service
 from backend.db import atomic, read, snapshot
-from backend.errors import NotFound
+from backend.errors import InvalidInput, NotFound
 from backend.http import Route, register
 from backend.ledger import operations, queries
 from backend.ledger.invariants import check
 from backend.ledger.models import Retirement, Transfer
+from backend.orders import service as orders
+from backend.orders.models import Order
 from backend.registry import service
 from backend.registry.models import Batch
-from backend.registry.views import batch_view, methodology_view, organisation_view, project_views
+from backend.registry.views import (
+    batch_view,
+    methodology_view,
+    organisation_view,
+    project_views,
+)
+from backend.shop import service as shop
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin/v1")
 
@@ -188,6 +197,39 @@ def get_retirement(retirement_id: int):
     return read(view)
 
 
+# --- shop and orders -----------------------------------------------------------------------------------------
+
+def list_listings():
+    return {"items": read(lambda s: shop.listing_views(s, shop.listings(s, include_withdrawn=True)))}
+
+
+def create_listing(body: schemas.ListingIn):
+    actor = require_operator()
+    listing = atomic(lambda s: shop.create_listing(s, _now(), actor=actor, **body.model_dump()))
+    return read(lambda s: shop.listing_views(s, [shop.get_listing(s, listing.id)])[0])
+
+
+def change_listing(listing_id: int, body: schemas.ListingChange):
+    actor = require_operator()
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("body", "没有要修改的字段 (nothing to change)")
+    for name, value in changes.items():
+        if value is None:
+            raise InvalidInput(name, "不能为空 (must not be null)")
+    atomic(lambda s: shop.update_listing(s, _now(), actor=actor, listing_id=listing_id, changes=changes))
+    return read(lambda s: shop.listing_views(s, [shop.get_listing(s, listing_id)])[0])
+
+
+def list_orders(query: schemas.OrderQuery):
+    def views(session: Session):
+        statement = select(Order).order_by(Order.id.desc()).limit(query.limit)
+        if query.status:
+            statement = statement.where(Order.status == query.status)
+        return [orders.order_view(session, o) for o in session.execute(statement).scalars()]
+    return {"items": read(views)}
+
+
 # --- certificates ---------------------------------------------------------------------------------------------
 
 def revoke_certificate(number: str, body: schemas.RevocationIn):
@@ -235,6 +277,12 @@ ROUTES = [
     Route("GET", "/ledger/retirements/<int:retirement_id>", get_retirement, "One retirement with its serials"),
     Route("POST", "/ledger/cancellations", make_cancellation, "CANCEL credits (Idempotency-Key)",
           body=schemas.CancelIn, status=201),
+    Route("GET", "/listings", list_listings, "Every listing, withdrawn ones too"),
+    Route("POST", "/listings", create_listing, "Put a batch on sale at a price per tonne", body=schemas.ListingIn,
+          status=201),
+    Route("PATCH", "/listings/<int:listing_id>", change_listing, "Change a listing's price, texts or availability",
+          body=schemas.ListingChange),
+    Route("GET", "/orders", list_orders, "Orders, newest first", query=schemas.OrderQuery),
     Route("POST", "/certificates/<number>/revocation", revoke_certificate,
           "Revoke a certificate, with the reason its verify page will show", body=schemas.RevocationIn, status=201),
     Route("GET", "/ledger/check", ledger_check, "Run the ledger invariant checker"),

@@ -12,7 +12,9 @@ from backend.dbtypes import MAX_ID
 from backend.ledger.holders import HOLDER_PATTERN
 from backend.ledger.models import RETIREMENT_PURPOSES
 from backend.ledger.operations import MAX_AMOUNT_G, MAX_TTL_SECONDS
+from backend.orders.models import ORDER_STATES
 from backend.registry.models import ECOSYSTEMS, ORGANISATION_KINDS, PROJECT_STATES
+from backend.shop.service import MAX_PRICE_FEN_PER_T
 
 Grams = Annotated[int, Field(gt=0, le=MAX_AMOUNT_G, description="integer grams CO2e")]
 Holder = Annotated[str, Field(pattern=HOLDER_PATTERN.pattern, max_length=64,
@@ -105,6 +107,28 @@ class CorrectIn(Body):
     reason: str = Field(min_length=1, max_length=500)
 
 
+PhotoUrl = Annotated[str, Field(pattern=r"^https://[^\s]{1,490}$", description="https URL of a photo")]
+PriceFenPerTonne = Annotated[int, Field(gt=0, le=MAX_PRICE_FEN_PER_T, description="fen per tonne CO2e")]
+
+
+class ListingIn(Body):
+    batch_id: Id
+    price_fen_per_t: PriceFenPerTonne
+    title: str = Field(min_length=1, max_length=100)
+    story: str | None = Field(default=None, max_length=5000, description="default: the project's description")
+    photo_urls: list[PhotoUrl] = Field(default_factory=list, max_length=9)
+    location: str | None = Field(default=None, max_length=200, description="default: the project's county")
+
+
+class ListingChange(Body):
+    price_fen_per_t: PriceFenPerTonne | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=100)
+    story: str | None = Field(default=None, max_length=5000)
+    photo_urls: list[PhotoUrl] | None = Field(default=None, max_length=9)
+    location: str | None = Field(default=None, max_length=200)
+    active: bool | None = None
+
+
 class Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -123,6 +147,11 @@ class TransferQuery(Query):
     batch_id: Id | None = None
     limit: int = Field(default=100, ge=1, le=1000)
     before_id: Id | None = None
+
+
+class OrderQuery(Query):
+    status: Literal[ORDER_STATES] | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
 
 
 class RevocationIn(Body):

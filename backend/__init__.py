@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import cache, certificates, db, errors, footprint, http, transparency
+from backend import cache, certificates, db, errors, footprint, http, transparency, wechat
 from backend.clock import system_clock
 from backend.settings import finish_settings, load_settings
 
@@ -40,12 +40,17 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     certificates.init_app(app)
     transparency.init_app(app)
     footprint.init_app(app)
+    wechat.init_app(app)
 
     from backend import cli, health
+    from backend.orders import api as payment_notifications
     from backend.public import api as public_api
+    from backend.wechat import dev_api
 
     health.init_app(app)
     public_api.init_app(app)
+    payment_notifications.init_app(app)
+    dev_api.init_app(app)
     cli.init_app(app)
     for name in app.config["EXTENSIONS"]:
         importlib.import_module(name).init_app(app)

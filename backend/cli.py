@@ -1,6 +1,6 @@
 """The ``flask --app backend …`` commands operators and scripts rely on.
 
-db upgrade | db current | db downgrade · demo · serve · ledger check | ledger sweep · audit verify ·
+db upgrade | db current | db downgrade · demo · serve · ledger check | ledger sweep · orders sweep · audit verify ·
 keys rotate | keys show · log verify · cert verify
 """
 
@@ -18,7 +18,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from werkzeug.serving import run_simple
 
-from backend import certificates, migrate
+from backend import certificates, migrate, wechat
 from backend.audit import verify
 from backend.certificates import keys as certificate_keys
 from backend.certificates import wording
@@ -31,12 +31,14 @@ from backend.footprint import service as footprint_service
 from backend.ledger import operations
 from backend.ledger.errors import ReservationResolved
 from backend.ledger.invariants import check
+from backend.orders import workflow
 from backend.transparency.models import LogHead
 from backend.transparency.verify import check_log
 
 db_group = AppGroup("db", help="Database schema migrations (Alembic).")
 ledger_group = AppGroup("ledger", help="The credit ledger.")
 audit_group = AppGroup("audit", help="The hash-chained audit log.")
+orders_group = AppGroup("orders", help="Orders paid with WeChat Pay.")
 keys_group = AppGroup("keys", help="The certificate signing keys.")
 log_group = AppGroup("log", help="The certificate transparency log.")
 cert_group = AppGroup("cert", help="Retirement certificates.")
@@ -80,9 +82,9 @@ def ledger_check() -> None:
 @ledger_group.command("sweep")
 @click.option("--limit", default=500, show_default=True, help="At most this many reservations per run.")
 def ledger_sweep(limit: int) -> None:
-    """Void reservations whose time is up, each in its own transaction."""
+    """Void reservations whose time is up, each in its own transaction (orders' own: see `orders sweep`)."""
     clock = current_app.config["CLOCK"]
-    ids = atomic(lambda s: operations.expired_reservations(s, clock(), limit=limit))
+    ids = atomic(lambda s: operations.expired_reservations(s, clock(), limit=limit, excluding_prefix="order:"))
     voided = 0
     for reservation_id in ids:
         try:
@@ -92,6 +94,16 @@ def ledger_sweep(limit: int) -> None:
         except ReservationResolved:
             pass  # paid or voided by someone else since we listed it: nothing left to sweep
     click.echo(f"voided {voided} expired reservation(s)")
+
+
+@orders_group.command("sweep")
+@click.option("--limit", default=200, show_default=True, help="At most this many orders of each kind per run.")
+def orders_sweep(limit: int) -> None:
+    """Close and release unpaid orders past their deadline, settle paid ones, send decided refunds."""
+    report = workflow.sweep(wechat.pay(), current_app.config["CLOCK"], certificates.certify(), limit=limit)
+    click.echo(str(report))
+    if report.failed:
+        sys.exit(1)
 
 
 @audit_group.command("verify")
@@ -230,6 +242,6 @@ def serve_command(host: str, port: int) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (db_group, ledger_group, audit_group, keys_group, log_group, cert_group, demo_command,
+    for command in (db_group, ledger_group, orders_group, audit_group, keys_group, log_group, cert_group, demo_command,
                     serve_command):
         app.cli.add_command(command)

@@ -1,6 +1,6 @@
 """Demo data for the embedded set-up: three real-looking (and clearly marked demo) projects, each registered with
-one issued batch in the operator's inventory, and a few retirements with their certificates. Loading twice
-changes nothing."""
+one issued batch in the operator's inventory and on sale in the shop, and a few retirements with their
+certificates. Loading twice changes nothing."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from backend.db import atomic
 from backend.ledger import operations
 from backend.registry import service
 from backend.registry.models import Methodology, Organisation, Project
+from backend.shop import service as shop
+from backend.shop.models import Listing
 
 ACTOR = "operator:demo"
 TONNE = 1_000_000
@@ -58,6 +60,14 @@ PROJECTS = [
 ]
 
 
+# Prices in fen per tonne, within the range reported for forestry credits (CCER 2025: 60–80 yuan/t;
+# 一元碳汇: 100 yuan/t; reference/domain-facts.md §6).
+LISTINGS = [
+    dict(batch=0, price_fen_per_t=8_000, title="龙门山森林经营碳汇（演示）"),
+    dict(batch=1, price_fen_per_t=6_000, title="红原高寒草地修复碳汇（演示）"),
+    dict(batch=2, price_fen_per_t=7_000, title="蜀南竹海竹林碳汇（演示）"),
+]
+
 RETIREMENTS = [
     dict(batch=1, amount_g=350_000, purpose="personal", purpose_ref=None, beneficiary_name="张三"),
     dict(batch=1, amount_g=12 * TONNE, purpose="event", purpose_ref="2026 成都马拉松（演示）",
@@ -89,6 +99,11 @@ def _load(session: Session, now: datetime, certify) -> list[str]:
                                     project_id=project.id, **batch)
         done.append(f"{made.code} ({made.quantity_g // TONNE:,} t)")
         batches.append(made)
+    for spec in LISTINGS:
+        spec = dict(spec)
+        batch = batches[spec.pop("batch")]
+        if session.execute(select(Listing.id).where(Listing.batch_id == batch.id)).first() is None:
+            shop.create_listing(session, now, actor=ACTOR, batch_id=batch.id, **spec)
     for number, spec in enumerate(RETIREMENTS, start=1):
         spec = dict(spec)
         retirement = operations.retire(session, now, client_id=f"demo-retire-{number}", actor=ACTOR, holder="platform",

@@ -38,7 +38,8 @@ class Route:
     status: int = 200
     tags: tuple[str, ...] = field(default_factory=tuple)
     max_body: int = MAX_BODY_BYTES  # larger only where a body is a list of records (an event's participants)
-    rate_limit: tuple[str, int | None] | None = None  # (bucket, per minute or the public default), before parsing
+    # (bucket, per minute: a number, the name of a setting, or None for the public default), counted before parsing
+    rate_limit: tuple[str, int | str | None] | None = None
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
@@ -136,7 +137,8 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
 def _make_view(route: Route) -> Callable[..., Any]:
     def view(**path_args: Any):
         if route.rate_limit is not None:  # counted before the body is read: a bad body costs an allowance too
-            limit(*route.rate_limit)
+            bucket, per_minute = route.rate_limit
+            limit(bucket, current_app.config[per_minute] if isinstance(per_minute, str) else per_minute)
         kwargs = dict(path_args)
         if route.body is not None:
             kwargs["body"] = parse_body(route.body, route.max_body)

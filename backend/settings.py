@@ -48,6 +48,13 @@ def parse_redis_url(name: str, raw: str) -> str | None:
     return url or None
 
 
+def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {list(choices)}, got {raw!r}")
+    return value
+
+
 def parse_base_url(name: str, raw: str) -> str:
     url = raw.strip().rstrip("/")
     parts = urlsplit(url)
@@ -73,7 +80,28 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "PUBLIC_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 120),
     "REDIS_KEY_PREFIX": (lambda n, r: r.strip(), "th:"),
     "TRUSTED_PROXY_HOPS": (lambda n, r: parse_int(n, r, minimum=0), 0),
+    # WeChat: "fake" starts the local fake WeChat (backend/wechat/fake.py) inside the app process and points
+    # every client at it; "live" talks to the real endpoints below. Production must be live.
+    "WECHAT_MODE": (lambda n, r: parse_choice(n, r, ("fake", "live")), None),  # default: fake, live in production
+    "WECHAT_APPID": (lambda n, r: r.strip(), None),
+    "WECHAT_APP_SECRET": (lambda n, r: r.strip(), None),
+    "WECHAT_API_BASE": (parse_base_url, "https://api.weixin.qq.com"),
+    "WECHATPAY_MCHID": (lambda n, r: r.strip(), None),
+    "WECHATPAY_PRIVATE_KEY_FILE": (lambda n, r: r.strip(), None),
+    "WECHATPAY_CERT_SERIAL_NO": (lambda n, r: r.strip(), None),
+    "WECHATPAY_APIV3_KEY": (lambda n, r: r.strip(), None),
+    "WECHATPAY_PUBLIC_KEY_FILE": (lambda n, r: r.strip(), None),
+    "WECHATPAY_PUBLIC_KEY_ID": (lambda n, r: r.strip(), None),
+    "WECHATPAY_GATEWAY": (parse_base_url, "https://api.mch.weixin.qq.com"),
+    "WECHATPAY_NOTIFY_URL": (parse_base_url, None),
+    "WECHAT_CERTIFICATE_TEMPLATE_ID": (lambda n, r: r.strip(), None),
+    "MP_SESSION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=300), 7 * 86400),
+    "MP_LOGIN_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 20),
 }
+
+LIVE_WECHAT_SETTINGS = ("WECHAT_APPID", "WECHAT_APP_SECRET", "WECHATPAY_MCHID", "WECHATPAY_PRIVATE_KEY_FILE",
+                        "WECHATPAY_CERT_SERIAL_NO", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_FILE",
+                        "WECHATPAY_PUBLIC_KEY_ID")
 
 DEVELOPMENT_OPERATOR_TOKEN = "dev-operator-token"
 APP_ENVS = {"development", "test", "production"}
@@ -113,4 +141,16 @@ def finish_settings(settings: dict[str, Any], instance_path: str) -> dict[str, A
         settings["OPERATOR_TOKEN"] = DEVELOPMENT_OPERATOR_TOKEN
     elif production and len(settings["OPERATOR_TOKEN"]) < 32:
         raise SettingsError("OPERATOR_TOKEN must be at least 32 characters in production")
+    if settings["WECHAT_MODE"] is None:
+        settings["WECHAT_MODE"] = "live" if production else "fake"
+    if settings["WECHAT_MODE"] == "live":
+        missing = [name for name in LIVE_WECHAT_SETTINGS if not settings[name]]
+        if missing:
+            raise SettingsError(f"WECHAT_MODE=live needs {', '.join(missing)}")
+        if len(settings["WECHATPAY_APIV3_KEY"]) != 32:
+            raise SettingsError("WECHATPAY_APIV3_KEY must be the 32-character APIv3 key")
+    elif production:
+        raise SettingsError("WECHAT_MODE must be live in production (the fake WeChat is for development and tests)")
+    if not settings["WECHATPAY_NOTIFY_URL"]:
+        settings["WECHATPAY_NOTIFY_URL"] = settings["PUBLIC_BASE_URL"] + "/api/pay/wechat/notify"
     return settings

@@ -1,8 +1,9 @@
-"""HTTP for the WeChat mini-program (/api/mp/v1): login, personal account, shop, orders. Arrives with issue 5;
-until then this package registers nothing."""
+"""HTTP for the WeChat mini-program (/api/mp/v1): login, profile, shop, orders."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Nothing to register yet."""
+    from miniprogram_api import api
+
+    api.init_app(app)

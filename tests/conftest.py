@@ -28,6 +28,12 @@ from backend.ledger.invariants import check
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ALL_STORES = ("embedded", "services")
+# What production must set to talk to the real WeChat (the key files are read on first use, not at start-up).
+LIVE_WECHAT = {"WECHAT_APPID": "wx0123456789abcdef", "WECHAT_APP_SECRET": "s" * 32, "WECHATPAY_MCHID": "1230000109",
+               "WECHATPAY_PRIVATE_KEY_FILE": "/etc/tanhui/apiclient_key.pem",
+               "WECHATPAY_CERT_SERIAL_NO": "444F4864EA9B34415AAAAAAAAAAAAAAAAAAAAAAA", "WECHATPAY_APIV3_KEY": "k" * 32,
+               "WECHATPAY_PUBLIC_KEY_FILE": "/etc/tanhui/pub_key.pem",
+               "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0112345678902025010100000000"}
 
 
 def pytest_configure(config):
@@ -147,6 +153,7 @@ def app(request, stores, tmp_path, clock):
     app = create_app({"TESTING": True, "APP_ENV": "test", "CLOCK": clock, "OPERATOR_TOKEN": "test-operator-token",
                       "CERT_SIGNING_KEY_FILE": str(tmp_path / "keys" / "signing.pem"), **stores.overrides(tmp_path)})
     yield app
+    app.extensions["wechat"].close()  # the fake WeChat server, if the test started one
     engine = app.extensions["db_engine"]
     if not request.node.get_closest_marker("tampers"):
         with snapshot(engine) as session:

@@ -21,7 +21,7 @@ from backend.settings import (
     finish_settings,
     load_settings,
 )
-from tests.conftest import PG_URL
+from tests.conftest import LIVE_WECHAT, PG_URL
 
 STRONG_TOKEN = "x" * 40
 
@@ -110,7 +110,7 @@ def test_a_url_that_is_no_url_of_its_kind_is_refused_naming_the_variable(name, r
 
 PRODUCTION = {"APP_ENV": "production", "DATABASE_URL": "postgresql://app@db/tanhui",
               "REDIS_URL": "redis://cache:6379/0", "OPERATOR_TOKEN": STRONG_TOKEN,
-              "CERT_SIGNING_KEY_FILE": "/etc/tanhui/certificate-signing-key.pem"}
+              "CERT_SIGNING_KEY_FILE": "/etc/tanhui/certificate-signing-key.pem", **LIVE_WECHAT}
 
 
 @pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL", "OPERATOR_TOKEN", "CERT_SIGNING_KEY_FILE"])
@@ -118,6 +118,24 @@ def test_production_refuses_a_missing_secret(missing, tmp_path):
     environ = {name: value for name, value in PRODUCTION.items() if name != missing}
     with pytest.raises(SettingsError, match=f"{missing} must be set in production"):
         finish_settings(load_settings(environ), str(tmp_path))
+
+
+def test_production_talks_to_the_real_wechat_with_every_credential_or_does_not_start(tmp_path):
+    """The fake WeChat never runs in production, and a missing credential is named at start-up, not at the first
+    payment."""
+    assert finish_settings(load_settings(PRODUCTION), str(tmp_path))["WECHAT_MODE"] == "live"
+    with pytest.raises(SettingsError, match="WECHAT_MODE must be live in production"):
+        finish_settings(load_settings({**PRODUCTION, "WECHAT_MODE": "fake"}), str(tmp_path))
+    without = {name: value for name, value in PRODUCTION.items() if name != "WECHATPAY_APIV3_KEY"}
+    with pytest.raises(SettingsError, match="WECHAT_MODE=live needs WECHATPAY_APIV3_KEY"):
+        finish_settings(load_settings(without), str(tmp_path))
+    with pytest.raises(SettingsError, match="32-character APIv3 key"):
+        finish_settings(load_settings({**PRODUCTION, "WECHATPAY_APIV3_KEY": "short"}), str(tmp_path))
+    with pytest.raises(SettingsError, match="WECHAT_MODE"):
+        load_settings({"WECHAT_MODE": "sandbox"})
+    development = finish_settings(load_settings({}), str(tmp_path))
+    assert development["WECHAT_MODE"] == "fake"
+    assert development["WECHATPAY_NOTIFY_URL"] == "http://127.0.0.1:5000/api/pay/wechat/notify"
 
 
 def test_production_refuses_a_blank_or_short_operator_token(tmp_path):

@@ -16,6 +16,7 @@ from backend.ledger.audit_trail import check_audit_trail
 from backend.ledger.history import check_history
 from backend.ledger.models import LedgerAccount, PendingResolution, Retirement, SerialRange, Transfer, TransferRange
 from backend.ledger.violation import Violation
+from backend.orders.invariants import check_orders
 from backend.registry.models import Batch
 from backend.transparency.verify import check_log
 
@@ -186,4 +187,5 @@ def check(session: Session) -> list[Violation]:
             + check_history(session)
             + check_audit_trail(session)
             + check_certificates(session)
+            + check_orders(session)
             + check_log(session))

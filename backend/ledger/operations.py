@@ -274,12 +274,19 @@ def void(session: Session, now: datetime, *, client_id: str, reservation_id: int
     return transfer
 
 
-def expired_reservations(session: Session, now: datetime, *, limit: int = 500) -> list[int]:
-    """Reservations past their expiry that nothing has resolved yet, oldest first."""
-    return list(session.execute(
-        select(Transfer.id).outerjoin(PendingResolution, PendingResolution.pending_id == Transfer.id)
-        .where(Transfer.code == "RESERVE", Transfer.expires_at <= now, PendingResolution.pending_id.is_(None))
-        .order_by(Transfer.expires_at, Transfer.id).limit(limit)).scalars())
+def expired_reservations(session: Session, now: datetime, *, limit: int = 500,
+                         excluding_prefix: str | None = None) -> list[int]:
+    """Reservations past their expiry that nothing has resolved yet, oldest first.
+
+    ``excluding_prefix`` leaves out reservations whose client id starts with it (an order's reservation is
+    released by the order sweeper, which closes the WeChat order first).
+    """
+    statement = (select(Transfer.id).outerjoin(PendingResolution, PendingResolution.pending_id == Transfer.id)
+                 .where(Transfer.code == "RESERVE", Transfer.expires_at <= now,
+                        PendingResolution.pending_id.is_(None)))
+    if excluding_prefix:
+        statement = statement.where(~Transfer.client_id.startswith(excluding_prefix, autoescape=True))
+    return list(session.execute(statement.order_by(Transfer.expires_at, Transfer.id).limit(limit)).scalars())
 
 
 def _holder_move(session: Session, now: datetime, *, operation: str, code: str, client_id: str, batch_id: int,

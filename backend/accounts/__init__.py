@@ -1,0 +1,1 @@
+"""Mini-program users (citizens) and their login sessions."""

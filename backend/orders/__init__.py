@@ -1,0 +1,1 @@
+"""Orders paid with WeChat Pay: reserve, prepay, notification, fulfilment, expiry and refund."""

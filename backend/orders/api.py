@@ -1,0 +1,52 @@
+"""POST /api/pay/wechat/notify: WeChat Pay's payment and refund notifications.
+
+Answers as WeChat expects: 200 ``{"code": "SUCCESS"}`` once the notification is acted on (or was already), and a
+4xx ``{"code": "FAIL", "message": …}`` for one we refuse, which changes nothing; the reason goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+
+from backend import certificates, wechat
+from backend.db import atomic
+from backend.orders import service
+from backend.wechat.errors import NotificationRejected
+
+log = logging.getLogger(__name__)
+bp = Blueprint("wechat_pay", __name__, url_prefix="/api/pay/wechat")
+MAX_NOTIFICATION_BYTES = 16 * 1024  # a real one is about 1 KB
+
+
+def _fail(status: int, message: str):
+    return jsonify({"code": "FAIL", "message": message}), status
+
+
+@bp.post("/notify")
+def notify():
+    if (request.content_length or 0) > MAX_NOTIFICATION_BYTES:
+        log.warning("payment notification refused: %s bytes", request.content_length)
+        return _fail(413, "body too large")
+    body = request.get_data(cache=False)
+    pay = wechat.pay()
+    clock = current_app.config["CLOCK"]
+    try:
+        notification = pay.read_notification(request.headers, body, clock())
+        certify = certificates.certify()
+        outcome = atomic(lambda s: _record(s, clock(), notification, pay, certify))
+    except NotificationRejected as rejected:
+        log.warning("payment notification refused (%s): %s", request.headers.get("Request-ID", "-"), rejected.reason)
+        return _fail(rejected.status, "refused")
+    log.info("payment notification %s %s: %s", notification.get("id"), notification.get("event_type"), outcome)
+    return jsonify({"code": "SUCCESS", "message": "成功"}), 200
+
+
+def _record(session, now, notification, pay, certify) -> str:
+    return service.record_notification(session, now, notification, appid=pay.credentials.appid,
+                                       mchid=pay.credentials.mchid, certify=certify)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,70 @@
+"""Orders paid with WeChat Pay, and the payment notifications already acted on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from backend.dbtypes import UTCDateTime, one_of
+
+ORDER_PURPOSES = ("personal", "gift", "keep")
+"""personal: retired for the buyer; gift: retired for a named beneficiary; keep: held in the buyer's account."""
+ORDER_STATES = ("reserved", "paid", "fulfilled", "expired", "refunding", "refunded")
+"""reserved → paid → fulfilled (→ refunding → refunded, keep orders only); reserved → expired. ``paid`` is
+momentary: a paid order is fulfilled in the same transaction, unless its credits are gone (then it is refunded)."""
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "purchase_order"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key", name="uq_order_user_idempotency_key"),
+        CheckConstraint("amount_fen > 0", name="ck_order_amount_positive"),
+        CheckConstraint("quantity_g > 0", name="ck_order_quantity_positive"),
+        one_of("purpose", ORDER_PURPOSES, "ck_order_purpose"),
+        one_of("status", ORDER_STATES, "ck_order_status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_no: str = Field(max_length=32, unique=True)
+    """Our out_trade_no at WeChat Pay."""
+    user_id: int = Field(foreign_key="mp_user.id", index=True)
+    idempotency_key: str = Field(max_length=64)
+    request_hash: str = Field(max_length=64)
+    listing_id: int = Field(foreign_key="listing.id")
+    batch_id: int = Field(foreign_key="batch.id")
+    quantity_g: int = Field(sa_column=Column(BigInteger, nullable=False))
+    price_fen_per_t: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    purpose: str = Field(max_length=16)
+    beneficiary_name: str | None = Field(default=None, max_length=200)
+    footprint_id: str | None = Field(default=None, max_length=26)
+    """The saved footprint this order neutralises, when it was bought with ``neutralise this``."""
+    status: str = Field(default="reserved", max_length=16, index=True)
+    reservation_id: int = Field(foreign_key="transfer.id")
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    prepay_id: str | None = Field(default=None, max_length=64)
+    transaction_id: str | None = Field(default=None, max_length=32)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retirement_id: int | None = Field(default=None, foreign_key="retirement.id")
+    fulfilled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    refund_no: str | None = Field(default=None, max_length=64)
+    """Our out_refund_no, set when a refund is decided; ``refund_id`` is WeChat's, set once WeChat accepted it."""
+    refund_id: str | None = Field(default=None, max_length=64)
+    refund_reason: str | None = Field(default=None, max_length=80)
+    refunded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PaymentNotification(SQLModel, table=True):
+    """A WeChat Pay notification we acted on. Its id is the primary key, so the same notification acts once."""
+
+    __tablename__ = "payment_notification"
+
+    id: str = Field(primary_key=True, max_length=64)
+    event_type: str = Field(max_length=40)
+    order_no: str = Field(max_length=32, index=True)
+    outcome: str = Field(max_length=40)
+    received_at: datetime = Field(sa_type=UTCDateTime)

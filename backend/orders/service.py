@@ -1,0 +1,352 @@
+"""Orders, as a state machine over the ledger (DESIGN.md §4).
+
+reserved ──paid──▶ fulfilled ──refund (keep orders)──▶ refunding ──refund notification──▶ refunded
+   │                  ▲
+   └──deadline──▶ expired        paid but the credits are gone ──▶ refunding
+
+A payment arrives by notification, by the order-status query or by the sweeper; all three call ``settle_payment``
+under the order's row lock, so whichever comes first acts and the others find the work done. WeChat network calls
+never run inside a database transaction: the caller makes them before or after its unit of work.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from backend import audit
+from backend.accounts.models import MiniUser
+from backend.accounts.service import display_name, get_user
+from backend.canonical import sha256_hex
+from backend.certificates.service import certificate_of
+from backend.clock import as_utc, isoformat_utc
+from backend.errors import Conflict, IdempotencyConflict, InsufficientCredits, InvalidInput, NotFound
+from backend.ledger import operations
+from backend.ledger.errors import CorrectionRefused, ProjectNotRegistered, ReservationResolved
+from backend.ledger.models import PendingResolution, Transfer
+from backend.orders.models import ORDER_PURPOSES, Order, PaymentNotification
+from backend.shop import service as shop
+from backend.wechat.errors import NotificationRejected
+
+log = logging.getLogger(__name__)
+CHINA = ZoneInfo("Asia/Shanghai")
+PAYER_ACTOR = "wechatpay"
+# The ledger holds the credits this much longer than WeChat accepts payment, so a notification that arrives a
+# little after the deadline still finds its reservation.
+NOTIFICATION_GRACE_SECONDS = 300
+RETIRING_PURPOSES = {"personal", "gift"}
+REFUND_REASONS = {"credits_unavailable": "碳汇已售罄，全额退款", "requested_by_buyer": "买家申请退款"}
+
+
+class RefundRefused(Conflict):
+    code = "refund_refused"
+
+
+def new_order_no(now: datetime) -> str:
+    """TH + Beijing date + 12 random hex digits: 22 characters, within WeChat's 6–32 for out_trade_no."""
+    return f"TH{now.astimezone(CHINA):%Y%m%d}{secrets.token_hex(6).upper()}"
+
+
+def _check_beneficiary(purpose: str, beneficiary_name: str | None) -> str | None:
+    if purpose not in ORDER_PURPOSES:
+        raise InvalidInput("purpose", f"应为 {', '.join(ORDER_PURPOSES)} 之一 (unknown purpose)")
+    if purpose == "gift":
+        name = " ".join((beneficiary_name or "").split())
+        if not 1 <= len(name) <= 50:
+            raise InvalidInput("beneficiary_name", "赠送须写明受赠人姓名，1–50 个字符 (a gift names its beneficiary)")
+        return name
+    if beneficiary_name is not None:
+        raise InvalidInput("beneficiary_name", "仅赠送时填写 (only a gift names a beneficiary)")
+    return None
+
+
+def get_order(session: Session, order_no: str, *, user_id: int | None = None, lock: bool = False) -> Order:
+    """The order; NotFound also when it belongs to someone else (whose orders are not ours to confirm exist)."""
+    query = select(Order).where(Order.order_no == order_no)
+    order = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    if order is None or (user_id is not None and order.user_id != user_id):
+        raise NotFound(f"订单 {order_no} 不存在 (unknown order)", details={"order_no": order_no})
+    return order
+
+
+def create(session: Session, now: datetime, *, user_id: int, idempotency_key: str, listing_id: int,
+           quantity_g: int | None, footprint_id: str | None, purpose: str, beneficiary_name: str | None,
+           ttl_seconds: int) -> Order:
+    """Quote, reserve the credits and record the order; the same key and request gives back the same order."""
+    beneficiary_name = _check_beneficiary(purpose, beneficiary_name)
+    request = {"listing_id": listing_id, "quantity_g": quantity_g, "footprint_id": footprint_id, "purpose": purpose,
+               "beneficiary_name": beneficiary_name}
+    digest = sha256_hex(request)
+    user = get_user(session, user_id, lock=True)  # one user's orders are made one at a time: a key acts once
+    existing = session.execute(select(Order).where(Order.user_id == user_id,
+                                                   Order.idempotency_key == idempotency_key)).scalar_one_or_none()
+    if existing is not None:
+        if existing.request_hash != digest:
+            raise IdempotencyConflict("该幂等键已用于另一笔订单 (Idempotency-Key already used for another order)",
+                                      details={"order_no": existing.order_no})
+        return existing
+    priced = shop.quote(session, listing_id=listing_id, quantity_g=quantity_g, footprint_id=footprint_id)
+    listing = shop.get_listing(session, listing_id, for_sale=True)
+    order_no = new_order_no(now)
+    reservation = operations.reserve(
+        session, now, client_id=f"order:{order_no}", batch_id=listing.batch_id, from_holder=listing.seller,
+        to_holder=user.holder, amount_g=priced["quantity_g"], ttl_seconds=ttl_seconds + NOTIFICATION_GRACE_SECONDS,
+        actor=user.holder)
+    order = Order(order_no=order_no, user_id=user_id, idempotency_key=idempotency_key, request_hash=digest,
+                  listing_id=listing.id, batch_id=listing.batch_id, quantity_g=priced["quantity_g"],
+                  price_fen_per_t=listing.price_fen_per_t, amount_fen=priced["amount_fen"], purpose=purpose,
+                  beneficiary_name=beneficiary_name, footprint_id=footprint_id, status="reserved",
+                  reservation_id=reservation.id, expires_at=now + timedelta(seconds=ttl_seconds),
+                  created_at=now, updated_at=now)
+    session.add(order)
+    session.flush()
+    _audit(session, now, order, user.holder, "order.create", quantity_g=order.quantity_g,
+           amount_fen=order.amount_fen, purpose=purpose, reservation_id=reservation.id)
+    return order
+
+
+def _audit(session: Session, now: datetime, order: Order, actor: str, action: str, **after: Any) -> None:
+    audit.append(session, now, actor=actor, action=action, object_type="order", object_id=order.order_no,
+                 after={"status": order.status, **after})
+
+
+def attach_prepay(session: Session, order_no: str, prepay_id: str) -> Order:
+    order = get_order(session, order_no, lock=True)
+    if order.prepay_id is None:
+        order.prepay_id = prepay_id
+        session.add(order)
+    return order
+
+
+def description(order: Order, batch_code: str) -> str:
+    """What the payer sees on WeChat's receipt: at most 127 bytes of UTF-8, WeChat's limit."""
+    text = f"碳汇+ 林草碳汇 {order.quantity_g / 1_000_000:g} 吨 ({batch_code})"
+    return text.encode()[:127].decode(errors="ignore")
+
+
+# --- payment ---------------------------------------------------------------------------------------------------
+
+def _check_transaction(order: Order, transaction: dict[str, Any]) -> None:
+    """Refuse a payment that is not exactly this order's (the money or the order would drift)."""
+    state = transaction.get("trade_state")
+    if state != "SUCCESS":
+        raise NotificationRejected(f"order {order.order_no}: trade_state {state!r}, not SUCCESS")
+    total = (transaction.get("amount") or {}).get("total")
+    if total != order.amount_fen:
+        raise NotificationRejected(f"order {order.order_no}: paid {total!r} fen, the order is {order.amount_fen} fen")
+    transaction_id = transaction.get("transaction_id")
+    if not isinstance(transaction_id, str) or not transaction_id:
+        raise NotificationRejected(f"order {order.order_no}: no transaction_id")
+    if order.transaction_id is not None and order.transaction_id != transaction_id:
+        raise NotificationRejected(f"order {order.order_no}: already paid by transaction {order.transaction_id}, "
+                                   f"not {transaction_id}")
+
+
+def settle_payment(session: Session, now: datetime, *, order_no: str, transaction: dict[str, Any], via: str,
+                   certify) -> str:
+    """WeChat says the order is paid: post the credits, retire them for the order's purpose, certify.
+
+    Returns what happened (``fulfilled``, ``already fulfilled`` …); NotificationRejected for a payment that does
+    not match the order, which changes nothing.
+    """
+    order = get_order(session, order_no, lock=True)
+    _check_transaction(order, transaction)
+    if order.status not in ("reserved", "expired"):
+        return f"already {order.status}"
+    order.status, order.transaction_id = "paid", transaction["transaction_id"]
+    order.paid_at = order.updated_at = now
+    _audit(session, now, order, PAYER_ACTOR, "order.paid", transaction_id=order.transaction_id, via=via,
+           amount_fen=order.amount_fen)
+    user = get_user(session, order.user_id)
+    if not _deliver(session, now, order, user):
+        _decide_refund(session, now, order, "credits_unavailable")
+        session.add(order)
+        return "refunding: credits unavailable"
+    if order.purpose in RETIRING_PURPOSES:
+        retirement = operations.retire(
+            session, now, client_id=f"order:{order.order_no}:retire", batch_id=order.batch_id, holder=user.holder,
+            amount_g=order.quantity_g, purpose="personal",
+            beneficiary_name=order.beneficiary_name or display_name(user), actor=user.holder, certify=certify)
+        order.retirement_id = retirement.id
+    order.status, order.fulfilled_at = "fulfilled", now
+    session.add(order)
+    _audit(session, now, order, PAYER_ACTOR, "order.fulfilled", retirement_id=order.retirement_id)
+    return "fulfilled"
+
+
+def _deliver(session: Session, now: datetime, order: Order, user: MiniUser) -> bool:
+    """Post the order's credits to the buyer; if the reservation is gone, reserve afresh. False if none are left."""
+    prefix = f"order:{order.order_no}"
+    resolution = session.get(PendingResolution, order.reservation_id)
+    reservation = session.get(Transfer, order.reservation_id)
+    if resolution is None and as_utc(reservation.expires_at) > now:
+        operations.post(session, now, client_id=f"{prefix}:post", reservation_id=order.reservation_id,
+                        actor=PAYER_ACTOR)
+        return True
+    if resolution is None:  # paid within WeChat's deadline, heard of after the ledger's grace: release, re-take
+        operations.void(session, now, client_id=f"{prefix}:void", reservation_id=order.reservation_id,
+                        actor=PAYER_ACTOR, expired=True)
+    listing = shop.get_listing(session, order.listing_id)
+    try:
+        with session.begin_nested():
+            again = operations.reserve(session, now, client_id=f"{prefix}:again", batch_id=order.batch_id,
+                                       from_holder=listing.seller, to_holder=user.holder, amount_g=order.quantity_g,
+                                       ttl_seconds=60, actor=PAYER_ACTOR)
+            operations.post(session, now, client_id=f"{prefix}:post-again", reservation_id=again.id,
+                            actor=PAYER_ACTOR)
+    except (InsufficientCredits, ProjectNotRegistered) as error:
+        log.warning("order %s paid but its credits are gone: %s", order.order_no, error)
+        return False
+    return True
+
+
+def _decide_refund(session: Session, now: datetime, order: Order, reason: str) -> None:
+    order.status, order.refund_no, order.refund_reason = "refunding", f"{order.order_no}R", reason
+    order.updated_at = now
+    _audit(session, now, order, PAYER_ACTOR if reason == "credits_unavailable" else f"user:{order.user_id}",
+           "order.refund", refund_no=order.refund_no, reason=reason)
+
+
+def settle_refund(session: Session, now: datetime, *, refund: dict[str, Any]) -> str:
+    """WeChat says a refund went through (or failed)."""
+    order_no = refund.get("out_trade_no")
+    if not isinstance(order_no, str):
+        raise NotificationRejected("refund notification without out_trade_no")
+    try:
+        order = get_order(session, order_no, lock=True)
+    except NotFound:
+        raise NotificationRejected(f"refund for unknown order {order_no!r}") from None
+    if order.refund_no is None or refund.get("out_refund_no") != order.refund_no:
+        raise NotificationRejected(f"order {order_no}: refund {refund.get('out_refund_no')!r} was never asked for")
+    if order.status == "refunded":
+        return "already refunded"
+    status = refund.get("refund_status")
+    if status != "SUCCESS":
+        log.error("order %s: refund %s ended %s; an operator must act", order_no, order.refund_no, status)
+        return f"refund {status}"
+    order.status, order.refunded_at, order.updated_at = "refunded", now, now
+    order.refund_id = order.refund_id or refund.get("refund_id")
+    session.add(order)
+    _audit(session, now, order, PAYER_ACTOR, "order.refunded", refund_id=order.refund_id)
+    return "refunded"
+
+
+def record_notification(session: Session, now: datetime, notification: dict[str, Any], *, appid: str, mchid: str,
+                        certify) -> str:
+    """Act on a verified, decrypted notification once: a notification id already acted on changes nothing."""
+    resource = notification["resource"]
+    event = notification.get("event_type", "")
+    order_no = resource.get("out_trade_no")
+    if not isinstance(order_no, str):
+        raise NotificationRejected(f"{event}: no out_trade_no")
+    if resource.get("mchid") != mchid or (event.startswith("TRANSACTION.") and resource.get("appid") != appid):
+        raise NotificationRejected(f"{event} for another merchant or app: {resource.get('mchid')!r}")
+    try:
+        get_order(session, order_no, lock=True)  # acts as the lock for the duplicate check below
+    except NotFound:
+        raise NotificationRejected(f"{event} for unknown order {order_no!r}") from None
+    notification_id = str(notification.get("id", ""))[:64]
+    if not notification_id:
+        raise NotificationRejected(f"{event}: no notification id")
+    if session.get(PaymentNotification, notification_id) is not None:
+        return "duplicate"
+    if event == "TRANSACTION.SUCCESS":
+        outcome = settle_payment(session, now, order_no=order_no, transaction=resource, via="notification",
+                                 certify=certify)
+    elif event.startswith("REFUND."):
+        outcome = settle_refund(session, now, refund=resource)
+    else:
+        outcome = f"ignored {event}"
+    session.add(PaymentNotification(id=notification_id, event_type=event[:40], order_no=order_no,
+                                    outcome=outcome[:40], received_at=now))
+    return outcome
+
+
+# --- expiry and refunds --------------------------------------------------------------------------------------
+
+def due_for_expiry(session: Session, now: datetime, *, limit: int = 200) -> list[str]:
+    return list(session.execute(select(Order.order_no).where(Order.status == "reserved", Order.expires_at <= now)
+                                .order_by(Order.expires_at).limit(limit)).scalars())
+
+
+def due_for_refund(session: Session, *, limit: int = 200) -> list[str]:
+    """Refunds decided here that WeChat has not accepted yet."""
+    return list(session.execute(select(Order.order_no).where(Order.status == "refunding", Order.refund_id.is_(None))
+                                .order_by(Order.updated_at).limit(limit)).scalars())
+
+
+def expire(session: Session, now: datetime, order_no: str) -> str:
+    """Release an unpaid order's credits (its WeChat order is already closed)."""
+    order = get_order(session, order_no, lock=True)
+    if order.status != "reserved":
+        return f"already {order.status}"
+    if as_utc(order.expires_at) > now:
+        return "not due"
+    try:
+        operations.void(session, now, client_id=f"order:{order_no}:void", reservation_id=order.reservation_id,
+                        actor="sweeper")
+    except ReservationResolved:  # `flask ledger sweep` released it first: nothing left to release
+        log.info("order %s: its reservation was already released", order_no)
+    order.status, order.updated_at = "expired", now
+    session.add(order)
+    _audit(session, now, order, "sweeper", "order.expired")
+    return "expired"
+
+
+def request_refund(session: Session, now: datetime, *, order_no: str, user_id: int) -> Order:
+    """A ``keep`` order's credits go back to the seller and its money back to the buyer.
+
+    Only before retirement: the POST is corrected exactly, which the ledger refuses once any of those serials
+    has moved on (retired, given away).
+    """
+    order = get_order(session, order_no, user_id=user_id, lock=True)
+    if order.status in ("refunding", "refunded"):
+        return order
+    if order.status != "fulfilled" or order.purpose != "keep":
+        raise RefundRefused("只有已完成、存入账户且未注销的订单可以退款 (only a fulfilled keep order can be refunded)",
+                            details={"order_no": order_no, "status": order.status, "purpose": order.purpose})
+    posted = session.execute(select(Transfer).where(Transfer.code == "POST", Transfer.client_id.in_(
+        (f"order:{order_no}:post", f"order:{order_no}:post-again")))).scalar_one()
+    try:
+        operations.correct(session, now, client_id=f"order:{order_no}:refund", transfer_id=posted.id,
+                           reason=f"refund of order {order_no}", actor=f"user:{user_id}")
+    except CorrectionRefused as error:
+        raise RefundRefused("这些碳汇已使用，不能退款 (the credits have been used and cannot be refunded)",
+                            details={"order_no": order_no}) from error
+    _decide_refund(session, now, order, "requested_by_buyer")
+    session.add(order)
+    return order
+
+
+def record_refund_accepted(session: Session, order_no: str, refund_id: str) -> None:
+    order = get_order(session, order_no, lock=True)
+    if order.refund_id is None:
+        order.refund_id = refund_id
+        session.add(order)
+
+
+# --- views ---------------------------------------------------------------------------------------------------
+
+def order_view(session: Session, order: Order) -> dict[str, Any]:
+    certificate = certificate_of(session, order.retirement_id) if order.retirement_id else None
+    return {"order_no": order.order_no, "status": order.status, "purpose": order.purpose,
+            "listing_id": order.listing_id, "batch_id": order.batch_id, "quantity_g": order.quantity_g,
+            "price_fen_per_t": order.price_fen_per_t, "amount_fen": order.amount_fen,
+            "beneficiary_name": order.beneficiary_name, "footprint_id": order.footprint_id,
+            "expires_at": isoformat_utc(order.expires_at), "created_at": isoformat_utc(order.created_at),
+            "paid_at": isoformat_utc(order.paid_at) if order.paid_at else None,
+            "fulfilled_at": isoformat_utc(order.fulfilled_at) if order.fulfilled_at else None,
+            "certificate_no": certificate.number if certificate else None,
+            "refund_reason": order.refund_reason,
+            "refunded_at": isoformat_utc(order.refunded_at) if order.refunded_at else None}
+
+
+def orders_of(session: Session, user_id: int, *, limit: int = 50) -> list[Order]:
+    return list(session.execute(select(Order).where(Order.user_id == user_id)
+                                .order_by(Order.id.desc()).limit(limit)).scalars())

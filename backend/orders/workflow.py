@@ -1,0 +1,123 @@
+"""The order steps that talk to WeChat Pay: each network call sits between two units of work, never inside one.
+
+These take the WeChat Pay client, the clock and the certifier explicitly, so the sweeper (CLI or background job)
+and the HTTP handlers run the very same code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from backend.db import atomic, read
+from backend.orders import service
+from backend.orders.models import Order
+from backend.registry.models import Batch
+from backend.wechat.errors import NotificationRejected, WeChatUnavailable
+from backend.wechat.pay import Pay
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def _ensure_prepay(pay: Pay, order: Order, openid: str) -> Order:
+    if order.prepay_id is not None or order.status != "reserved":
+        return order
+    batch_code = read(lambda s: s.get(Batch, order.batch_id).code)
+    prepay_id = pay.prepay(order_no=order.order_no, description=service.description(order, batch_code),
+                           amount_fen=order.amount_fen, openid=openid, expires_at=order.expires_at)
+    return atomic(lambda s: service.attach_prepay(s, order.order_no, prepay_id))
+
+
+def place(pay: Pay, clock: Clock, *, user_id: int, openid: str, idempotency_key: str, ttl_seconds: int,
+          **request: Any) -> dict[str, Any]:
+    """Create (or find again, by key) the order, get its prepay id, and answer what wx.requestPayment needs.
+
+    If WeChat is unreachable the order and its reservation stay; the same request with the same key retries the
+    prepay, and the sweeper releases the credits at the deadline if nobody does.
+    """
+    order = atomic(lambda s: service.create(s, clock(), user_id=user_id, idempotency_key=idempotency_key,
+                                            ttl_seconds=ttl_seconds, **request))
+    order = _ensure_prepay(pay, order, openid)
+    view = read(lambda s: service.order_view(s, order))
+    view["pay_params"] = pay.pay_params(order.prepay_id, clock()) if order.status == "reserved" else None
+    return view
+
+
+def settle_from_query(pay: Pay, clock: Clock, certify, order_no: str, *, via: str) -> str:
+    """Ask WeChat whether a still-reserved order was paid (a notification may be late or lost) and act on it."""
+    transaction = pay.query(order_no)
+    if transaction is None or transaction.get("trade_state") != "SUCCESS":
+        return (transaction or {}).get("trade_state", "unknown at WeChat")
+    try:
+        return atomic(lambda s: service.settle_payment(s, clock(), order_no=order_no, transaction=transaction,
+                                                       via=via, certify=certify))
+    except NotificationRejected as rejected:
+        log.error("order %s: WeChat's record does not match: %s", order_no, rejected.reason)
+        return "mismatch"
+
+
+def status(pay: Pay, clock: Clock, certify, *, order_no: str, user_id: int) -> dict[str, Any]:
+    """The order as the buyer should see it now: a reserved order asks WeChat first."""
+    order = read(lambda s: service.get_order(s, order_no, user_id=user_id))
+    if order.status == "reserved":
+        try:
+            settle_from_query(pay, clock, certify, order_no, via="query")
+        except WeChatUnavailable as error:  # show what we know; the notification or the sweeper will settle it
+            log.warning("order %s: status query failed: %s", order_no, error.message)
+    return read(lambda s: service.order_view(s, service.get_order(s, order_no)))
+
+
+def request_refund(pay: Pay, clock: Clock, *, order_no: str, user_id: int) -> dict[str, Any]:
+    atomic(lambda s: service.request_refund(s, clock(), order_no=order_no, user_id=user_id))
+    try:
+        send_refund(pay, order_no)
+    except WeChatUnavailable as error:  # decided and recorded; the sweeper asks WeChat again
+        log.warning("order %s: refund request failed, the sweeper will retry: %s", order_no, error.message)
+    return read(lambda s: service.order_view(s, service.get_order(s, order_no)))
+
+
+def send_refund(pay: Pay, order_no: str) -> None:
+    order = read(lambda s: service.get_order(s, order_no))
+    answer = pay.refund(order_no=order_no, refund_no=order.refund_no, total_fen=order.amount_fen,
+                        refund_fen=order.amount_fen, reason=service.REFUND_REASONS.get(order.refund_reason, "退款"))
+    atomic(lambda s: service.record_refund_accepted(s, order_no, answer.get("refund_id") or order.refund_no))
+
+
+@dataclass
+class SweepReport:
+    expired: int = 0
+    settled: int = 0
+    refunds_sent: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        failed = f", {len(self.failed)} failed ({', '.join(self.failed[:5])})" if self.failed else ""
+        return (f"{self.expired} expired, {self.settled} found paid, {self.refunds_sent} refunds sent to WeChat"
+                f"{failed}")
+
+
+def sweep(pay: Pay, clock: Clock, certify, *, limit: int = 200) -> SweepReport:
+    """Close and release orders past their deadline; settle those WeChat says were paid; send decided refunds."""
+    report = SweepReport()
+    for order_no in read(lambda s: service.due_for_expiry(s, clock(), limit=limit)):
+        try:
+            if pay.close(order_no) == "paid":
+                settle_from_query(pay, clock, certify, order_no, via="sweeper")
+                report.settled += 1
+            elif atomic(lambda s, no=order_no: service.expire(s, clock(), no)) == "expired":
+                report.expired += 1
+        except WeChatUnavailable as error:
+            log.warning("sweeper: order %s: %s", order_no, error.message)
+            report.failed.append(order_no)
+    for order_no in read(lambda s: service.due_for_refund(s, limit=limit)):
+        try:
+            send_refund(pay, order_no)
+            report.refunds_sent += 1
+        except WeChatUnavailable as error:
+            log.warning("sweeper: refund of order %s: %s", order_no, error.message)
+            report.failed.append(order_no)
+    return report

@@ -1,0 +1,1 @@
+"""The shop: listings of batches on sale, and quotes."""

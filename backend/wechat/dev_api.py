@@ -1,0 +1,40 @@
+"""Development only: POST /api/dev/pay/<order_no> makes the fake WeChat pay an order and send its notification.
+
+Registered only with ``WECHAT_MODE=fake`` outside production, so that login → quote → order → pay → certificate
+can be walked with curl and no phone. The notification goes over real HTTP to WECHATPAY_NOTIFY_URL, as WeChat's
+would; if it cannot arrive (say the server runs on another port), the order-status query still finds the payment.
+"""
+
+from __future__ import annotations
+
+import requests
+from flask import Blueprint, Flask
+
+from backend import wechat
+from backend.db import read
+from backend.errors import Conflict
+from backend.orders import service
+from backend.wechat.fake import FakeWeChatError
+
+bp = Blueprint("dev_pay", __name__, url_prefix="/api/dev")
+
+
+@bp.post("/pay/<order_no>")
+def pay(order_no: str):
+    order = read(lambda s: service.get_order(s, order_no))  # no transaction stays open while the fake calls us
+    fake = wechat.fake_server()
+    try:
+        notification = fake.pay(order.order_no, deliver=False)
+    except FakeWeChatError as error:
+        raise Conflict(f"模拟支付失败 (the fake WeChat refused: {error})", code="fake_pay_refused") from None
+    try:
+        status = fake.sender(notification)
+    except requests.RequestException as error:  # paid all the same: GET the order and it asks the fake
+        status = f"not delivered: {error.__class__.__name__}"
+    return {"order_no": order_no, "paid_fen": order.amount_fen, "notification_status": status,
+            "next": f"GET /api/mp/v1/orders/{order_no}"}
+
+
+def init_app(app: Flask) -> None:
+    if app.config["WECHAT_MODE"] == "fake" and app.config["APP_ENV"] != "production":
+        app.register_blueprint(bp)

@@ -1,0 +1,164 @@
+"""The mini-program's HTTP API under /api/mp/v1: login, profile, shop, orders.
+
+Browsing the shop needs no login (WeChat's review rules forbid forcing a login before browsing); everything that
+is someone's own needs the Bearer session token from /auth/login.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, request
+
+from backend import certificates, wechat
+from backend.accounts import service as accounts
+from backend.accounts import sessions
+from backend.db import atomic, read
+from backend.errors import InvalidInput
+from backend.http import Route, register
+from backend.orders import service as orders
+from backend.orders import workflow
+from backend.registry import adcode
+from backend.shop import service as shop
+from miniprogram_api import schemas
+from miniprogram_api.auth import bearer_token, idempotency_key, require_user
+
+bp = Blueprint("mp_api", __name__, url_prefix="/api/mp/v1")
+
+
+def _now():
+    return current_app.config["CLOCK"]()
+
+
+def _session_ttl() -> int:
+    return current_app.config["MP_SESSION_TTL_SECONDS"]
+
+
+# --- auth --------------------------------------------------------------------------------------------------------
+
+def login(body: schemas.LoginIn):
+    """Exchange a wx.login code for a session token; the WeChat session_key stays on the server."""
+    found = wechat.miniapp().code_to_session(body.code)
+    user = atomic(lambda s: accounts.login(s, _now(), found))
+    token = sessions.issue(user.id, found.session_key, _session_ttl())
+    return {"token": token, "expires_in": _session_ttl(), "user": accounts.profile_view(user)}
+
+
+def logout():
+    require_user()
+    sessions.revoke(bearer_token())
+    return {"logged_out": True}
+
+
+def refresh():
+    require_user()
+    token = sessions.refresh(bearer_token(), _session_ttl())
+    if token is None:  # refreshed by a concurrent call a moment ago
+        require_user()
+    return {"token": token, "expires_in": _session_ttl()}
+
+
+# --- profile -----------------------------------------------------------------------------------------------------
+
+def me():
+    user_id = require_user()
+    return read(lambda s: accounts.profile_view(accounts.get_user(s, user_id)))
+
+
+def update_me(body: schemas.ProfileIn):
+    user_id = require_user()
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("body", "没有要修改的字段 (nothing to change)")
+    if any(value is None for value in changes.values()):
+        name = next(name for name, value in changes.items() if value is None)
+        raise InvalidInput(name, "不能为空 (must not be null)")
+    if "avatar_url" in changes:
+        changes["avatar_url"] = str(changes["avatar_url"])
+        if not changes["avatar_url"].startswith("https://"):
+            raise InvalidInput("avatar_url", "应为 https 地址 (must be an https URL)")
+    if "region" in changes:
+        if changes["region"] not in adcode.divisions():
+            raise InvalidInput("region", "不是有效的行政区划代码 (not a GB/T 2260 division code)")
+        changes["region_adcode"] = changes.pop("region")
+    user = read(lambda s: accounts.get_user(s, user_id))
+    for name in ("nickname", "real_name"):  # what other people may see passes WeChat's content check first
+        if name in changes and not wechat.miniapp().text_is_acceptable(user.openid, changes[name]):
+            raise InvalidInput(name, "内容未通过微信内容安全检测 (refused by WeChat's content check)",
+                               code="content_refused")
+    return accounts.profile_view(atomic(lambda s: accounts.update_profile(s, _now(), user_id, changes)))
+
+
+# --- shop --------------------------------------------------------------------------------------------------------
+
+def list_listings():
+    return {"items": read(lambda s: shop.listing_views(s, shop.listings(s)))}
+
+
+def get_listing(listing_id: int):
+    return read(lambda s: shop.listing_views(s, [shop.get_listing(s, listing_id, for_sale=True)])[0])
+
+
+def make_quote(body: schemas.QuoteIn):
+    return read(lambda s: shop.quote(s, **body.model_dump()))
+
+
+# --- orders ------------------------------------------------------------------------------------------------------
+
+def _pay():
+    return wechat.pay()
+
+
+def create_order(body: schemas.OrderIn):
+    user_id, key = require_user(), idempotency_key()
+    user = read(lambda s: accounts.get_user(s, user_id))
+    return workflow.place(_pay(), current_app.config["CLOCK"], user_id=user_id, openid=user.openid,
+                          idempotency_key=key, ttl_seconds=current_app.config["RESERVATION_TTL_SECONDS"],
+                          **body.model_dump())
+
+
+def list_orders():
+    user_id = require_user()
+    return {"items": read(lambda s: [orders.order_view(s, o) for o in orders.orders_of(s, user_id)])}
+
+
+def get_order(order_no: str):
+    user_id = require_user()
+    return workflow.status(_pay(), current_app.config["CLOCK"], certificates.certify(), order_no=order_no,
+                           user_id=user_id)
+
+
+def refund_order(order_no: str):
+    user_id = require_user()
+    return workflow.request_refund(_pay(), current_app.config["CLOCK"], order_no=order_no, user_id=user_id)
+
+
+ROUTES = [
+    Route("POST", "/auth/login", login, "Log in with a wx.login code", body=schemas.LoginIn,
+          rate_limit=("mp-login", "MP_LOGIN_RATE_LIMIT_PER_MINUTE")),
+    Route("POST", "/auth/logout", logout, "End this session"),
+    Route("POST", "/auth/refresh", refresh, "Swap the session token for a fresh one"),
+    Route("GET", "/me", me, "My profile"),
+    Route("PATCH", "/me", update_me, "Change my profile (text passes WeChat's content check)",
+          body=schemas.ProfileIn),
+    Route("GET", "/listings", list_listings, "Credits on sale, with price per tonne and quantity available"),
+    Route("GET", "/listings/<int:listing_id>", get_listing, "One listing with its project story"),
+    Route("POST", "/quotes", make_quote, "Price a quantity, or a saved footprint (neutralise this)",
+          body=schemas.QuoteIn),
+    Route("POST", "/orders", create_order, "Order credits (Idempotency-Key): reserve, prepay, wx.requestPayment "
+          "parameters", body=schemas.OrderIn, status=201),
+    Route("GET", "/orders", list_orders, "My orders, newest first"),
+    Route("GET", "/orders/<order_no>", get_order, "One of my orders (asks WeChat Pay while it is unpaid)"),
+    Route("POST", "/orders/<order_no>/refund", refund_order, "Refund a keep-in-account order before any use"),
+]
+register(bp, ROUTES)
+PUBLIC = {"login", "list_listings", "get_listing", "make_quote"}
+
+
+@bp.before_request
+def users_only() -> None:
+    """Authenticate before the body is read: an anonymous caller learns nothing from validation errors."""
+    if request.endpoint and request.endpoint.split(".")[-1] not in PUBLIC:
+        require_user()
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

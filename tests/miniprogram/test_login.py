@@ -1,0 +1,100 @@
+"""Logging in with WeChat: a wx.login code becomes an opaque session token; WeChat's session_key stays here."""
+
+from __future__ import annotations
+
+import json
+
+from backend.cache import get_redis
+from tests.miniprogram.conftest import Citizen
+
+
+def login(client, code):
+    return client.post("/api/mp/v1/auth/login", json={"code": code})
+
+
+def test_a_good_code_logs_in_and_the_same_code_is_the_same_person(client, fake_wechat):
+    first = login(client, "alice-device-1")
+    assert first.status_code == 200
+    body = first.get_json()
+    assert set(body) == {"token", "expires_in", "user"} and body["expires_in"] == 7 * 86400
+    assert "session_key" not in json.dumps(body) and "openid" not in json.dumps(body)
+    again = login(client, "alice-device-1").get_json()
+    assert again["user"]["id"] == body["user"]["id"] and again["token"] != body["token"]
+    assert login(client, "bob").get_json()["user"]["id"] != body["user"]["id"]
+    me = client.get("/api/mp/v1/me", headers={"Authorization": f"Bearer {body['token']}"}).get_json()
+    assert me["holder"] == f"user:{body['user']['id']}" and me["has_unionid"] is True
+
+
+def test_the_session_key_is_kept_server_side_and_the_token_only_as_a_hash(app, client, fake_wechat):
+    token = login(client, "carol").get_json()["token"]
+    with app.app_context():
+        keys = list(get_redis().scan_iter(match=app.config["REDIS_KEY_PREFIX"] + "mps*"))
+    assert keys and not any(token in key for key in keys)
+    assert any(key.startswith(app.config["REDIS_KEY_PREFIX"] + "mpsk:") for key in keys)
+
+
+def test_a_code_wechat_refuses_is_a_400_naming_the_code(client, fake_wechat):
+    for errcode in (40029, 40163, 40226):
+        fake_wechat.fail_next("/sns/jscode2session", errcode, "refused")
+        response = login(client, "looks-fine")
+        assert response.status_code == 400
+        error = response.get_json()["error"]
+        assert (error["code"], error["details"][0]["field"]) == ("login_refused", "code")
+    for malformed in ("has space", "x" * 65, "", "路"):
+        response = login(client, malformed)
+        assert response.status_code == 400 and response.get_json()["error"]["details"][0]["field"] == "code"
+    assert login(client, 40029).get_json()["error"]["details"][0]["field"] == "code"
+
+
+def test_wechat_being_down_is_a_503_not_a_500(client, fake_wechat):
+    fake_wechat.fail_next("/sns/jscode2session", -1, "system error")
+    response = login(client, "dave")
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "wechat_unavailable"
+
+
+def test_logins_are_rate_limited_per_client(app, client, fake_wechat):
+    app.config["MP_LOGIN_RATE_LIMIT_PER_MINUTE"] = 3
+    assert [login(client, f"u{n}").status_code for n in range(4)] == [200, 200, 200, 429]
+    app.config["CLOCK"].advance(minutes=1)
+    assert login(client, "u5").status_code == 200
+
+
+def test_logout_ends_the_session_and_refresh_swaps_the_token(client, fake_wechat):
+    citizen = Citizen(client, "erin")
+    old = citizen.token
+    refreshed = citizen.post("/auth/refresh").get_json()
+    assert refreshed["token"] != old
+    assert citizen.get("/me").status_code == 401  # the old token stopped working at once
+    citizen.token = refreshed["token"]
+    assert citizen.get("/me").status_code == 200
+    assert citizen.post("/auth/logout").status_code == 200
+    response = citizen.get("/me")
+    assert response.status_code == 401 and response.get_json()["error"]["code"] == "session_expired"
+
+
+def test_no_token_or_a_made_up_token_is_a_401(client):
+    assert client.get("/api/mp/v1/me").status_code == 401
+    assert client.get("/api/mp/v1/me", headers={"Authorization": "Bearer made-up"}).status_code == 401
+    assert client.get("/api/mp/v1/me", headers={"Authorization": "Basic eDp5"}).status_code == 401
+
+
+def test_profile_text_passes_the_content_check_and_the_real_name_is_shown_masked(client, fake_wechat):
+    citizen = Citizen(client, "frank")
+    response = client.patch("/api/mp/v1/me", headers=citizen.headers, json={
+        "nickname": "绿色小林", "real_name": "林小绿", "region": "510104",
+        "avatar_url": "https://thirdwx.qlogo.cn/mmopen/abc/132"})
+    assert response.status_code == 200, response.get_json()
+    shown = response.get_json()
+    assert (shown["nickname"], shown["real_name_masked"], shown["region"]) == ("绿色小林", "林**", "510104")
+    assert "林小绿" not in json.dumps(shown, ensure_ascii=False)
+    refused = client.patch("/api/mp/v1/me", headers=citizen.headers, json={"nickname": "赌博专家"})
+    assert refused.status_code == 400
+    assert (refused.get_json()["error"]["code"], refused.get_json()["error"]["details"][0]["field"]) == (
+        "content_refused", "nickname")
+    for body, field in (({"region": "999999"}, "region"), ({"avatar_url": "http://x.cn/a.png"}, "avatar_url"),
+                        ({"nickname": None}, "nickname"), ({}, "body"), ({"openid": "o123"}, "openid"),
+                        ({"nickname": "x" * 33}, "nickname")):
+        response = client.patch("/api/mp/v1/me", headers=citizen.headers, json=body)
+        assert response.status_code == 400, body
+        assert response.get_json()["error"]["details"][0]["field"] == field, (body, response.get_json())
+    assert client.get("/api/mp/v1/me", headers=citizen.headers).get_json()["nickname"] == "绿色小林"
