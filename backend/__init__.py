@@ -44,12 +44,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from backend import cli, health
     from backend.orders import api as payment_notifications
+    from backend.orders import sweeper
     from backend.public import api as public_api
     from backend.wechat import dev_api
 
     health.init_app(app)
     public_api.init_app(app)
     payment_notifications.init_app(app)
+    sweeper.init_app(app)
     dev_api.init_app(app)
     cli.init_app(app)
     for name in app.config["EXTENSIONS"]:

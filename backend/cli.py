@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -222,6 +223,9 @@ def serve_command(host: str, port: int) -> None:
     factors = footprint_service.current_set()
     click.echo(f"emission-factor set {factors.number}: {factors.summary}")
     base = f"http://{host}:{port}"
+    for name, value in (("PUBLIC_BASE_URL", base), ("WECHATPAY_NOTIFY_URL", base + "/api/pay/wechat/notify")):
+        if name not in os.environ:  # QR codes and the fake WeChat's notifications point at this very server
+            app.config[name] = value
     click.echo("\n碳汇+ is running (embedded defaults: %s, Redis %s)" % (
         app.config["DATABASE_URL"], app.config["REDIS_URL"] or "in-process stand-in"))
     for label, path in (("health", "/healthz"), ("projects", "/api/v1/projects"), ("OpenAPI", "/openapi.json"),
@@ -236,6 +240,11 @@ def serve_command(host: str, port: int) -> None:
             click.echo(f"  {kind:<15} {base}/api/v1/certificates/{first.number}/{kind}")
     click.echo(f"  footprint       curl -s {base}/api/v1/footprint/household -H 'Content-Type: application/json' "
                """-d '{"region": "510000", "electricity_kwh": 100}'""")
+    click.echo(f"  shop            {base}/api/mp/v1/listings")
+    click.echo(f"  log in          curl -s {base}/api/mp/v1/auth/login -H 'Content-Type: application/json' "
+               """-d '{"code": "demo"}'""")
+    click.echo(f"  fake WeChat     in this process (WECHAT_MODE={app.config['WECHAT_MODE']}); pay an order with "
+               f"curl -X POST {base}/api/dev/pay/<order_no>  (README: buying with curl)")
     click.echo(f"  operator token: {app.config['OPERATOR_TOKEN']}  (Authorization: Bearer …)\n")
     # Werkzeug's development server: fine for the embedded set-up; production runs gunicorn (README).
     run_simple(host, port, app, threaded=True)

@@ -95,6 +95,7 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "WECHATPAY_GATEWAY": (parse_base_url, "https://api.mch.weixin.qq.com"),
     "WECHATPAY_NOTIFY_URL": (parse_base_url, None),
     "WECHAT_CERTIFICATE_TEMPLATE_ID": (lambda n, r: r.strip(), None),
+    "ORDER_SWEEP_INTERVAL_SECONDS": (lambda n, r: parse_int(n, r, minimum=0), 60),  # 0: only `flask orders sweep`
     "MP_SESSION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=300), 7 * 86400),
     "MP_LOGIN_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 20),
 }

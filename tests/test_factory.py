@@ -138,6 +138,16 @@ def test_production_talks_to_the_real_wechat_with_every_credential_or_does_not_s
     assert development["WECHATPAY_NOTIFY_URL"] == "http://127.0.0.1:5000/api/pay/wechat/notify"
 
 
+def test_the_development_pay_endpoint_exists_only_with_the_fake_wechat(clean_env, tmp_path):
+    production = create_app({**PRODUCTION, "TESTING": True, "CERT_SIGNING_KEY_FILE": str(tmp_path / "k.pem"),
+                             "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"})
+    assert not any(rule.rule.startswith("/api/dev/") for rule in production.url_map.iter_rules())
+    development = make_app(tmp_path)
+    assert any(rule.rule == "/api/dev/pay/<order_no>" for rule in development.url_map.iter_rules())
+    for app in (production, development):
+        app.extensions["db_engine"].dispose()
+
+
 def test_production_refuses_a_blank_or_short_operator_token(tmp_path):
     with pytest.raises(SettingsError, match="OPERATOR_TOKEN must be set"):
         finish_settings(load_settings({**PRODUCTION, "OPERATOR_TOKEN": "   "}), str(tmp_path))

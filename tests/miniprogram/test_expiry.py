@@ -91,3 +91,16 @@ def test_a_late_payment_for_credits_sold_meanwhile_is_refunded_in_full(app, clie
     assert fake_wechat.refunds[refund_no]["refund"] == order["amount_fen"]
     fake_wechat.settle_refund(refund_no)
     assert citizen.get(f"/orders/{order['order_no']}").get_json()["status"] == "refunded"
+
+
+def test_the_background_sweeper_runs_once_per_interval_across_processes(app, shop, citizen, fake_wechat):
+    """Two app processes share Redis: in one interval only the first to claim it sweeps."""
+    from backend.orders import sweeper
+
+    order = citizen.order(shop["listing"]["id"], 100_000)
+    app.config["CLOCK"].advance(minutes=16)
+    first, second = sweeper.run_once(app), sweeper.run_once(app)
+    assert first.expired == 1 and second is None
+    assert citizen.get(f"/orders/{order['order_no']}").get_json()["status"] == "expired"
+    app.config["CLOCK"].advance(seconds=app.config["ORDER_SWEEP_INTERVAL_SECONDS"])
+    assert sweeper.run_once(app).expired == 0  # the next interval sweeps again, finding nothing due

@@ -1,0 +1,72 @@
+"""32 people buy the last tonne of a batch at the same moment, then all pay at once (PostgreSQL, row locks).
+
+Nobody is sold credits that are not there, nobody who was refused is asked to pay, and every payment ends in a
+certificate: the invariant checker runs after the test as after every other.
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.certificates.models import Certificate
+from backend.db import read
+from backend.orders.models import Order
+from tests.miniprogram.conftest import Citizen
+from tests.miniprogram.test_purchase import listing_of
+
+BUYERS = 32
+EACH_G = 50_000  # 32 × 50 kg = 1.6 t wanted, 1 t on sale: exactly 20 can be served
+
+
+def all_at_once(work, items):
+    start = threading.Barrier(len(items))
+    results: list = [None] * len(items)
+
+    def run(index, item):
+        start.wait()
+        results[index] = work(item)
+
+    threads = [threading.Thread(target=run, args=(i, item)) for i, item in enumerate(items)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.mark.services_only
+def test_32_buyers_race_for_the_last_tonne_and_nobody_pays_for_credits_they_do_not_get(app, client, shop,
+                                                                                     fake_wechat):
+    app.config["MP_LOGIN_RATE_LIMIT_PER_MINUTE"] = 1000  # all 32 log in from one test address
+    buyers = [Citizen(app.test_client(), f"racer-{n}") for n in range(BUYERS)]
+    listing_id = shop["listing"]["id"]
+
+    def order(buyer):
+        return buyer.post("/orders", {"listing_id": listing_id, "quantity_g": EACH_G, "purpose": "personal"},
+                          key="race")
+
+    answers = all_at_once(order, buyers)
+    placed = [a.get_json() for a in answers if a.status_code == 201]
+    refused = [a.get_json() for a in answers if a.status_code != 201]
+    assert len(placed) == 20
+    assert {r["error"]["code"] for r in refused} == {"insufficient_credits"} and len(refused) == 12
+    assert listing_of(client, listing_id)["available_g"] == 0
+    assert all(p["pay_params"]["paySign"] for p in placed)
+    assert len(fake_wechat.transactions) == 20  # the refused were never sent to WeChat to pay
+
+    def deliver(notification):  # each notification on its own connection, as WeChat would
+        return app.test_client().post(urlsplit(notification.url).path, data=notification.body,
+                                      headers=notification.headers).status_code
+
+    fake_wechat.sender = deliver
+    all_at_once(lambda p: fake_wechat.pay(p["order_no"]), placed)
+    with app.app_context():
+        statuses = read(lambda s: s.execute(select(Order.status, func.count()).group_by(Order.status)).all())
+        made = read(lambda s: s.execute(select(func.count()).select_from(Certificate)).scalar_one())
+    assert dict(statuses) == {"fulfilled": 20} and made == 20
+    paid = sum(t["total"] for t in fake_wechat.transactions.values() if t["trade_state"] == "SUCCESS")
+    assert paid == 20 * 400  # 50 kg at 80 yuan a tonne is 4 yuan each
