@@ -12,7 +12,7 @@ from backend import certificates, wechat
 from backend.accounts import service as accounts
 from backend.accounts import sessions
 from backend.db import atomic, read
-from backend.errors import InvalidInput
+from backend.errors import InvalidInput, Unauthorized
 from backend.http import Route, register
 from backend.orders import service as orders
 from backend.orders import workflow
@@ -43,16 +43,15 @@ def login(body: schemas.LoginIn):
 
 
 def logout():
-    require_user()
-    sessions.revoke(bearer_token())
+    sessions.revoke(bearer_token(), require_user())
     return {"logged_out": True}
 
 
 def refresh():
     require_user()
     token = sessions.refresh(bearer_token(), _session_ttl())
-    if token is None:  # refreshed by a concurrent call a moment ago
-        require_user()
+    if token is None:  # refreshed by a concurrent call a moment ago: this token is spent
+        raise Unauthorized("登录已过期，请重新登录 (session expired or unknown)", code="session_expired")
     return {"token": token, "expires_in": _session_ttl()}
 
 

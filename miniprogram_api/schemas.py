@@ -25,7 +25,7 @@ class LoginIn(Body):
 
 class ProfileIn(Body):
     nickname: str | None = Field(default=None, min_length=1, max_length=32)
-    avatar_url: HttpUrl | None = Field(default=None, description="https URL of the avatar image")
+    avatar_url: HttpUrl | None = Field(default=None, max_length=500, description="https URL of the avatar image")
     region: str | None = Field(default=None, pattern=r"^\d{6}$", description="GB/T 2260 adcode")
     real_name: str | None = Field(default=None, min_length=1, max_length=50,
                                   description="printed on certificates, shown masked")

@@ -36,8 +36,8 @@ def check_orders(session: Session) -> list[Violation]:
         if order.status in ("refunding", "refunded") and order.refund_reason == "requested_by_buyer" and (
                 post is None or post.id not in corrected):
             found.append(Violation("order", f"{name}: refunded, but its credits were not taken back"))
-        if order.status in ("refunding", "refunded") and order.refund_reason == "credits_unavailable" and post:
-            found.append(Violation("order", f"{name}: refunded for want of credits, yet they were delivered"))
+        if order.status in ("refunding", "refunded") and order.refund_reason != "requested_by_buyer" and post:
+            found.append(Violation("order", f"{name}: refunded as undeliverable, yet the credits were delivered"))
         if order.status == "fulfilled" and order.purpose != "keep":
             retirement = session.get(Retirement, order.retirement_id) if order.retirement_id else None
             if (retirement is None or retirement.holder != f"user:{order.user_id}"

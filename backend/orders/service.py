@@ -12,6 +12,7 @@ never run inside a database transaction: the caller makes them before or after i
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from backend.ledger.models import PendingResolution, Transfer
 from backend.orders.models import ORDER_PURPOSES, Order, PaymentNotification
 from backend.shop import service as shop
 from backend.wechat.errors import NotificationRejected
+from backend.wechat.pay import Notification, Resource
 
 log = logging.getLogger(__name__)
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -41,11 +43,15 @@ PAYER_ACTOR = "wechatpay"
 # little after the deadline still finds its reservation.
 NOTIFICATION_GRACE_SECONDS = 300
 RETIRING_PURPOSES = {"personal", "gift"}
-REFUND_REASONS = {"credits_unavailable": "碳汇已售罄，全额退款", "requested_by_buyer": "买家申请退款"}
+REFUND_REASONS = {"credits_unavailable": "碳汇已售罄，全额退款", "project_suspended": "项目暂停交易，全额退款",
+                  "requested_by_buyer": "买家申请退款"}
 
 
 class RefundRefused(Conflict):
     code = "refund_refused"
+
+
+ORDER_NO_PATTERN = re.compile(r"TH[0-9]{8}[0-9A-F]{12}")
 
 
 def new_order_no(now: datetime) -> str:
@@ -68,10 +74,12 @@ def _check_beneficiary(purpose: str, beneficiary_name: str | None) -> str | None
 
 def get_order(session: Session, order_no: str, *, user_id: int | None = None, lock: bool = False) -> Order:
     """The order; NotFound also when it belongs to someone else (whose orders are not ours to confirm exist)."""
-    query = select(Order).where(Order.order_no == order_no)
-    order = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    order = None
+    if ORDER_NO_PATTERN.fullmatch(order_no):  # anything else names no order, and is not echoed back
+        query = select(Order).where(Order.order_no == order_no)
+        order = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if order is None or (user_id is not None and order.user_id != user_id):
-        raise NotFound(f"订单 {order_no} 不存在 (unknown order)", details={"order_no": order_no})
+        raise NotFound("订单不存在 (unknown order)")
     return order
 
 
@@ -132,23 +140,21 @@ def description(order: Order, batch_code: str) -> str:
 
 # --- payment ---------------------------------------------------------------------------------------------------
 
-def _check_transaction(order: Order, transaction: dict[str, Any]) -> None:
+def _check_transaction(order: Order, transaction: Resource) -> None:
     """Refuse a payment that is not exactly this order's (the money or the order would drift)."""
-    state = transaction.get("trade_state")
-    if state != "SUCCESS":
-        raise NotificationRejected(f"order {order.order_no}: trade_state {state!r}, not SUCCESS")
-    total = (transaction.get("amount") or {}).get("total")
-    if total != order.amount_fen:
-        raise NotificationRejected(f"order {order.order_no}: paid {total!r} fen, the order is {order.amount_fen} fen")
-    transaction_id = transaction.get("transaction_id")
-    if not isinstance(transaction_id, str) or not transaction_id:
+    if transaction.trade_state != "SUCCESS":
+        raise NotificationRejected(f"order {order.order_no}: trade_state {transaction.trade_state!r}, not SUCCESS")
+    if transaction.amount.total != order.amount_fen:
+        raise NotificationRejected(f"order {order.order_no}: paid {transaction.amount.total} fen, "
+                                   f"the order is {order.amount_fen} fen")
+    if transaction.transaction_id is None:
         raise NotificationRejected(f"order {order.order_no}: no transaction_id")
-    if order.transaction_id is not None and order.transaction_id != transaction_id:
+    if order.transaction_id is not None and order.transaction_id != transaction.transaction_id:
         raise NotificationRejected(f"order {order.order_no}: already paid by transaction {order.transaction_id}, "
-                                   f"not {transaction_id}")
+                                   f"not {transaction.transaction_id}")
 
 
-def settle_payment(session: Session, now: datetime, *, order_no: str, transaction: dict[str, Any], via: str,
+def settle_payment(session: Session, now: datetime, *, order_no: str, transaction: Resource, via: str,
                    certify) -> str:
     """WeChat says the order is paid: post the credits, retire them for the order's purpose, certify.
 
@@ -159,21 +165,32 @@ def settle_payment(session: Session, now: datetime, *, order_no: str, transactio
     _check_transaction(order, transaction)
     if order.status not in ("reserved", "expired"):
         return f"already {order.status}"
-    order.status, order.transaction_id = "paid", transaction["transaction_id"]
+    order.status, order.transaction_id = "paid", transaction.transaction_id
     order.paid_at = order.updated_at = now
     _audit(session, now, order, PAYER_ACTOR, "order.paid", transaction_id=order.transaction_id, via=via,
            amount_fen=order.amount_fen)
     user = get_user(session, order.user_id)
-    if not _deliver(session, now, order, user):
-        _decide_refund(session, now, order, "credits_unavailable")
+    try:
+        with session.begin_nested():  # all or nothing: delivered and retired, or neither and refunded
+            if not _deliver(session, now, order, user):
+                raise InsufficientCredits("credits gone")
+            if order.purpose in RETIRING_PURPOSES:
+                order.retirement_id = operations.retire(
+                    session, now, client_id=f"order:{order.order_no}:retire", batch_id=order.batch_id,
+                    holder=user.holder, amount_g=order.quantity_g, purpose="personal",
+                    beneficiary_name=order.beneficiary_name or display_name(user), actor=user.holder,
+                    certify=certify).id
+    except (InsufficientCredits, ProjectNotRegistered) as error:
+        log.warning("order %s paid but cannot be fulfilled, refunding: %s", order.order_no, error)
+        reason = "credits_unavailable" if isinstance(error, InsufficientCredits) else "project_suspended"
+        order.retirement_id = None
+        if session.get(PendingResolution, order.reservation_id) is None:  # release what the buyer will not get
+            reservation = session.get(Transfer, order.reservation_id)
+            operations.void(session, now, client_id=f"order:{order.order_no}:void", actor=PAYER_ACTOR,
+                            reservation_id=order.reservation_id, expired=as_utc(reservation.expires_at) <= now)
+        _decide_refund(session, now, order, reason)
         session.add(order)
-        return "refunding: credits unavailable"
-    if order.purpose in RETIRING_PURPOSES:
-        retirement = operations.retire(
-            session, now, client_id=f"order:{order.order_no}:retire", batch_id=order.batch_id, holder=user.holder,
-            amount_g=order.quantity_g, purpose="personal",
-            beneficiary_name=order.beneficiary_name or display_name(user), actor=user.holder, certify=certify)
-        order.retirement_id = retirement.id
+        return f"refunding: {reason}"
     order.status, order.fulfilled_at = "fulfilled", now
     session.add(order)
     _audit(session, now, order, PAYER_ACTOR, "order.fulfilled", retirement_id=order.retirement_id)
@@ -200,8 +217,7 @@ def _deliver(session: Session, now: datetime, order: Order, user: MiniUser) -> b
                                        ttl_seconds=60, actor=PAYER_ACTOR)
             operations.post(session, now, client_id=f"{prefix}:post-again", reservation_id=again.id,
                             actor=PAYER_ACTOR)
-    except (InsufficientCredits, ProjectNotRegistered) as error:
-        log.warning("order %s paid but its credits are gone: %s", order.order_no, error)
+    except InsufficientCredits:
         return False
     return True
 
@@ -209,61 +225,51 @@ def _deliver(session: Session, now: datetime, order: Order, user: MiniUser) -> b
 def _decide_refund(session: Session, now: datetime, order: Order, reason: str) -> None:
     order.status, order.refund_no, order.refund_reason = "refunding", f"{order.order_no}R", reason
     order.updated_at = now
-    _audit(session, now, order, PAYER_ACTOR if reason == "credits_unavailable" else f"user:{order.user_id}",
+    _audit(session, now, order, f"user:{order.user_id}" if reason == "requested_by_buyer" else PAYER_ACTOR,
            "order.refund", refund_no=order.refund_no, reason=reason)
 
 
-def settle_refund(session: Session, now: datetime, *, refund: dict[str, Any]) -> str:
+def settle_refund(session: Session, now: datetime, *, refund: Resource) -> str:
     """WeChat says a refund went through (or failed)."""
-    order_no = refund.get("out_trade_no")
-    if not isinstance(order_no, str):
-        raise NotificationRejected("refund notification without out_trade_no")
     try:
-        order = get_order(session, order_no, lock=True)
+        order = get_order(session, refund.out_trade_no, lock=True)
     except NotFound:
-        raise NotificationRejected(f"refund for unknown order {order_no!r}") from None
-    if order.refund_no is None or refund.get("out_refund_no") != order.refund_no:
-        raise NotificationRejected(f"order {order_no}: refund {refund.get('out_refund_no')!r} was never asked for")
+        raise NotificationRejected(f"refund for unknown order {refund.out_trade_no!r}") from None
+    if order.refund_no is None or refund.out_refund_no != order.refund_no:
+        raise NotificationRejected(f"order {order.order_no}: refund {refund.out_refund_no!r} was never asked for")
     if order.status == "refunded":
         return "already refunded"
-    status = refund.get("refund_status")
-    if status != "SUCCESS":
-        log.error("order %s: refund %s ended %s; an operator must act", order_no, order.refund_no, status)
-        return f"refund {status}"
+    if refund.refund_status != "SUCCESS":
+        log.error("order %s: refund %s ended %s; an operator must act", order.order_no, order.refund_no,
+                  refund.refund_status)
+        return f"refund {refund.refund_status}"
     order.status, order.refunded_at, order.updated_at = "refunded", now, now
-    order.refund_id = order.refund_id or refund.get("refund_id")
+    order.refund_id = order.refund_id or refund.refund_id
     session.add(order)
     _audit(session, now, order, PAYER_ACTOR, "order.refunded", refund_id=order.refund_id)
     return "refunded"
 
 
-def record_notification(session: Session, now: datetime, notification: dict[str, Any], *, appid: str, mchid: str,
+def record_notification(session: Session, now: datetime, notification: Notification, *, appid: str, mchid: str,
                         certify) -> str:
     """Act on a verified, decrypted notification once: a notification id already acted on changes nothing."""
-    resource = notification["resource"]
-    event = notification.get("event_type", "")
-    order_no = resource.get("out_trade_no")
-    if not isinstance(order_no, str):
-        raise NotificationRejected(f"{event}: no out_trade_no")
-    if resource.get("mchid") != mchid or (event.startswith("TRANSACTION.") and resource.get("appid") != appid):
-        raise NotificationRejected(f"{event} for another merchant or app: {resource.get('mchid')!r}")
+    resource, event = notification.resource, notification.event_type
+    if resource.mchid != mchid or (event.startswith("TRANSACTION.") and resource.appid != appid):
+        raise NotificationRejected(f"{event} for another merchant or app: {resource.mchid!r}")
     try:
-        get_order(session, order_no, lock=True)  # acts as the lock for the duplicate check below
+        get_order(session, resource.out_trade_no, lock=True)  # the lock the duplicate check below relies on
     except NotFound:
-        raise NotificationRejected(f"{event} for unknown order {order_no!r}") from None
-    notification_id = str(notification.get("id", ""))[:64]
-    if not notification_id:
-        raise NotificationRejected(f"{event}: no notification id")
-    if session.get(PaymentNotification, notification_id) is not None:
+        raise NotificationRejected(f"{event} for unknown order {resource.out_trade_no!r}") from None
+    if session.get(PaymentNotification, notification.id) is not None:
         return "duplicate"
     if event == "TRANSACTION.SUCCESS":
-        outcome = settle_payment(session, now, order_no=order_no, transaction=resource, via="notification",
-                                 certify=certify)
+        outcome = settle_payment(session, now, order_no=resource.out_trade_no, transaction=resource,
+                                 via="notification", certify=certify)
     elif event.startswith("REFUND."):
         outcome = settle_refund(session, now, refund=resource)
     else:
         outcome = f"ignored {event}"
-    session.add(PaymentNotification(id=notification_id, event_type=event[:40], order_no=order_no,
+    session.add(PaymentNotification(id=notification.id, event_type=event, order_no=resource.out_trade_no,
                                     outcome=outcome[:40], received_at=now))
     return outcome
 

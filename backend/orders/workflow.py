@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from backend.clock import as_utc
 from backend.db import atomic, read
 from backend.orders import service
 from backend.orders.models import Order
@@ -23,8 +24,12 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
-def _ensure_prepay(pay: Pay, order: Order, openid: str) -> Order:
-    if order.prepay_id is not None or order.status != "reserved":
+PREPAY_MARGIN = timedelta(minutes=1)
+
+
+def _ensure_prepay(pay: Pay, clock: Clock, order: Order, openid: str) -> Order:
+    """Create the WeChat order, unless it exists or its deadline is too near (the sweeper may be closing it)."""
+    if order.prepay_id is not None or order.status != "reserved" or clock() >= as_utc(order.expires_at) - PREPAY_MARGIN:
         return order
     batch_code = read(lambda s: s.get(Batch, order.batch_id).code)
     prepay_id = pay.prepay(order_no=order.order_no, description=service.description(order, batch_code),
@@ -41,17 +46,18 @@ def place(pay: Pay, clock: Clock, *, user_id: int, openid: str, idempotency_key:
     """
     order = atomic(lambda s: service.create(s, clock(), user_id=user_id, idempotency_key=idempotency_key,
                                             ttl_seconds=ttl_seconds, **request))
-    order = _ensure_prepay(pay, order, openid)
+    order = _ensure_prepay(pay, clock, order, openid)
     view = read(lambda s: service.order_view(s, order))
-    view["pay_params"] = pay.pay_params(order.prepay_id, clock()) if order.status == "reserved" else None
+    payable = order.status == "reserved" and order.prepay_id is not None
+    view["pay_params"] = pay.pay_params(order.prepay_id, clock()) if payable else None
     return view
 
 
 def settle_from_query(pay: Pay, clock: Clock, certify, order_no: str, *, via: str) -> str:
     """Ask WeChat whether a still-reserved order was paid (a notification may be late or lost) and act on it."""
     transaction = pay.query(order_no)
-    if transaction is None or transaction.get("trade_state") != "SUCCESS":
-        return (transaction or {}).get("trade_state", "unknown at WeChat")
+    if transaction is None or transaction.trade_state != "SUCCESS":
+        return transaction.trade_state if transaction else "unknown at WeChat"
     try:
         return atomic(lambda s: service.settle_payment(s, clock(), order_no=order_no, transaction=transaction,
                                                        via=via, certify=certify))
@@ -106,18 +112,21 @@ def sweep(pay: Pay, clock: Clock, certify, *, limit: int = 200) -> SweepReport:
     for order_no in read(lambda s: service.due_for_expiry(s, clock(), limit=limit)):
         try:
             if pay.close(order_no) == "paid":
-                settle_from_query(pay, clock, certify, order_no, via="sweeper")
-                report.settled += 1
+                outcome = settle_from_query(pay, clock, certify, order_no, via="sweeper")
+                if outcome == "mismatch":  # WeChat's payment is not this order's: an operator must look
+                    report.failed.append(order_no)
+                else:
+                    report.settled += 1
             elif atomic(lambda s, no=order_no: service.expire(s, clock(), no)) == "expired":
                 report.expired += 1
-        except WeChatUnavailable as error:
-            log.warning("sweeper: order %s: %s", order_no, error.message)
+        except Exception as error:  # one order's trouble must not stop the others being swept
+            log.error("sweeper: order %s: %s", order_no, getattr(error, "message", error))
             report.failed.append(order_no)
     for order_no in read(lambda s: service.due_for_refund(s, limit=limit)):
         try:
             send_refund(pay, order_no)
             report.refunds_sent += 1
-        except WeChatUnavailable as error:
-            log.warning("sweeper: refund of order %s: %s", order_no, error.message)
+        except Exception as error:
+            log.error("sweeper: refund of order %s: %s", order_no, getattr(error, "message", error))
             report.failed.append(order_no)
     return report

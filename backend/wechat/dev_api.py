@@ -8,19 +8,24 @@ would; if it cannot arrive (say the server runs on another port), the order-stat
 from __future__ import annotations
 
 import requests
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, request
 
 from backend import wechat
 from backend.db import read
-from backend.errors import Conflict
+from backend.errors import Conflict, Forbidden
 from backend.orders import service
 from backend.wechat.fake import FakeWeChatError
 
 bp = Blueprint("dev_pay", __name__, url_prefix="/api/dev")
 
 
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
 @bp.post("/pay/<order_no>")
 def pay(order_no: str):
+    if request.remote_addr not in LOOPBACK:  # a development box on a shared network pays nobody's orders
+        raise Forbidden("仅限本机调用 (development endpoint: loopback only)")
     order = read(lambda s: service.get_order(s, order_no))  # no transaction stays open while the fake calls us
     fake = wechat.fake_server()
     try:

@@ -64,13 +64,14 @@ class MiniApp:
             log.warning("WeChat %s failed: errcode %s %s", what, error.errcode, error.errmsg)
             return WeChatUnavailable(f"微信接口暂不可用，请稍后再试 (WeChat {what} failed: {error.errcode})",
                                      details={"errcode": error.errcode})
-        log.warning("WeChat %s unreachable: %s", what, error)
+        # Only the class: a requests error's text holds the URL, and jscode2session's URL holds the app secret.
+        log.warning("WeChat %s unreachable: %s", what, error.__class__.__name__)
         return WeChatUnavailable(f"微信接口暂不可用，请稍后再试 (WeChat {what} unreachable)")
 
     def _call(self, what: str, call):
         try:
             return call()
-        except (WeChatClientException, requests.RequestException, ValueError) as error:
+        except (WeChatClientException, requests.RequestException, redis.RedisError, ValueError) as error:
             raise self._unavailable(what, error) from None
 
     def code_to_session(self, code: str) -> WeChatSession:
@@ -83,7 +84,7 @@ class MiniApp:
             if error.errcode in REFUSED_CODES:
                 raise InvalidInput("code", REFUSED_CODES[error.errcode], code="login_refused") from None
             raise self._unavailable("jscode2session", error) from None
-        except (requests.RequestException, ValueError) as error:
+        except (requests.RequestException, redis.RedisError, ValueError) as error:  # Redis: wechatpy's token store
             raise self._unavailable("jscode2session", error) from None
         if not answer.get("openid") or not answer.get("session_key"):
             raise WeChatUnavailable("微信登录接口返回异常 (jscode2session answered without an openid)")
@@ -116,7 +117,7 @@ class MiniApp:
         except WeChatClientException as error:
             log.info("subscribe message to %s not sent: errcode %s %s", openid, error.errcode, error.errmsg)
             return False
-        except (requests.RequestException, ValueError) as error:
-            log.warning("subscribe message to %s not sent: %s", openid, error)
+        except (requests.RequestException, redis.RedisError, ValueError) as error:
+            log.warning("subscribe message to %s not sent: %s", openid, error.__class__.__name__)
             return False
         return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.utils import load_public_key, rsa_verify
 
@@ -30,6 +32,34 @@ CHINA = ZoneInfo("Asia/Shanghai")
 TIMEOUT_SECONDS = (5, 10)
 MAX_CLOCK_SKEW_SECONDS = 300  # WeChat's own guidance: refuse notifications more than 5 minutes off
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+
+
+class Amount(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    total: int
+    refund: int | None = None
+
+
+class Resource(BaseModel):
+    """The decrypted part of a payment or refund notification, as far as we act on it (WeChat may add fields)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    mchid: str = Field(max_length=32)
+    appid: str | None = Field(default=None, max_length=32)
+    out_trade_no: str = Field(min_length=1, max_length=32)
+    transaction_id: str | None = Field(default=None, min_length=1, max_length=32)
+    trade_state: str | None = Field(default=None, max_length=32)
+    out_refund_no: str | None = Field(default=None, max_length=64)
+    refund_id: str | None = Field(default=None, max_length=64)
+    refund_status: str | None = Field(default=None, max_length=32)
+    amount: Amount
+
+
+class Notification(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    id: str = Field(min_length=1, max_length=64)
+    event_type: str = Field(max_length=40)
+    resource: Resource
 
 
 @dataclass(frozen=True)
@@ -103,14 +133,17 @@ class Pay:
         return {"appId": self.credentials.appid, "timeStamp": timestamp, "nonceStr": nonce, "package": package,
                 "signType": "RSA", "paySign": signature}
 
-    def query(self, order_no: str) -> dict[str, Any] | None:
+    def query(self, order_no: str) -> Resource | None:
         """The transaction as WeChat sees it, or None when WeChat has no such order."""
         status, answer = self._request("query", lambda: self.client.query(out_trade_no=order_no))
         if status == 404:
             return None
         if status != 200 or not isinstance(answer, dict):
             raise self._refused("query", status, answer)
-        return answer
+        try:
+            return Resource.model_validate(answer)
+        except ValidationError:
+            raise WeChatUnavailable("微信支付查询应答格式异常 (WeChat Pay answered a malformed transaction)") from None
 
     def close(self, order_no: str) -> str:
         """Close an unpaid order: ``closed`` (or already closed / unknown to WeChat), or ``paid`` if it was paid."""
@@ -130,15 +163,15 @@ class Pay:
             raise self._refused("refund", status, answer)
         return answer
 
-    def read_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> dict[str, Any]:
-        """The verified, decrypted notification (``resource`` replaced by its plaintext), or NotificationRejected."""
+    def read_notification(self, headers: Mapping[str, str], body: bytes, now: datetime) -> Notification:
+        """The verified, decrypted, well-formed notification, or NotificationRejected (which says why)."""
         if headers.get("Wechatpay-Signature-Type") != SIGNATURE_TYPE:
             raise NotificationRejected(f"signature type {headers.get('Wechatpay-Signature-Type')!r}", 401)
         if headers.get("Wechatpay-Serial") != self.credentials.public_key_id:
             raise NotificationRejected(f"unknown platform key id {headers.get('Wechatpay-Serial')!r}", 401)
         stamp = headers.get("Wechatpay-Timestamp", "")
-        if not stamp.isdigit():
-            raise NotificationRejected(f"timestamp {stamp!r} is not a number", 401)
+        if not re.fullmatch(r"[0-9]{1,12}", stamp):  # isdigit() takes "²"; int() refuses 4,300+ digits
+            raise NotificationRejected(f"timestamp {stamp[:20]!r} is not a number", 401)
         skew = int(stamp) - int(now.timestamp())
         if abs(skew) > MAX_CLOCK_SKEW_SECONDS:
             raise NotificationRejected(f"timestamp {skew:+d} s from now, outside ±{MAX_CLOCK_SKEW_SECONDS} s", 401)
@@ -155,4 +188,7 @@ class Pay:
             raise NotificationRejected(f"cannot decrypt: {error}", 400) from None
         if not isinstance(notification, dict) or not isinstance(notification.get("resource"), dict):
             raise NotificationRejected("signed, but the resource does not decrypt with the APIv3 key", 400)
-        return notification
+        try:
+            return Notification.model_validate(notification)
+        except ValidationError as error:
+            raise NotificationRejected(f"signed, but malformed: {error.errors(include_url=False)[:3]}") from None

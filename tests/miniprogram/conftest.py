@@ -72,3 +72,11 @@ def shop(operator):
 @pytest.fixture
 def citizen(client, fake_wechat):
     return Citizen(client)
+
+
+@pytest.fixture
+def paid_order(shop, citizen, fake_wechat):
+    """An order the citizen has paid at WeChat, whose notification has not been delivered yet."""
+    order = citizen.order(shop["listing"]["id"], 250_000)
+    genuine = fake_wechat.pay(order["order_no"], deliver=False)
+    return {**order, "genuine": genuine, "resource": fake_wechat.transaction(order["order_no"])}

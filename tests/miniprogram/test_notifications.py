@@ -17,14 +17,6 @@ from backend.db import read
 from backend.orders.models import PaymentNotification
 
 
-@pytest.fixture
-def paid_order(shop, citizen, fake_wechat):
-    """An order the citizen has paid at WeChat, whose notification has not been delivered yet."""
-    order = citizen.order(shop["listing"]["id"], 250_000)
-    genuine = fake_wechat.pay(order["order_no"], deliver=False)
-    return {**order, "genuine": genuine, "resource": fake_wechat.transaction(order["order_no"])}
-
-
 def deliver(client, notification, *, body: bytes | None = None):
     return client.post("/api/pay/wechat/notify", data=body if body is not None else notification.body,
                        headers=notification.headers)
