@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 
 from backend.errors import InvalidInput
@@ -248,8 +248,15 @@ assert set(BODIES) == set(NAMES) == set(QUANTITIES)
 
 
 def calculate(name: str, body: dict) -> dict:
+    """The result; a body whose total passes the 10 Gt ceiling is refused by design and asks none of these
+    properties (the largest quantity times the largest custom factor does, now and then), so it is rejected."""
     module = CALCULATORS[name]
-    return module.calculate(module.Input.model_validate(body), FACTORS)
+    try:
+        return module.calculate(module.Input.model_validate(body), FACTORS)
+    except InvalidInput as error:
+        if "exceeds 10 Gt" in error.message:
+            reject()
+        raise
 
 
 # ---------------------------------------------------------------------------------------------------------------
