@@ -291,11 +291,13 @@ def expired_reservations(session: Session, now: datetime, *, limit: int = 500,
 
 def _holder_move(session: Session, now: datetime, *, operation: str, code: str, client_id: str, batch_id: int,
                  from_holder: str, to_holder: str, to_kind: str, amount_g: int, actor: str,
-                 params: dict[str, Any], reason: str | None = None
+                 params: dict[str, Any], reason: str | None = None, exact: Sequence[engine.Range] | None = None
                  ) -> tuple[Transfer, Account | None, Account | None, list[engine.Range]]:
     """Move available credits of ``from_holder`` into ``to_holder``'s ``to_kind`` account.
 
-    Returns the transfer, both accounts and the serials; on a replay the accounts are None.
+    The lowest serials move, or exactly the ``exact`` ones (InsufficientCredits if the holder's available account
+    no longer holds them all). Returns the transfer, both accounts and the serials; on a replay the accounts are
+    None.
     """
     digest = engine.request_hash(operation, {"batch_id": batch_id, "from_holder": from_holder, "to_holder": to_holder,
                                              "amount_g": amount_g, "actor": actor, **params})
@@ -319,8 +321,14 @@ def _holder_move(session: Session, now: datetime, *, operation: str, code: str, 
         _require_registered_project(session, batch_id)
     if (done := engine.lock_or_replay(session, client_id, digest, source, destination)) is not None:
         return done, None, None, engine.transfer_ranges(session, done.id)
-    transfer, ranges = engine.move(session, now, code=code, client_id=client_id, digest=digest, source=source,
-                                   destination=destination, amount_g=amount_g, actor=actor, reason=reason)
+    try:
+        transfer, ranges = engine.move(session, now, code=code, client_id=client_id, digest=digest, source=source,
+                                       destination=destination, amount_g=amount_g, actor=actor, reason=reason,
+                                       exact=exact)
+    except CorrectionRefused as error:  # the engine words a failed carve for corrections; this is no correction
+        raise InsufficientCredits("这些序列号已不在可用账户中 (some of these serials are no longer available)",
+                                  details={"holder": from_holder, "batch_id": batch_id, "kind": "available",
+                                           "requested_g": amount_g}) from error
     return transfer, source, destination, ranges
 
 
@@ -341,10 +349,34 @@ def transfer(session: Session, now: datetime, *, client_id: str, batch_id: int, 
     return moved
 
 
+def _serials_of(session: Session, transfer_id: Any, *, holder: str, batch_id: int, amount_g: int
+                ) -> list[engine.Range]:
+    """The serials a transfer brought into ``holder``'s available account, all of which are to be retired."""
+    if isinstance(transfer_id, bool) or not isinstance(transfer_id, int) or not 1 <= transfer_id < 2**63:  # BIGINT
+        raise InvalidInput("serials_of", "应为转移编号 (must be a transfer id)")
+    moved = session.get(Transfer, transfer_id)
+    if moved is None:
+        raise InvalidInput("serials_of", f"转移 {transfer_id} 不存在 (unknown transfer)")
+    if moved.batch_id != batch_id:
+        raise InvalidInput("serials_of", f"转移 {transfer_id} 属于另一批次 (the transfer is of another batch)")
+    credited = engine.accounts_by_id(session, moved.credit_account_id)[moved.credit_account_id]
+    if (credited.holder, credited.kind) != (holder, "available"):
+        raise InvalidInput("serials_of", f"转移 {transfer_id} 未转入 {holder} 的可用账户 "
+                                         "(the transfer did not credit this holder's available account)")
+    if moved.amount_g != amount_g:
+        raise InvalidInput("amount_g", f"应等于转移 {transfer_id} 的数量 {moved.amount_g} 克 "
+                                       "(must equal the amount of the transfer named by serials_of)")
+    return engine.transfer_ranges(session, transfer_id)
+
+
 def retire(session: Session, now: datetime, *, client_id: str, batch_id: int, holder: str, amount_g: int,
            purpose: str, beneficiary_name: str, actor: str, certify: Certify,
-           purpose_ref: str | None = None) -> Retirement:
+           purpose_ref: str | None = None, serials_of: int | None = None) -> Retirement:
     """Retire the holder's lowest available serials for a purpose, on behalf of a beneficiary. Permanent.
+
+    ``serials_of`` (a transfer id) retires exactly the serials that transfer brought into the holder's available
+    account instead, all of them (``amount_g`` is its amount): an order retires the credits it bought, not ones
+    the buyer kept from an earlier order. InsufficientCredits if any of them has moved on since.
 
     ``certify(session, now, retirement, ranges)`` makes the retirement's certificate in this same transaction
     (``backend.certificates.service.certifier``) and returns it; no retirement exists without one.
@@ -360,9 +392,13 @@ def retire(session: Session, now: datetime, *, client_id: str, batch_id: int, ho
     if purpose_ref is not None and not 1 <= len(purpose_ref) <= 200:
         raise InvalidInput("purpose_ref", "应为 1–200 个字符 (1 to 200 characters)")
     params = {"purpose": purpose, "purpose_ref": purpose_ref, "beneficiary_name": beneficiary_name}
+    exact = None
+    if serials_of is not None:
+        exact = _serials_of(session, serials_of, holder=holder, batch_id=batch_id, amount_g=amount_g)
+        params["serials_of"] = serials_of  # only when given: a lowest-first retirement keeps the hash it had
     moved, source, destination, ranges = _holder_move(
         session, now, operation="retire", code="RETIRE", client_id=client_id, batch_id=batch_id, from_holder=holder,
-        to_holder=holder, to_kind="retired", amount_g=amount_g, actor=actor, params=params)
+        to_holder=holder, to_kind="retired", amount_g=amount_g, actor=actor, params=params, exact=exact)
     if source is None:
         return session.execute(select(Retirement).where(Retirement.transfer_id == moved.id)).scalar_one()
     values = dict(transfer_id=moved.id, holder=holder, batch_id=batch_id, quantity_g=amount_g, purpose=purpose,
@@ -373,7 +409,8 @@ def retire(session: Session, now: datetime, *, client_id: str, batch_id: int, ho
     certificate = certify(session, now, retirement, ranges)
     _audit(session, now, moved, source, destination, ranges, actor, retirement_id=retirement.id, purpose=purpose,
            purpose_ref=purpose_ref, beneficiary_masked=retirement.beneficiary_masked,
-           certificate=certificate.number, payload_sha256=certificate.payload_sha256)
+           certificate=certificate.number, payload_sha256=certificate.payload_sha256,
+           **({} if serials_of is None else {"serials_of": serials_of}))
     return retirement
 
 

@@ -172,14 +172,17 @@ def settle_payment(session: Session, now: datetime, *, order_no: str, transactio
     user = get_user(session, order.user_id)
     try:
         with session.begin_nested():  # all or nothing: delivered and retired, or neither and refunded
-            if not _deliver(session, now, order, user):
+            posted_id = _deliver(session, now, order, user)
+            if posted_id is None:
                 raise InsufficientCredits("credits gone")
             if order.purpose in RETIRING_PURPOSES:
+                # Exactly the serials this order delivered: the lowest the buyer holds may be a kept order's,
+                # whose refund must still find them.
                 order.retirement_id = operations.retire(
                     session, now, client_id=f"order:{order.order_no}:retire", batch_id=order.batch_id,
                     holder=user.holder, amount_g=order.quantity_g, purpose="personal",
                     beneficiary_name=order.beneficiary_name or display_name(user), actor=user.holder,
-                    certify=certify).id
+                    certify=certify, serials_of=posted_id).id
     except (InsufficientCredits, ProjectNotRegistered) as error:
         log.warning("order %s paid but cannot be fulfilled, refunding: %s", order.order_no, error)
         reason = "credits_unavailable" if isinstance(error, InsufficientCredits) else "project_suspended"
@@ -197,15 +200,17 @@ def settle_payment(session: Session, now: datetime, *, order_no: str, transactio
     return "fulfilled"
 
 
-def _deliver(session: Session, now: datetime, order: Order, user: MiniUser) -> bool:
-    """Post the order's credits to the buyer; if the reservation is gone, reserve afresh. False if none are left."""
+def _deliver(session: Session, now: datetime, order: Order, user: MiniUser) -> int | None:
+    """Post the order's credits to the buyer; if the reservation is gone, reserve afresh.
+
+    Returns the POST transfer's id, or None if no credits are left.
+    """
     prefix = f"order:{order.order_no}"
     resolution = session.get(PendingResolution, order.reservation_id)
     reservation = session.get(Transfer, order.reservation_id)
     if resolution is None and as_utc(reservation.expires_at) > now:
-        operations.post(session, now, client_id=f"{prefix}:post", reservation_id=order.reservation_id,
-                        actor=PAYER_ACTOR)
-        return True
+        return operations.post(session, now, client_id=f"{prefix}:post", reservation_id=order.reservation_id,
+                               actor=PAYER_ACTOR).id
     if resolution is None:  # paid within WeChat's deadline, heard of after the ledger's grace: release, re-take
         operations.void(session, now, client_id=f"{prefix}:void", reservation_id=order.reservation_id,
                         actor=PAYER_ACTOR, expired=True)
@@ -215,11 +220,11 @@ def _deliver(session: Session, now: datetime, order: Order, user: MiniUser) -> b
             again = operations.reserve(session, now, client_id=f"{prefix}:again", batch_id=order.batch_id,
                                        from_holder=listing.seller, to_holder=user.holder, amount_g=order.quantity_g,
                                        ttl_seconds=60, actor=PAYER_ACTOR)
-            operations.post(session, now, client_id=f"{prefix}:post-again", reservation_id=again.id,
-                            actor=PAYER_ACTOR)
+            posted = operations.post(session, now, client_id=f"{prefix}:post-again", reservation_id=again.id,
+                                     actor=PAYER_ACTOR)
     except InsufficientCredits:
-        return False
-    return True
+        return None
+    return posted.id
 
 
 def _decide_refund(session: Session, now: datetime, order: Order, reason: str) -> None:
