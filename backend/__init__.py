@@ -42,7 +42,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     footprint.init_app(app)
     wechat.init_app(app)
 
-    from backend import cli, health
+    from backend import cli, health, jobs
     from backend.orders import api as payment_notifications
     from backend.orders import sweeper
     from backend.public import api as public_api
@@ -52,6 +52,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     public_api.init_app(app)
     payment_notifications.init_app(app)
     sweeper.init_app(app)
+    jobs.init_app(app)
     dev_api.init_app(app)
     cli.init_app(app)
     for name in app.config["EXTENSIONS"]:

@@ -1,7 +1,7 @@
 """The ``flask --app backend …`` commands operators and scripts rely on.
 
-db upgrade | db current | db downgrade · demo · serve · ledger check | ledger sweep · orders sweep · audit verify ·
-keys rotate | keys show · log verify · cert verify
+db upgrade | db current | db downgrade · demo · serve · ledger check | ledger sweep · orders sweep · jobs work ·
+audit verify · keys rotate | keys show · log verify · cert verify
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import sys
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from werkzeug.serving import run_simple
 
-from backend import certificates, migrate, wechat
+from backend import certificates, jobs, migrate, wechat
 from backend.audit import verify
 from backend.certificates import keys as certificate_keys
 from backend.certificates import wording
@@ -41,6 +42,7 @@ ledger_group = AppGroup("ledger", help="The credit ledger.")
 audit_group = AppGroup("audit", help="The hash-chained audit log.")
 orders_group = AppGroup("orders", help="Orders paid with WeChat Pay.")
 keys_group = AppGroup("keys", help="The certificate signing keys.")
+jobs_group = AppGroup("jobs", help="Background jobs (certificate messages, leaderboard scores).")
 log_group = AppGroup("log", help="The certificate transparency log.")
 cert_group = AppGroup("cert", help="Retirement certificates.")
 
@@ -105,6 +107,17 @@ def orders_sweep(limit: int) -> None:
     click.echo(str(report))
     if report.failed:
         sys.exit(1)
+
+
+@jobs_group.command("work")
+@click.option("--drain", is_flag=True, help="Run what is queued, then stop (otherwise wait for jobs until killed).")
+def jobs_work(drain: bool) -> None:
+    """Run background jobs: for a deployment with JOB_WORKER_THREADS=0, or to empty the queue by hand."""
+    app = current_app._get_current_object()
+    if drain:
+        click.echo(f"ran {jobs.drain(app)} job(s)")
+        return
+    jobs.work(app, threading.Event())
 
 
 @audit_group.command("verify")
@@ -251,6 +264,6 @@ def serve_command(host: str, port: int) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (db_group, ledger_group, orders_group, audit_group, keys_group, log_group, cert_group, demo_command,
-                    serve_command):
+    for command in (db_group, ledger_group, orders_group, jobs_group, audit_group, keys_group, log_group, cert_group,
+                    demo_command, serve_command):
         app.cli.add_command(command)

@@ -6,6 +6,7 @@ from backend.certificates.models import Certificate, CertificateCounter, Certifi
 from backend.footprint.models import FactorSetRecord, FootprintCalculation
 from backend.ledger.models import LedgerAccount, PendingResolution, Retirement, SerialRange, Transfer, TransferRange
 from backend.orders.models import Order, PaymentNotification
+from backend.personal.models import SavedFootprint
 from backend.registry.models import Batch, Methodology, Organisation, Project, ProjectDecision
 from backend.shop.models import Listing
 from backend.transparency.models import LogEntry, LogHead, LogNode, TreeHead
@@ -13,4 +14,4 @@ from backend.transparency.models import LogEntry, LogHead, LogNode, TreeHead
 __all__ = ["AuditEvent", "AuditHead", "Batch", "Certificate", "CertificateCounter", "CertificateRevocation",
            "FactorSetRecord", "FootprintCalculation", "LedgerAccount", "Listing", "LogEntry", "LogHead", "LogNode",
            "Methodology", "MiniUser", "Order", "Organisation", "PaymentNotification", "PendingResolution", "Project",
-           "ProjectDecision", "Retirement", "SerialRange", "TransferRange", "Transfer", "TreeHead"]
+           "ProjectDecision", "Retirement", "SavedFootprint", "SerialRange", "TransferRange", "Transfer", "TreeHead"]

@@ -98,6 +98,8 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "ORDER_SWEEP_INTERVAL_SECONDS": (lambda n, r: parse_int(n, r, minimum=0), 60),  # 0: only `flask orders sweep`
     "MP_SESSION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=300), 7 * 86400),
     "MP_LOGIN_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 20),
+    "JOB_WORKER_THREADS": (lambda n, r: parse_int(n, r, minimum=0), 1),  # 0: only `flask jobs work` runs jobs
+    "BOARD_REBUILD_SECONDS": (lambda n, r: parse_int(n, r, minimum=10), 600),
 }
 
 LIVE_WECHAT_SETTINGS = ("WECHAT_APPID", "WECHAT_APP_SECRET", "WECHATPAY_MCHID", "WECHATPAY_PRIVATE_KEY_FILE",
@@ -105,6 +107,7 @@ LIVE_WECHAT_SETTINGS = ("WECHAT_APPID", "WECHAT_APP_SECRET", "WECHATPAY_MCHID", 
                         "WECHATPAY_PUBLIC_KEY_ID")
 
 DEVELOPMENT_OPERATOR_TOKEN = "dev-operator-token"
+FAKE_CERTIFICATE_TEMPLATE_ID = "fake-certificate-ready"
 APP_ENVS = {"development", "test", "production"}
 
 
@@ -152,6 +155,8 @@ def finish_settings(settings: dict[str, Any], instance_path: str) -> dict[str, A
             raise SettingsError("WECHATPAY_APIV3_KEY must be the 32-character APIv3 key")
     elif production:
         raise SettingsError("WECHAT_MODE must be live in production (the fake WeChat is for development and tests)")
+    elif not settings["WECHAT_CERTIFICATE_TEMPLATE_ID"]:
+        settings["WECHAT_CERTIFICATE_TEMPLATE_ID"] = FAKE_CERTIFICATE_TEMPLATE_ID  # the demo sends its messages
     if not settings["WECHATPAY_NOTIFY_URL"]:
         settings["WECHATPAY_NOTIFY_URL"] = settings["PUBLIC_BASE_URL"] + "/api/pay/wechat/notify"
     return settings

@@ -1,4 +1,4 @@
-"""The mini-program's HTTP API under /api/mp/v1: login, profile, shop, orders.
+"""The mini-program's HTTP API under /api/mp/v1: login, profile, the personal carbon account, shop, orders.
 
 Browsing the shop needs no login (WeChat's review rules forbid forcing a login before browsing); everything that
 is someone's own needs the Bearer session token from /auth/login.
@@ -16,9 +16,10 @@ from backend.errors import InvalidInput, Unauthorized
 from backend.http import Route, register
 from backend.orders import service as orders
 from backend.orders import workflow
+from backend.personal import leaderboard
 from backend.registry import adcode
 from backend.shop import service as shop
-from miniprogram_api import schemas
+from miniprogram_api import account, schemas
 from miniprogram_api.auth import bearer_token, idempotency_key, require_user
 
 bp = Blueprint("mp_api", __name__, url_prefix="/api/mp/v1")
@@ -79,11 +80,15 @@ def update_me(body: schemas.ProfileIn):
             raise InvalidInput("region", "不是有效的行政区划代码 (not a GB/T 2260 division code)")
         changes["region_adcode"] = changes.pop("region")
     user = read(lambda s: accounts.get_user(s, user_id))
+    previous_region = user.region_adcode
     for name in ("nickname", "real_name"):  # what other people may see passes WeChat's content check first
         if name in changes and not wechat.miniapp().text_is_acceptable(user.openid, changes[name]):
             raise InvalidInput(name, "内容未通过微信内容安全检测 (refused by WeChat's content check)",
                                code="content_refused")
-    return accounts.profile_view(atomic(lambda s: accounts.update_profile(s, _now(), user_id, changes)))
+    user = atomic(lambda s: accounts.update_profile(s, _now(), user_id, changes))
+    if user.region_adcode != previous_region:  # move the user to the boards of their new region
+        read(lambda s: leaderboard.record_retired(s, user, previous_region=previous_region))
+    return accounts.profile_view(user)
 
 
 # --- shop --------------------------------------------------------------------------------------------------------
@@ -138,6 +143,18 @@ ROUTES = [
     Route("GET", "/me", me, "My profile"),
     Route("PATCH", "/me", update_me, "Change my profile (text passes WeChat's content check)",
           body=schemas.ProfileIn),
+    Route("POST", "/footprints", account.save_footprint, "Save a footprint calculation to my carbon account",
+          body=schemas.SaveFootprintIn, status=201),
+    Route("GET", "/footprints", account.list_footprints, "My saved footprints, newest month first"),
+    Route("DELETE", "/footprints/<int:saved_id>", account.delete_footprint, "Remove a saved footprint"),
+    Route("GET", "/retirements", account.list_retirements, "My retirements with their certificates"),
+    Route("GET", "/account", account.my_account, "My totals (footprint, offset, net, neutral %) and badges"),
+    Route("GET", "/account/monthly", account.my_monthly, "Footprint and offset per month, for a chart",
+          query=schemas.MonthlyQuery),
+    Route("GET", "/leaderboard", account.board, "Credits retired: the top of a region's board, and my place",
+          query=schemas.BoardQuery),
+    Route("GET", "/certificates/<number>/share-code", account.share_code,
+          "A 小程序码 (PNG) that opens my certificate in the mini-program", rate_limit=("mp-share-code", 30)),
     Route("GET", "/listings", list_listings, "Credits on sale, with price per tonne and quantity available"),
     Route("GET", "/listings/<int:listing_id>", get_listing, "One listing with its project story"),
     Route("POST", "/quotes", make_quote, "Price a quantity, or a saved footprint (neutralise this)",

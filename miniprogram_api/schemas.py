@@ -41,3 +41,23 @@ class OrderIn(QuoteIn):
     purpose: Literal[ORDER_PURPOSES]
     beneficiary_name: str | None = Field(default=None, min_length=1, max_length=50,
                                          description="for a gift: who the certificate is made out to")
+
+
+class SaveFootprintIn(Body):
+    calculation_id: FootprintId
+    label: str | None = Field(default=None, max_length=40, description="the user's own name for it")
+    month: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$",
+                              description="YYYY-MM the emissions belong to; default this month (Beijing time)")
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MonthlyQuery(Query):
+    months: int = Field(default=12, ge=1, le=36)
+
+
+class BoardQuery(Query):
+    region: str | None = Field(default=None, pattern=r"^\d{6}$", description="GB/T 2260 adcode; none: nationwide")
+    limit: int = Field(default=20, ge=1, le=100)

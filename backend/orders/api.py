@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 
 from backend import certificates, wechat
 from backend.db import atomic
-from backend.orders import service
+from backend.orders import notices, service
 from backend.wechat.errors import NotificationRejected
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ def notify():
         log.warning("payment notification refused (%s): %s", request.headers.get("Request-ID", "-"), rejected.reason)
         return _fail(rejected.status, "refused")
     log.info("payment notification %s %s: %s", notification.id, notification.event_type, outcome)
+    notices.after_fulfilment(notification.resource.out_trade_no, outcome)
     return jsonify({"code": "SUCCESS", "message": "成功"}), 200
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from backend.clock import as_utc
 from backend.db import atomic, read
-from backend.orders import service
+from backend.orders import notices, service
 from backend.orders.models import Order
 from backend.registry.models import Batch
 from backend.wechat.errors import NotificationRejected, WeChatUnavailable
@@ -59,11 +59,13 @@ def settle_from_query(pay: Pay, clock: Clock, certify, order_no: str, *, via: st
     if transaction is None or transaction.trade_state != "SUCCESS":
         return transaction.trade_state if transaction else "unknown at WeChat"
     try:
-        return atomic(lambda s: service.settle_payment(s, clock(), order_no=order_no, transaction=transaction,
-                                                       via=via, certify=certify))
+        outcome = atomic(lambda s: service.settle_payment(s, clock(), order_no=order_no, transaction=transaction,
+                                                          via=via, certify=certify))
     except NotificationRejected as rejected:
         log.error("order %s: WeChat's record does not match: %s", order_no, rejected.reason)
         return "mismatch"
+    notices.after_fulfilment(order_no, outcome)
+    return outcome
 
 
 def status(pay: Pay, clock: Clock, certify, *, order_no: str, user_id: int) -> dict[str, Any]:
