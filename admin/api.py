@@ -226,8 +226,16 @@ def list_orders(query: schemas.OrderQuery):
         statement = select(Order).order_by(Order.id.desc()).limit(query.limit)
         if query.status:
             statement = statement.where(Order.status == query.status)
+        if query.attention is not None:
+            statement = statement.where(Order.attention.is_not(None) if query.attention else Order.attention.is_(None))
         return [orders.order_view(session, o) for o in session.execute(statement).scalars()]
     return {"items": read(views)}
+
+
+def resolve_order(order_no: str, body: schemas.ResolveIn):
+    """Close an order an operator settled by hand (a refund WeChat could not make, a payment unlike the order)."""
+    actor = require_operator()
+    return atomic(lambda s: orders.order_view(s, orders.resolve(s, _now(), order_no, note=body.note, actor=actor)))
 
 
 # --- certificates ---------------------------------------------------------------------------------------------
@@ -282,7 +290,10 @@ ROUTES = [
           status=201),
     Route("PATCH", "/listings/<int:listing_id>", change_listing, "Change a listing's price, texts or availability",
           body=schemas.ListingChange),
-    Route("GET", "/orders", list_orders, "Orders, newest first", query=schemas.OrderQuery),
+    Route("GET", "/orders", list_orders, "Orders, newest first (attention=true: the operators' queue)",
+          query=schemas.OrderQuery),
+    Route("POST", "/orders/<order_no>/resolve", resolve_order, "Close an order settled by hand on the merchant "
+          "platform", body=schemas.ResolveIn),
     Route("POST", "/certificates/<number>/revocation", revoke_certificate,
           "Revoke a certificate, with the reason its verify page will show", body=schemas.RevocationIn, status=201),
     Route("GET", "/ledger/check", ledger_check, "Run the ledger invariant checker"),

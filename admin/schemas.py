@@ -151,7 +151,13 @@ class TransferQuery(Query):
 
 class OrderQuery(Query):
     status: Literal[ORDER_STATES] | None = None
+    attention: bool | None = Field(default=None, description="true: only orders waiting for an operator")
     limit: int = Field(default=100, ge=1, le=1000)
+
+
+class ResolveIn(Body):
+    note: str = Field(min_length=1, max_length=500,
+                      description="what was done on the WeChat Pay merchant platform, with its reference")
 
 
 class RevocationIn(Body):

@@ -54,6 +54,9 @@ class Order(SQLModel, table=True):
     refund_id: str | None = Field(default=None, max_length=64)
     refund_reason: str | None = Field(default=None, max_length=80)
     refunded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attention: str | None = Field(default=None, max_length=200)
+    """Why an operator must act: WeChat records a payment unlike the order, or could not make a refund. The
+    sweeper leaves the order alone until an operator resolves it (``resolve``)."""
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -244,9 +244,11 @@ def settle_refund(session: Session, now: datetime, *, refund: Resource) -> str:
         raise NotificationRejected(f"order {order.order_no}: refund {refund.out_refund_no!r} was never asked for")
     if order.status == "refunded":
         return "already refunded"
-    if refund.refund_status != "SUCCESS":
+    if refund.refund_status != "SUCCESS":  # ABNORMAL (the payer's card was closed …) or CLOSED: done by hand
         log.error("order %s: refund %s ended %s; an operator must act", order.order_no, order.refund_no,
                   refund.refund_status)
+        _flag(session, now, order, f"微信退款未成功 (WeChat refund ended {refund.refund_status}); "
+                                   "请在商户平台处理 (settle it on the merchant platform)")
         return f"refund {refund.refund_status}"
     order.status, order.refunded_at, order.updated_at = "refunded", now, now
     order.refund_id = order.refund_id or refund.refund_id
@@ -282,14 +284,62 @@ def record_notification(session: Session, now: datetime, notification: Notificat
 # --- expiry and refunds --------------------------------------------------------------------------------------
 
 def due_for_expiry(session: Session, now: datetime, *, limit: int = 200) -> list[str]:
-    return list(session.execute(select(Order.order_no).where(Order.status == "reserved", Order.expires_at <= now)
+    return list(session.execute(select(Order.order_no).where(Order.status == "reserved", Order.expires_at <= now,
+                                                             Order.attention.is_(None))
                                 .order_by(Order.expires_at).limit(limit)).scalars())
 
 
 def due_for_refund(session: Session, *, limit: int = 200) -> list[str]:
     """Refunds decided here that WeChat has not accepted yet."""
-    return list(session.execute(select(Order.order_no).where(Order.status == "refunding", Order.refund_id.is_(None))
+    return list(session.execute(select(Order.order_no).where(Order.status == "refunding", Order.refund_id.is_(None),
+                                                             Order.attention.is_(None))
                                 .order_by(Order.updated_at).limit(limit)).scalars())
+
+
+# --- orders an operator must resolve ---------------------------------------------------------------------------
+
+def _flag(session: Session, now: datetime, order: Order, reason: str) -> None:
+    if order.attention != reason:
+        order.attention, order.updated_at = reason[:200], now
+        session.add(order)
+        _audit(session, now, order, "sweeper", "order.attention", attention=order.attention)
+
+
+def flag(session: Session, now: datetime, order_no: str, reason: str) -> None:
+    """Put the order in the operators' queue; the sweeper leaves it alone from now on."""
+    _flag(session, now, get_order(session, order_no, lock=True), reason)
+
+
+def needing_attention(session: Session, *, limit: int = 200) -> list[Order]:
+    return list(session.execute(select(Order).where(Order.attention.is_not(None))
+                                .order_by(Order.updated_at).limit(limit)).scalars())
+
+
+def resolve(session: Session, now: datetime, order_no: str, *, note: str, actor: str) -> Order:
+    """An operator settled the order by hand on the WeChat Pay merchant platform (``note``: its reference).
+
+    A refund WeChat could not make was paid by hand: the order is refunded. A payment WeChat records unlike the
+    order was refunded there in full: the order delivers nothing, its credits are released, it is expired.
+    """
+    order = get_order(session, order_no, lock=True)
+    if order.attention is None:
+        raise Conflict("该订单无需人工处理 (the order is not waiting for an operator)", code="nothing_to_resolve",
+                       details={"order_no": order_no, "status": order.status})
+    before = order.attention
+    if order.status == "refunding":
+        order.status, order.refunded_at = "refunded", now
+    elif order.status in ("reserved", "expired"):
+        if session.get(PendingResolution, order.reservation_id) is None:
+            operations.void(session, now, client_id=f"order:{order_no}:void", reservation_id=order.reservation_id,
+                            actor=actor)
+        order.status = "expired"
+    else:  # no path flags an order in another state; refuse rather than guess
+        raise Conflict(f"订单状态 {order.status} 不能这样处理 (cannot resolve an order in this state)",
+                       code="nothing_to_resolve", details={"order_no": order_no, "status": order.status})
+    order.attention, order.updated_at = None, now
+    session.add(order)
+    _audit(session, now, order, actor, "order.resolved", attention=before, note=note)
+    return order
 
 
 def expire(session: Session, now: datetime, order_no: str) -> str:
@@ -354,7 +404,7 @@ def order_view(session: Session, order: Order) -> dict[str, Any]:
             "paid_at": isoformat_utc(order.paid_at) if order.paid_at else None,
             "fulfilled_at": isoformat_utc(order.fulfilled_at) if order.fulfilled_at else None,
             "certificate_no": certificate.number if certificate else None,
-            "refund_reason": order.refund_reason,
+            "refund_reason": order.refund_reason, "attention": order.attention,
             "refunded_at": isoformat_utc(order.refunded_at) if order.refunded_at else None}
 
 

@@ -34,7 +34,7 @@ def run_once(app: Flask) -> workflow.SweepReport | None:
         if not won:
             return None
         report = workflow.sweep(wechat.pay(), app.config["CLOCK"], certificates.certify())
-        if report.expired or report.settled or report.refunds_sent or report.failed:
+        if report.expired or report.settled or report.refunds_sent or report.failed or report.for_operator:
             log.info("order sweeper: %s", report)
         return report
 

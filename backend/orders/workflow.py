@@ -61,8 +61,10 @@ def settle_from_query(pay: Pay, clock: Clock, certify, order_no: str, *, via: st
     try:
         outcome = atomic(lambda s: service.settle_payment(s, clock(), order_no=order_no, transaction=transaction,
                                                           via=via, certify=certify))
-    except NotificationRejected as rejected:
+    except NotificationRejected as rejected:  # never deliver against a payment unlike the order: an operator acts
         log.error("order %s: WeChat's record does not match: %s", order_no, rejected.reason)
+        attention = f"微信支付记录与订单不符 (WeChat's payment does not match the order): {rejected.reason}"
+        atomic(lambda s: service.flag(s, clock(), order_no, attention))
         return "mismatch"
     notices.after_fulfilment(order_no, outcome)
     return outcome
@@ -101,11 +103,14 @@ class SweepReport:
     settled: int = 0
     refunds_sent: int = 0
     failed: list[str] = field(default_factory=list)
+    for_operator: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         failed = f", {len(self.failed)} failed ({', '.join(self.failed[:5])})" if self.failed else ""
+        queued = (f", {len(self.for_operator)} queued for an operator ({', '.join(self.for_operator[:5])})"
+                  if self.for_operator else "")
         return (f"{self.expired} expired, {self.settled} found paid, {self.refunds_sent} refunds sent to WeChat"
-                f"{failed}")
+                f"{failed}{queued}")
 
 
 def sweep(pay: Pay, clock: Clock, certify, *, limit: int = 200) -> SweepReport:
@@ -115,8 +120,8 @@ def sweep(pay: Pay, clock: Clock, certify, *, limit: int = 200) -> SweepReport:
         try:
             if pay.close(order_no) == "paid":
                 outcome = settle_from_query(pay, clock, certify, order_no, via="sweeper")
-                if outcome == "mismatch":  # WeChat's payment is not this order's: an operator must look
-                    report.failed.append(order_no)
+                if outcome == "mismatch":  # WeChat's payment is not this order's: queued for an operator
+                    report.for_operator.append(order_no)
                 else:
                     report.settled += 1
             elif atomic(lambda s, no=order_no: service.expire(s, clock(), no)) == "expired":

@@ -1,4 +1,4 @@
-"""saved footprints in the personal carbon account
+"""saved footprints and orders needing an operator
 
 Revision ID: 0007
 Revises: 0006
@@ -30,7 +30,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('user_id', 'calculation_id', name='uq_saved_footprint_user_calculation')
     )
+    with op.batch_alter_table('purchase_order', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('attention', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('purchase_order', schema=None) as batch_op:
+        batch_op.drop_column('attention')
+
     op.drop_table('saved_footprint')
