@@ -3,7 +3,8 @@ subscribe message, a leaderboard score.
 
 Jobs are best effort by design: the database holds everything that matters, and what a job derives from it is
 either repaired elsewhere (boards are rebuilt) or harmless to lose (a message). So a job is a JSON line pushed after
-the unit of work committed; a failing job is retried ``MAX_ATTEMPTS`` times, then dropped with an error in the log;
+the unit of work committed. A failing job waits in a sorted set (score: when it is due) and is retried after
+``RETRY_SECONDS`` × 4^(attempt − 1), at most ``MAX_ATTEMPTS`` times in all, then dropped with an error in the log;
 a job taken by a process that dies is lost.
 
 Each app process runs ``JOB_WORKER_THREADS`` worker threads, started on its first request (after gunicorn has
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +27,10 @@ from backend.cache import get_redis, key
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
+RETRY_SECONDS = 30
+# A worker's blocking wait must end before the Redis client's socket timeout (2 s, backend/cache.py), or every idle
+# wait would look like an outage.
+BLOCK_SECONDS = 1
 HANDLERS: dict[str, Callable[..., None]] = {}
 
 
@@ -40,40 +46,67 @@ def _queue() -> str:
     return key("jobs")
 
 
-def enqueue(name: str, **args: Any) -> bool:
-    """Queue a job (call it after the commit it follows); False, logged, if Redis is down."""
-    if name not in HANDLERS:
-        raise KeyError(f"no job handler named {name!r}")
+def _later() -> str:
+    return key("jobs", "later")
+
+
+def enqueue(*jobs: tuple[str, dict[str, Any]]) -> bool:
+    """Queue jobs ``(name, args)`` in one round trip (call it after the commit they follow); False, logged, if
+    Redis is down."""
+    for name, _ in jobs:
+        if name not in HANDLERS:
+            raise KeyError(f"no job handler named {name!r}")
     try:
-        get_redis().rpush(_queue(), json.dumps({"job": name, "args": args, "attempt": 1}))
+        get_redis().rpush(_queue(), *(json.dumps({"job": name, "args": args, "attempt": 1}) for name, args in jobs))
     except redis.RedisError as error:
-        log.warning("job %s not queued: Redis unavailable: %s", name, error)
+        log.warning("jobs %s not queued: Redis unavailable: %s", [name for name, _ in jobs], error)
         return False
     return True
 
 
-def _run(line: str) -> None:
+def _parse(line: str) -> tuple[str, dict[str, Any], int] | None:
     try:
         item = json.loads(line)
-        handler, args, attempt = HANDLERS[item["job"]], item["args"], item["attempt"]
+        name, args, attempt = item["job"], item["args"], item["attempt"]
     except (ValueError, KeyError, TypeError):
+        return None
+    if name not in HANDLERS or not isinstance(args, dict) or type(attempt) is not int:
+        return None
+    return name, args, attempt
+
+
+def _run(line: str) -> None:
+    parsed = _parse(line)
+    if parsed is None:
         log.error("job dropped: not a job this code knows: %.200s", line)
         return
+    name, args, attempt = parsed
     try:
-        handler(**args)
-    except Exception:  # a job's failure is retried, then logged; it never reaches a request
+        HANDLERS[name](**args)
+    except Exception:  # a job's failure is retried later, then logged; it never reaches a request
         if attempt < MAX_ATTEMPTS:
-            log.warning("job %s failed (attempt %d of %d); queued again", item["job"], attempt, MAX_ATTEMPTS,
+            delay = RETRY_SECONDS * 4 ** (attempt - 1)
+            log.warning("job %s failed (attempt %d of %d); retried in %d s", name, attempt, MAX_ATTEMPTS, delay,
                         exc_info=True)
-            get_redis().rpush(_queue(), json.dumps({**item, "attempt": attempt + 1}))
+            again = json.dumps({"job": name, "args": args, "attempt": attempt + 1})
+            get_redis().zadd(_later(), {again: time.time() + delay})
         else:
-            log.exception("job %s failed %d times; dropped: %.200s", item["job"], attempt, line)
+            log.exception("job %s failed %d times; dropped: %.200s", name, attempt, line)
+
+
+def _promote(due_by: float) -> None:
+    """Move retries due by ``due_by`` back onto the queue; ZREM decides which worker moves each one."""
+    connection = get_redis()
+    for line in connection.zrangebyscore(_later(), "-inf", due_by, start=0, num=100):
+        if connection.zrem(_later(), line):
+            connection.rpush(_queue(), line)
 
 
 def run_next(app: Flask, *, block_seconds: float = 0) -> bool:
     """Take one job and run it; False when none was waiting (within ``block_seconds``, if blocking)."""
     with app.app_context():
         connection = get_redis()
+        _promote(time.time())
         if block_seconds:
             taken = connection.blpop([_queue()], timeout=block_seconds)
             line = taken[1] if taken else None
@@ -86,32 +119,43 @@ def run_next(app: Flask, *, block_seconds: float = 0) -> bool:
 
 
 def drain(app: Flask) -> int:
-    """Run queued jobs until none is left (what a worker would do); how many ran."""
+    """Run every queued job, retries included however far off they are, until none is left; how many ran."""
     count = 0
-    while run_next(app):
+    while True:
+        with app.app_context():
+            _promote(float("inf"))
+        if not run_next(app):
+            return count
         count += 1
-    return count
 
 
-def work(app: Flask, stop: threading.Event, *, block_seconds: float = 5) -> None:
-    """A worker's loop: run jobs as they come until ``stop`` is set."""
+def work(app: Flask, stop: threading.Event, *, block_seconds: float = BLOCK_SECONDS) -> None:
+    """A worker's loop: run jobs as they come until ``stop`` is set. Nothing that goes wrong ends it."""
     while not stop.is_set():
         try:
             run_next(app, block_seconds=block_seconds)
         except redis.RedisError as error:  # Redis away: wait, then try again
             log.warning("job worker: Redis unavailable: %s", error)
-            stop.wait(block_seconds)
+            stop.wait(5)
+        except Exception:
+            log.exception("job worker: unexpected error; carrying on")
+            stop.wait(1)
 
 
 def init_app(app: Flask) -> None:
     threads = app.config["JOB_WORKER_THREADS"]
     started = threading.Event()
+    starting = threading.Lock()
     stop = threading.Event()
     app.extensions["job_worker_stop"] = stop
 
     @app.before_request
     def start_workers() -> None:
-        if threads and not app.testing and not started.is_set():
+        if not threads or app.testing or started.is_set():
+            return
+        with starting:  # two first requests at once start one set of workers
+            if started.is_set():
+                return
             started.set()
             for number in range(threads):
                 threading.Thread(target=work, args=(app, stop), name=f"job-worker-{number}", daemon=True).start()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, request
 
-from backend import certificates, wechat
+from backend import certificates, jobs, wechat
 from backend.accounts import service as accounts
 from backend.accounts import sessions
 from backend.db import atomic, read
@@ -16,7 +16,6 @@ from backend.errors import InvalidInput, Unauthorized
 from backend.http import Route, register
 from backend.orders import service as orders
 from backend.orders import workflow
-from backend.personal import leaderboard
 from backend.registry import adcode
 from backend.shop import service as shop
 from miniprogram_api import account, schemas
@@ -86,8 +85,8 @@ def update_me(body: schemas.ProfileIn):
             raise InvalidInput(name, "内容未通过微信内容安全检测 (refused by WeChat's content check)",
                                code="content_refused")
     user = atomic(lambda s: accounts.update_profile(s, _now(), user_id, changes))
-    if user.region_adcode != previous_region:  # move the user to the boards of their new region
-        read(lambda s: leaderboard.record_retired(s, user, previous_region=previous_region))
+    if user.region_adcode != previous_region:  # off the old region's boards, onto the new one's
+        jobs.enqueue(("board.record_retired", {"user_id": user_id, "previous_region": previous_region}))
     return accounts.profile_view(user)
 
 

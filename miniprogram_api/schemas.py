@@ -26,7 +26,7 @@ class LoginIn(Body):
 class ProfileIn(Body):
     nickname: str | None = Field(default=None, min_length=1, max_length=32)
     avatar_url: HttpUrl | None = Field(default=None, max_length=500, description="https URL of the avatar image")
-    region: str | None = Field(default=None, pattern=r"^\d{6}$", description="GB/T 2260 adcode")
+    region: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="GB/T 2260 adcode")
     real_name: str | None = Field(default=None, min_length=1, max_length=50,
                                   description="printed on certificates, shown masked")
 
@@ -46,7 +46,7 @@ class OrderIn(QuoteIn):
 class SaveFootprintIn(Body):
     calculation_id: FootprintId
     label: str | None = Field(default=None, max_length=40, description="the user's own name for it")
-    month: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$",
+    month: str | None = Field(default=None, pattern=r"^[0-9]{4}-[0-9]{2}$",
                               description="YYYY-MM the emissions belong to; default this month (Beijing time)")
 
 
@@ -59,5 +59,5 @@ class MonthlyQuery(Query):
 
 
 class BoardQuery(Query):
-    region: str | None = Field(default=None, pattern=r"^\d{6}$", description="GB/T 2260 adcode; none: nationwide")
+    region: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="GB/T 2260 adcode; none: nationwide")
     limit: int = Field(default=20, ge=1, le=100)

@@ -18,11 +18,10 @@ from backend.certificates.service import certificate_of
 from backend.db import read
 from backend.ledger.models import Retirement
 from backend.orders import service
-from backend.personal import leaderboard
+from backend.personal import leaderboard, sharing
 from backend.registry.models import Batch, Project
 
 log = logging.getLogger(__name__)
-CERTIFICATE_PAGE = "pages/certificate/detail"  # the mini-program's certificate page; ?no= names the certificate
 
 
 def after_fulfilment(order_no: str, outcome: str) -> None:
@@ -31,15 +30,15 @@ def after_fulfilment(order_no: str, outcome: str) -> None:
         return
     try:
         user_id = read(lambda s: service.get_order(s, order_no).user_id)
-        jobs.enqueue("board.record_retired", user_id=user_id)
-        jobs.enqueue("notice.certificate_ready", order_no=order_no)
+        jobs.enqueue(("board.record_retired", {"user_id": user_id}),
+                     ("notice.certificate_ready", {"order_no": order_no}))
     except Exception:  # the payment is settled and committed; nothing here may turn that into an error
         log.exception("order %s: follow-ups not queued", order_no)
 
 
 @jobs.job("board.record_retired")
-def record_retired(user_id: int) -> None:
-    read(lambda s: leaderboard.record_retired(s, get_user(s, user_id)))
+def record_retired(user_id: int, previous_region: str | None = None) -> None:
+    read(lambda s: leaderboard.record_retired(s, get_user(s, user_id), previous_region=previous_region))
 
 
 def _thing(text: str) -> str:
@@ -57,9 +56,9 @@ def certificate_message(session, order_no: str) -> tuple[str, dict, str] | None:
     retired_at = retirement.retired_at.astimezone(service.CHINA)
     data = {"thing1": {"value": _thing(project.name)},
             "character_string2": {"value": certificate.number},
-            "thing3": {"value": f"{order.quantity_g / 1_000_000:g} 吨二氧化碳当量"},
+            "thing3": {"value": f"{service.tonnes(order.quantity_g)} 吨二氧化碳当量"},
             "time4": {"value": f"{retired_at:%Y-%m-%d %H:%M}"}}
-    return get_user(session, order.user_id).openid, data, f"{CERTIFICATE_PAGE}?no={certificate.number}"
+    return get_user(session, order.user_id).openid, data, f"{sharing.CERTIFICATE_PAGE}?no={certificate.number}"
 
 
 @jobs.job("notice.certificate_ready")

@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -132,9 +133,14 @@ def attach_prepay(session: Session, order_no: str, prepay_id: str) -> Order:
     return order
 
 
+def tonnes(grams: int) -> str:
+    """Exact, in fixed point: 1234567 g is "1.234567" t, as on the certificate (no float rounding)."""
+    return format(Decimal(grams).scaleb(-6).normalize(), "f")
+
+
 def description(order: Order, batch_code: str) -> str:
     """What the payer sees on WeChat's receipt: at most 127 bytes of UTF-8, WeChat's limit."""
-    text = f"碳汇+ 林草碳汇 {order.quantity_g / 1_000_000:g} 吨 ({batch_code})"
+    text = f"碳汇+ 林草碳汇 {tonnes(order.quantity_g)} 吨 ({batch_code})"
     return text.encode()[:127].decode(errors="ignore")
 
 

@@ -8,6 +8,7 @@ back); a gift's credits offset the beneficiary's footprint, not the buyer's, and
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,7 +32,7 @@ CHINA = ZoneInfo("Asia/Shanghai")
 # have their own accounts in the scenarios.
 PERSONAL_CALCULATORS = ("household", "lifestyle", "travel", "trip")
 MAX_SAVED = 1000
-MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 FIRST_MONTH = "2000-01"
 
 
@@ -49,27 +50,41 @@ def _check_month(month: str | None, now: datetime) -> str:
 
 # --- footprints --------------------------------------------------------------------------------------------------
 
+def _check_label(label: str | None) -> str:
+    label = " ".join((label or "").split())
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in label):  # escapes, bidi overrides, NUL …
+        raise InvalidInput("label", "不能含控制字符 (no control or formatting characters)")
+    return label
+
+
 def save_footprint(session: Session, now: datetime, *, user_id: int, calculation_id: str, label: str | None,
                    month: str | None) -> SavedFootprint:
-    """Count a stored calculation in the user's account; saving it again answers the first save."""
+    """Count a stored calculation in the user's account for a month.
+
+    The same bill can recur (its calculation id is a hash of its inputs), so the same calculation may be saved for
+    several months; saving it again for the same month finds that save, taking the new label if one is given.
+    """
     calculation = session.get(FootprintCalculation, calculation_id)
     if calculation is None:
         raise InvalidInput("calculation_id", "计算记录不存在 (unknown calculation)")
     if calculation.calculator not in PERSONAL_CALCULATORS:
         raise InvalidInput("calculation_id", f"只能保存个人碳足迹：{', '.join(PERSONAL_CALCULATORS)} "
                                              f"(a {calculation.calculator} calculation is not a personal footprint)")
-    month = _check_month(month, now)
+    month, label = _check_month(month, now), _check_label(label)
     existing = session.execute(select(SavedFootprint).where(
-        SavedFootprint.user_id == user_id, SavedFootprint.calculation_id == calculation_id)).scalar_one_or_none()
+        SavedFootprint.user_id == user_id, SavedFootprint.calculation_id == calculation_id,
+        SavedFootprint.month == month)).scalar_one_or_none()
     if existing is not None:
+        if label and label != existing.label:
+            existing.label = label
+            session.add(existing)
         return existing
     count = session.execute(select(func.count()).where(SavedFootprint.user_id == user_id)).scalar_one()
     if count >= MAX_SAVED:
         raise Conflict(f"最多保存 {MAX_SAVED} 份碳足迹，请先删除旧的 (at most {MAX_SAVED} saved footprints)",
                        code="too_many_footprints")
     saved = SavedFootprint(user_id=user_id, calculation_id=calculation_id, calculator=calculation.calculator,
-                           label=" ".join((label or "").split()), month=month, total_g=calculation.total_g,
-                           saved_at=now)
+                           label=label, month=month, total_g=calculation.total_g, saved_at=now)
     session.add(saved)
     session.flush()
     return saved

@@ -1,7 +1,9 @@
 """Milestone badges: what a citizen has achieved, with the moment they first achieved it.
 
-A badge, once earned, stays earned: the timeline of saves and retirements is walked in order and each badge
-records the first moment its condition held (saving a larger footprint later does not take "carbon neutral" away).
+The account's history — footprints saved, retirements that still stand — is walked in order, and each badge
+records the first moment its condition held: saving a larger footprint later does not take "carbon neutral"
+away. Badges are derived, not stored: deleting a saved footprint, or a retirement reversed by a correction,
+rewrites that history, and a badge that rested on it goes with it.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ down the board is computed from the database for that request.
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 import redis
@@ -42,9 +43,9 @@ def scope_of(region: str | None) -> str:
 def scopes_of(region: str | None) -> list[str]:
     """Every board a user with this home region appears on."""
     scopes = [NATIONWIDE]
-    if region:
+    if region:  # a county directly under its province (济源 419001) has no prefecture row: no board for one
         for scope in (region[:2] + "0000", region[:4] + "00", region):
-            if scope not in scopes:
+            if scope not in scopes and scope in adcode.divisions():
                 scopes.append(scope)
     return scopes
 
@@ -106,12 +107,13 @@ def _ranked_from_redis(session: Session, scope: str, limit: int, user_id: int | 
     connection = get_redis()
     if not connection.exists(_fresh(scope)):
         # one process rebuilds; the others serve the board they have (or the database's, if there is none yet)
-        lock = key("board", "retired", scope, "lock")
-        if connection.set(lock, "1", nx=True, ex=REBUILD_LOCK_SECONDS):
+        lock, token = key("board", "retired", scope, "lock"), secrets.token_hex(8)
+        if connection.set(lock, token, nx=True, ex=REBUILD_LOCK_SECONDS):
             try:
                 rebuild(session, scope)
-            finally:
-                connection.delete(lock)
+            finally:  # ours only: a rebuild slower than the lock's expiry must not release another's lock
+                if connection.get(lock) == token:
+                    connection.delete(lock)
         elif not connection.exists(_board(scope)):
             return _ranked_from_database(session, scope, limit, user_id)
     board = _board(scope)
@@ -124,7 +126,9 @@ def _ranked_from_redis(session: Session, scope: str, limit: int, user_id: int | 
 
 
 def _ranked_from_database(session: Session, scope: str, limit: int, user_id: int | None):
-    ordered = sorted(scores_from_database(session, scope).items(), key=lambda item: (-item[1], -item[0]))
+    # ties in the order Redis gives them: by member, a string, highest first
+    ordered = sorted(scores_from_database(session, scope).items(), key=lambda item: (item[1], str(item[0])),
+                     reverse=True)
     mine = next(((rank, total) for rank, (member, total) in enumerate(ordered, 1) if member == user_id), None)
     return ordered[:limit], mine, len(ordered)
 

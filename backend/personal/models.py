@@ -14,11 +14,12 @@ class SavedFootprint(SQLModel, table=True):
     """A stored calculation counted in one user's account, in the month it belongs to (Beijing time).
 
     ``total_g`` is copied from the calculation so the account's sums need no join; a calculation never changes.
-    Saving the same calculation twice finds the first row.
+    The same calculation (the same bill, month after month) may count in several months, once in each.
     """
 
     __tablename__ = "saved_footprint"
-    __table_args__ = (UniqueConstraint("user_id", "calculation_id", name="uq_saved_footprint_user_calculation"),)
+    __table_args__ = (UniqueConstraint("user_id", "calculation_id", "month",
+                                       name="uq_saved_footprint_user_calculation_month"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="mp_user.id")

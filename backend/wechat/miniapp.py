@@ -26,6 +26,9 @@ CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # jscode2session errors that mean "this code is no good" (the user's fault), not "WeChat is down".
 REFUSED_CODES = {40029: "登录凭证无效 (invalid code)", 40163: "登录凭证已使用 (code already used)",
                  40226: "该微信账号存在风险，暂不能登录 (WeChat flagged this account as high risk)"}
+# subscribeMessage.send errors that no retry can mend: the user's consent is missing or spent (43101), the openid,
+# template, data or page is wrong. Anything else (-1 system busy, quotas, the network) may pass later.
+REFUSED_FOR_GOOD = {43101, 40003, 40037, 47003, 41030}
 SCENE_PROFILE = 1  # msgSecCheck v2 scenes: 1 资料, 2 评论, 3 论坛, 4 社交日志
 
 
@@ -111,13 +114,15 @@ class MiniApp:
         return content
 
     def send_subscribe_message(self, openid: str, template_id: str, data: dict, page: str | None = None) -> bool:
-        """Best effort: False (logged) when the user has not subscribed or WeChat refuses; never raises."""
+        """False (logged) when WeChat refuses this message for good — the user has not subscribed (43101), or the
+        openid, template, data or page is wrong; WeChatUnavailable when trying again later may succeed."""
         try:
             self.client.wxa.send_subscribe_message(openid, template_id, data, page=page)
         except WeChatClientException as error:
-            log.info("subscribe message to %s not sent: errcode %s %s", openid, error.errcode, error.errmsg)
-            return False
+            if error.errcode in REFUSED_FOR_GOOD:
+                log.info("subscribe message to %s not sent: errcode %s %s", openid, error.errcode, error.errmsg)
+                return False
+            raise self._unavailable("subscribeMessage.send", error) from None
         except (requests.RequestException, redis.RedisError, ValueError) as error:
-            log.warning("subscribe message to %s not sent: %s", openid, error.__class__.__name__)
-            return False
+            raise self._unavailable("subscribeMessage.send", error) from None
         return True

@@ -6,6 +6,10 @@ The fake clock stands at 2026-03-12 17:00 Beijing time, so "this month" is 2026-
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import datetime, timezone
+
 from backend import jobs
 from backend.accounts.service import get_user
 from backend.cache import get_redis, key
@@ -51,8 +55,9 @@ def test_she_saves_her_footprint_neutralises_it_and_her_account_adds_up(app, cli
     saved = response.get_json()
     assert (saved["total_g"], saved["month"], saved["label"], saved["calculator"]) == (
         footprint["total_g"], "2026-02", "二月 电费", "household")
-    # Saving the same calculation again finds the first save; her account counts it once.
-    assert citizen.post("/footprints", {"calculation_id": footprint["id"]}).get_json()["id"] == saved["id"]
+    # Saving the same calculation for the same month again finds the first save; her account counts it once.
+    assert citizen.post("/footprints", {"calculation_id": footprint["id"], "month": "2026-02"}
+                        ).get_json()["id"] == saved["id"]
     assert [f["id"] for f in citizen.get("/footprints").get_json()["items"]] == [saved["id"]]
 
     account = citizen.get("/account").get_json()
@@ -127,6 +132,9 @@ def test_only_personal_footprints_of_real_calculations_in_a_real_month_are_saved
         "month 13": ({"calculation_id": household["id"], "month": "2025-13"}, "month"),
         "before 2000": ({"calculation_id": household["id"], "month": "1999-12"}, "month"),
         "label too long": ({"calculation_id": household["id"], "label": "长" * 41}, "label"),
+        "terminal escapes in the label": ({"calculation_id": household["id"], "label": "a\x1b[31mb"}, "label"),
+        "a bidi override in the label": ({"calculation_id": household["id"], "label": "ab\u202e"}, "label"),
+        "Arabic-Indic digits": ({"calculation_id": household["id"], "month": "202\u0665-01"}, "month"),
         "unknown field": ({"calculation_id": household["id"], "total_g": 1}, "total_g"),
     }
     for case, (body, field) in refused.items():
@@ -168,13 +176,21 @@ def test_the_certificate_ready_message_goes_out_after_payment_never_during_it(ap
     assert len(message["data"]["thing1"]["value"]) <= 20
     assert message["page"] == f"pages/certificate/detail?no={done['certificate_no']}"
 
+    # WeChat busy (-1): the message is tried again later, and goes out then.
+    fake_wechat.fail_next("/cgi-bin/message/subscribe/send", -1, "system error")
+    third = citizen.order(shop["listing"]["id"], 1_234_567 - 1_000_000)
+    fake_wechat.pay(third["order_no"])
+    assert jobs.drain(app) == 3  # board, message refused by a busy WeChat, the message again
+    assert len(fake_wechat.subscribe_messages) == 2
+    assert fake_wechat.subscribe_messages[-1]["data"]["thing3"]["value"] == "0.234567 吨二氧化碳当量"  # exact
+
     # A user who did not agree to messages: WeChat refuses (43101), the order is fulfilled all the same.
     fake_wechat.refuse_subscribe = True
     second = citizen.order(shop["listing"]["id"], 100_000)
     fake_wechat.pay(second["order_no"])
     assert runner.invoke(args=["jobs", "work", "--drain"]).output == "ran 2 job(s)\n"
     assert citizen.get(f"/orders/{second['order_no']}").get_json()["status"] == "fulfilled"
-    assert len(fake_wechat.subscribe_messages) == 1
+    assert len(fake_wechat.subscribe_messages) == 2
 
 
 def test_a_job_that_keeps_failing_is_retried_then_dropped(app, caplog):
@@ -187,12 +203,36 @@ def test_a_job_that_keeps_failing_is_retried_then_dropped(app, caplog):
 
     try:
         with app.app_context():
-            assert jobs.enqueue("test.always_fails", n=7)
-        assert jobs.drain(app) == jobs.MAX_ATTEMPTS
+            assert jobs.enqueue(("test.always_fails", {"n": 7}))
+            # lines this code cannot run are dropped, and the worker carries on
+            get_redis().rpush(key("jobs"), "not json", '{"job": "test.always_fails", "args": {}, "attempt": null}',
+                              '{"job": "no.such.job", "args": {}, "attempt": 1}')
+        assert jobs.drain(app) == jobs.MAX_ATTEMPTS + 3
         assert attempts == [7] * jobs.MAX_ATTEMPTS
-        assert "dropped" in caplog.text
+        assert caplog.text.count("not a job this code knows") == 3 and "failed 3 times; dropped" in caplog.text
     finally:
         jobs.HANDLERS.pop("test.always_fails")
+
+
+def test_a_background_worker_runs_a_job_soon_after_it_is_queued(app):
+    ran = threading.Event()
+
+    @jobs.job("test.mark")
+    def mark() -> None:
+        ran.set()
+
+    stop = threading.Event()
+    worker = threading.Thread(target=jobs.work, args=(app, stop))
+    worker.start()
+    try:
+        time.sleep(2.5)  # idle past the Redis client's 2 s socket timeout: an idle worker must keep waiting
+        with app.app_context():
+            jobs.enqueue(("test.mark", {}))
+        assert ran.wait(2), "the worker did not run the job"
+    finally:
+        stop.set()
+        worker.join(5)
+        jobs.HANDLERS.pop("test.mark")
 
 
 def test_regional_boards_rank_what_citizens_retired_and_survive_losing_redis(app, client, shop, fake_wechat):
@@ -230,8 +270,10 @@ def test_regional_boards_rank_what_citizens_retired_and_survive_losing_redis(app
     buy(guangzhou, fake_wechat, app, listing, quantity_g=100_000)
     assert board(guangzhou, region="440000")["me"] == {"rank": 1, "retired_g": 400_000}
 
-    # Moving house moves him between boards.
+    # Moving house moves him between boards (both already built, so the move itself must show).
+    assert ranking(board(beijing, region="110000")) == [("朝阳大树", 100_000)]
     guangzhou.client.patch("/api/mp/v1/me", json={"region": "110105"}, headers=guangzhou.headers)
+    jobs.drain(app)
     assert ranking(board(beijing, region="110000")) == [("天河小林", 400_000), ("朝阳大树", 100_000)]
     assert ranking(board(beijing, region="440000")) == [("南山阿森", 350_000)]
 
@@ -280,7 +322,8 @@ def test_she_shares_her_certificate_as_a_mini_program_code(app, client, shop, ci
 
     # Someone else's certificate, or none at all, is not hers to share.
     assert Citizen(client).get(path).status_code == 404
-    assert citizen.get("/certificates/TH2026-99999999/share-code").status_code == 404
+    for number in ("TH2026-99999999", "TH%00", "TH2026-0000000１", "x" * 300):
+        assert citizen.get(f"/certificates/{number}/share-code").status_code == 404, number
 
 
 def _dead_redis():
@@ -290,3 +333,57 @@ def _dead_redis():
 
     return redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, decode_responses=True,
                        retry=Retry(NoBackoff(), 0))
+
+
+def test_the_same_bill_counts_in_each_month_it_is_saved_for(client, citizen):
+    bill = calculate(client, "household", HOUSEHOLD)
+    january = citizen.post("/footprints", {"calculation_id": bill["id"], "month": "2026-01"}).get_json()
+    february = citizen.post("/footprints", {"calculation_id": bill["id"], "month": "2026-02", "label": "二月"}
+                            ).get_json()
+    assert january["id"] != february["id"] and (february["month"], february["label"]) == ("2026-02", "二月")
+    # Saving it again for February finds February's save, and takes the new label.
+    again = citizen.post("/footprints", {"calculation_id": bill["id"], "month": "2026-02", "label": "二月电费"}
+                         ).get_json()
+    assert (again["id"], again["label"]) == (february["id"], "二月电费")
+    assert citizen.get("/account").get_json()["footprint_g"] == 2 * bill["total_g"]
+
+
+def test_months_are_beijing_months(app, client, shop, citizen, fake_wechat, clock):
+    clock.now = datetime(2026, 2, 28, 16, 30, tzinfo=timezone.utc)  # already 1 March, 00:30, in Beijing
+    saved = citizen.post("/footprints", {"calculation_id": calculate(client, "household", HOUSEHOLD)["id"]}
+                         ).get_json()
+    assert saved["month"] == "2026-03"
+    buy(citizen, fake_wechat, app, shop["listing"]["id"], quantity_g=10_000)
+    months = citizen.get("/account/monthly", query_string={"months": 2}).get_json()["items"]
+    assert [(m["month"], m["footprint_g"], m["offset_g"]) for m in months] == [
+        ("2026-02", 0, 0), ("2026-03", saved["total_g"], 10_000)]
+
+
+def test_a_retirement_reversed_by_a_correction_no_longer_counts(app, client, operator, shop, citizen, fake_wechat):
+    first = buy(citizen, fake_wechat, app, shop["listing"]["id"], quantity_g=300_000)
+    buy(citizen, fake_wechat, app, shop["listing"]["id"], quantity_g=100_000)
+    assert citizen.get("/leaderboard").get_json()["me"]["retired_g"] == 400_000
+    [retirement] = [r for r in citizen.get("/retirements").get_json()["items"] if r["order_no"] == first["order_no"]]
+    transfer_id = operator.ok(operator.get(f"/ledger/retirements/{retirement['retirement_id']}"))["transfer_id"]
+
+    # The operator reverses the first retirement (say, it was retired in error).
+    operator.ok(operator.post(f"/ledger/transfers/{transfer_id}/correct", {"reason": "retired in error"},
+                              key="reverse-1"))
+    account = citizen.get("/account").get_json()
+    assert (account["offset_g"], account["retired_g"], account["retirements"]) == (100_000, 100_000, 1)
+    statuses = {r["order_no"]: r["status"] for r in citizen.get("/retirements").get_json()["items"]}
+    assert statuses[first["order_no"]] == "reversed"
+    # The board shows it at its next rebuild.
+    with app.app_context():
+        get_redis().delete(key("board", "retired", "CN", "fresh"))
+    assert citizen.get("/leaderboard").get_json()["me"]["retired_g"] == 100_000
+
+
+def test_a_stale_score_never_lowers_a_fresher_one(app, client, shop, citizen, fake_wechat):
+    buy(citizen, fake_wechat, app, shop["listing"]["id"], quantity_g=100_000)
+    user_id = citizen.login["user"]["id"]
+    with app.app_context():
+        board = key("board", "retired", "CN")
+        get_redis().zadd(board, {str(user_id): 250_000})  # a later purchase's update got there first
+        read(lambda s: leaderboard.record_retired(s, get_user(s, user_id)))  # the earlier one, computed before it
+        assert get_redis().zscore(board, str(user_id)) == 250_000

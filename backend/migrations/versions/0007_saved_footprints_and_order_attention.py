@@ -28,7 +28,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['calculation_id'], ['footprint_calculation.id'], ),
     sa.ForeignKeyConstraint(['user_id'], ['mp_user.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('user_id', 'calculation_id', name='uq_saved_footprint_user_calculation')
+    sa.UniqueConstraint('user_id', 'calculation_id', 'month', name='uq_saved_footprint_user_calculation_month')
     )
     with op.batch_alter_table('purchase_order', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attention', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))

@@ -1,0 +1,49 @@
+"""A 小程序码 that opens one's certificate in the mini-program, for sharing in WeChat.
+
+WeChat rations getwxacodeunlimit calls, and a certificate's code never changes, so each is made once and kept in
+Redis for a week; without Redis it is made on every request.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from sqlalchemy import select
+from sqlmodel import Session
+
+from backend import wechat
+from backend.cache import get_redis_bytes, key
+from backend.certificates.api import NUMBER
+from backend.certificates.models import Certificate
+from backend.errors import NotFound
+from backend.ledger.models import Retirement
+
+log = logging.getLogger(__name__)
+CERTIFICATE_PAGE = "pages/certificate/detail"  # the mini-program's certificate page; ?no= or the scene names it
+CACHE_SECONDS = 7 * 86400
+
+
+def check_owned(session: Session, holder: str, number: str) -> None:
+    """NotFound unless ``holder`` retired the credits of this certificate (someone else's is not theirs to share)."""
+    found = NUMBER.fullmatch(number) and session.execute(
+        select(Certificate.id).join(Retirement, Retirement.id == Certificate.retirement_id)
+        .where(Certificate.number == number, Retirement.holder == holder)).first()
+    if not found:
+        raise NotFound("证书不存在 (no such certificate of yours)")
+
+
+def share_code(number: str) -> bytes:
+    """The PNG, from the cache or from WeChat (the scene is the certificate number, ≤ 32 characters)."""
+    cache_key = key("share-code", number)
+    try:
+        if (png := get_redis_bytes().get(cache_key)) is not None:
+            return png
+    except redis.RedisError as error:
+        log.warning("share code cache unavailable: %s", error)
+    png = wechat.miniapp().mini_program_code(number, page=CERTIFICATE_PAGE)
+    try:
+        get_redis_bytes().set(cache_key, png, ex=CACHE_SECONDS)
+    except redis.RedisError as error:
+        log.warning("share code not cached: %s", error)
+    return png
