@@ -9,6 +9,7 @@ from flask import current_app, request
 
 from backend.errors import InvalidInput, Unauthorized
 from backend.ledger.operations import check_client_id
+from backend.orders.models import ORDER_CLIENT_PREFIX
 
 OPERATOR_ACTOR = "operator"
 
@@ -28,4 +29,7 @@ def idempotency_key() -> str:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         raise InvalidInput("Idempotency-Key", "缺少幂等键请求头 (the Idempotency-Key header is required)")
+    if key.startswith(ORDER_CLIENT_PREFIX):
+        raise InvalidInput("Idempotency-Key", f"以 {ORDER_CLIENT_PREFIX} 开头的幂等键保留给订单使用 "
+                                              f"(keys starting {ORDER_CLIENT_PREFIX!r} are reserved for orders)")
     return check_client_id(key, "Idempotency-Key")

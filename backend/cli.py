@@ -34,6 +34,7 @@ from backend.ledger import operations
 from backend.ledger.errors import ReservationResolved
 from backend.ledger.invariants import check
 from backend.orders import workflow
+from backend.orders.models import ORDER_CLIENT_PREFIX
 from backend.transparency.models import LogHead
 from backend.transparency.verify import check_log
 
@@ -87,7 +88,8 @@ def ledger_check() -> None:
 def ledger_sweep(limit: int) -> None:
     """Void reservations whose time is up, each in its own transaction (orders' own: see `orders sweep`)."""
     clock = current_app.config["CLOCK"]
-    ids = atomic(lambda s: operations.expired_reservations(s, clock(), limit=limit, excluding_prefix="order:"))
+    ids = atomic(lambda s: operations.expired_reservations(s, clock(), limit=limit,
+                                                           excluding_prefix=ORDER_CLIENT_PREFIX))
     voided = 0
     for reservation_id in ids:
         try:

@@ -16,6 +16,11 @@ ORDER_STATES = ("reserved", "paid", "fulfilled", "expired", "refunding", "refund
 momentary: a paid order is fulfilled in the same transaction, unless its credits are gone (then it is refunded)."""
 
 
+# Every ledger transfer an order makes has a client id starting with this; no one else may use it (the admin API
+# refuses such keys), so `ledger sweep` can leave order reservations to the order sweeper.
+ORDER_CLIENT_PREFIX = "order:"
+
+
 class Order(SQLModel, table=True):
     __tablename__ = "purchase_order"
     __table_args__ = (

@@ -336,6 +336,17 @@ def test_the_idempotency_key_is_required(desk):
     assert len(desk.transfers()) == 1
 
 
+def test_keys_of_the_orders_own_transfers_are_reserved(desk):
+    """An operator's key must never replay or block a mini-program order's transfer, nor hide a reservation from
+    ``ledger sweep`` (which leaves order reservations to the order sweeper)."""
+    body = {"batch_id": desk.batch_id, "from_holder": "platform", "to_holder": "org:1", "amount_g": 1,
+            "ttl_seconds": 60}
+    error = refused(desk.post("/reservations", body, key="order:TH2026031200000000000A:post"), 400,
+                    "invalid_request", "Idempotency-Key")
+    assert "reserved for orders" in error["message"]
+    assert len(desk.transfers()) == 1
+
+
 def test_not_enough_credits_is_a_409_saying_how_many(desk):
     error = refused(desk.transfer("org:1", QUANTITY + 1, "too-much"), 409, "insufficient_credits")
     assert error["details"] == {"holder": "platform", "batch_id": desk.batch_id, "kind": "available",
