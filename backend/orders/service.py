@@ -173,8 +173,6 @@ def settle_payment(session: Session, now: datetime, *, order_no: str, transactio
         return f"already {order.status}"
     order.status, order.transaction_id = "paid", transaction.transaction_id
     order.paid_at = order.updated_at = now
-    _audit(session, now, order, PAYER_ACTOR, "order.paid", transaction_id=order.transaction_id, via=via,
-           amount_fen=order.amount_fen)
     user = get_user(session, order.user_id)
     try:
         with session.begin_nested():  # all or nothing: delivered and retired, or neither and refunded
@@ -197,13 +195,22 @@ def settle_payment(session: Session, now: datetime, *, order_no: str, transactio
             reservation = session.get(Transfer, order.reservation_id)
             operations.void(session, now, client_id=f"order:{order.order_no}:void", actor=PAYER_ACTOR,
                             reservation_id=order.reservation_id, expired=as_utc(reservation.expires_at) <= now)
+        _audit_paid(session, now, order, via)
         _decide_refund(session, now, order, reason)
         session.add(order)
         return f"refunding: {reason}"
+    _audit_paid(session, now, order, via)
     order.status, order.fulfilled_at = "fulfilled", now
     session.add(order)
     _audit(session, now, order, PAYER_ACTOR, "order.fulfilled", retirement_id=order.retirement_id)
     return "fulfilled"
+
+
+def _audit_paid(session: Session, now: datetime, order: Order, via: str) -> None:
+    # Only after the ledger moved: ledger operations lock accounts, then the audit head. Taking the audit head
+    # first here deadlocked with orders being placed (account locks, then the audit head) — bench/purchase.py.
+    _audit(session, now, order, PAYER_ACTOR, "order.paid", transaction_id=order.transaction_id, via=via,
+           amount_fen=order.amount_fen)
 
 
 def _deliver(session: Session, now: datetime, order: Order, user: MiniUser) -> int | None:

@@ -70,3 +70,32 @@ def test_32_buyers_race_for_the_last_tonne_and_nobody_pays_for_credits_they_do_n
     assert dict(statuses) == {"fulfilled": 20} and made == 20
     paid = sum(t["total"] for t in fake_wechat.transactions.values() if t["trade_state"] == "SUCCESS")
     assert paid == 20 * 400  # 50 kg at 80 yuan a tonne is 4 yuan each
+
+
+@pytest.mark.services_only
+def test_payments_and_new_orders_of_one_batch_at_once_never_deadlock(app, client, shop, fake_wechat, caplog):
+    """A notification settles an order while others are being placed for the same batch: both lock the seller's
+    ledger accounts and the audit head, and must take them in the same order (accounts first), or PostgreSQL
+    breaks a deadlock after a second and retries — which bench/purchase.py found under gunicorn."""
+    app.config["MP_LOGIN_RATE_LIMIT_PER_MINUTE"] = 1000
+    payers = [Citizen(app.test_client(), f"payer-{n}") for n in range(8)]
+    newcomers = [Citizen(app.test_client(), f"newcomer-{n}") for n in range(8)]
+    listing_id = shop["listing"]["id"]
+    placed = [payer.order(listing_id, EACH_G) for payer in payers]
+    fake_wechat.sender = lambda n: app.test_client().post(urlsplit(n.url).path, data=n.body,
+                                                          headers=n.headers).status_code
+
+    def act(item):
+        kind, who = item
+        if kind == "pay":
+            return fake_wechat.pay(who["order_no"]) and 201
+        return who.post("/orders", {"listing_id": listing_id, "quantity_g": EACH_G, "purpose": "personal"},
+                        key="newcomer").status_code
+
+    with caplog.at_level("INFO", logger="backend.db"):
+        answers = all_at_once(act, [("pay", p) for p in placed] + [("order", n) for n in newcomers])
+    assert answers == [201] * 16
+    assert "deadlock" not in caplog.text
+    with app.app_context():
+        statuses = read(lambda s: s.execute(select(Order.status, func.count()).group_by(Order.status)).all())
+    assert dict(statuses) == {"fulfilled": 8, "reserved": 8}
