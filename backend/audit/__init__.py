@@ -1,5 +1,5 @@
 """Hash-chained audit log of every state change (DESIGN.md §3)."""
 
-from backend.audit.log import append, verify
+from backend.audit.log import append, lock_head, verify
 
-__all__ = ["append", "verify"]
+__all__ = ["append", "lock_head", "verify"]

@@ -34,6 +34,11 @@ def event_hash(*, seq: int, at: datetime, actor: str, action: str, object_type: 
                        "after": after, "prev_hash": prev_hash})
 
 
+def lock_head(session: Session) -> None:
+    """Take the chain's head now, before any other lock the transaction will need (see ledger.operations)."""
+    session.connection().execute(_LOCK_HEAD).one()
+
+
 def append(session: Session, at: datetime, *, actor: str, action: str, object_type: str, object_id: Any,
            before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> str:
     """Chain one event to the tip and return its hash."""

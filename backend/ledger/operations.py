@@ -79,6 +79,15 @@ def _check_reason(reason: Any) -> str:
     return reason
 
 
+def _take_turn(session: Session) -> None:
+    """Lock the audit chain's head before any ledger row. Every ledger write ends by appending to the chain, so
+    the head is held to commit anyway; taking it first gives every transaction one lock order — head, accounts,
+    certificate counter, log head — whatever mix of operations it runs. (Taken last, a payment that posts and then
+    retires held the head while waiting for the certificate counter an operator's retirement held while waiting
+    for the head: a deadlock.)"""
+    audit.lock_head(session)
+
+
 def get_batch(session: Session, batch_id: int) -> Batch:
     batch = session.get(Batch, batch_id)
     if batch is None:
@@ -133,6 +142,7 @@ def issue(session: Session, now: datetime, *, client_id: str, batch: Batch, to_h
     digest = issue_digest(request)
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
+    _take_turn(session)
     source = engine.accounts_of(session, REGISTRY_HOLDER, batch.id, ("issuance",), now=now, create=("issuance",))
     destination = engine.accounts_of(session, to_holder, batch.id, ("available",), now=now, create=("available",))
     source, destination = source["issuance"], destination["available"]
@@ -166,6 +176,7 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
                                              "ttl_seconds": ttl_seconds, "actor": actor})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
+    _take_turn(session)
     accounts = engine.accounts_of(session, from_holder, batch_id, ("available", "reserved"), now=now)
     if "available" not in accounts:
         _no_source(session, from_holder, batch_id, amount_g)
@@ -220,6 +231,7 @@ def post(session: Session, now: datetime, *, client_id: str, reservation_id: int
     digest = engine.request_hash("post", {"reservation_id": reservation_id, "amount_g": amount, "actor": actor})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
+    _take_turn(session)
     known = engine.accounts_by_id(session, reservation.credit_account_id, reservation.debit_account_id)
     escrow, source = known[reservation.credit_account_id], known[reservation.debit_account_id]
     destination = engine.accounts_of(session, reservation.counterparty, reservation.batch_id, ("available",),
@@ -257,6 +269,7 @@ def void(session: Session, now: datetime, *, client_id: str, reservation_id: int
     digest = engine.request_hash("void", {"reservation_id": reservation_id, "expired": expired, "actor": actor})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
+    _take_turn(session)
     reservation = _open_reservation(session, reservation_id)
     known = engine.accounts_by_id(session, reservation.credit_account_id, reservation.debit_account_id)
     escrow, source = known[reservation.credit_account_id], known[reservation.debit_account_id]
@@ -303,6 +316,7 @@ def _holder_move(session: Session, now: datetime, *, operation: str, code: str, 
                                              "amount_g": amount_g, "actor": actor, **params})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done, None, None, engine.transfer_ranges(session, done.id)
+    _take_turn(session)
     if from_holder == to_holder:  # retire, cancel: both accounts in one look-up
         accounts = engine.accounts_of(session, from_holder, batch_id, ("available", to_kind), now=now)
         if "available" not in accounts:
@@ -442,6 +456,7 @@ def correct(session: Session, now: datetime, *, client_id: str, transfer_id: int
     digest = engine.request_hash("correct", {"transfer_id": transfer_id, "reason": reason, "actor": actor})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
+    _take_turn(session)
     original = session.get(Transfer, transfer_id)
     if original is None:
         raise NotFound(f"转移 {transfer_id} 不存在 (unknown transfer)", details={"transfer_id": transfer_id})

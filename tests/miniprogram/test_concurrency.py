@@ -73,29 +73,39 @@ def test_32_buyers_race_for_the_last_tonne_and_nobody_pays_for_credits_they_do_n
 
 
 @pytest.mark.services_only
-def test_payments_and_new_orders_of_one_batch_at_once_never_deadlock(app, client, shop, fake_wechat, caplog):
-    """A notification settles an order while others are being placed for the same batch: both lock the seller's
-    ledger accounts and the audit head, and must take them in the same order (accounts first), or PostgreSQL
-    breaks a deadlock after a second and retries — which bench/purchase.py found under gunicorn."""
+def test_payments_new_orders_and_operator_retirements_of_one_batch_at_once_never_deadlock(
+        app, client, operator, shop, fake_wechat, caplog):
+    """Notifications settle orders (post, then retire with a certificate) while others order the same batch and an
+    operator retires some of its inventory: they lock the same accounts, the certificate counter, the log head and
+    the audit head, and must all take them in one order, or PostgreSQL breaks a deadlock after a second and
+    retries — which bench/purchase.py found under gunicorn."""
     app.config["MP_LOGIN_RATE_LIMIT_PER_MINUTE"] = 1000
     payers = [Citizen(app.test_client(), f"payer-{n}") for n in range(8)]
-    newcomers = [Citizen(app.test_client(), f"newcomer-{n}") for n in range(8)]
-    listing_id = shop["listing"]["id"]
+    newcomers = [Citizen(app.test_client(), f"newcomer-{n}") for n in range(4)]
+    listing_id, batch_id = shop["listing"]["id"], shop["batch"]["id"]
     placed = [payer.order(listing_id, EACH_G) for payer in payers]
-    fake_wechat.sender = lambda n: app.test_client().post(urlsplit(n.url).path, data=n.body,
-                                                          headers=n.headers).status_code
 
     def act(item):
         kind, who = item
         if kind == "pay":
-            return fake_wechat.pay(who["order_no"]) and 201
-        return who.post("/orders", {"listing_id": listing_id, "quantity_g": EACH_G, "purpose": "personal"},
-                        key="newcomer").status_code
+            notification = fake_wechat.pay(who["order_no"], deliver=False)
+            return app.test_client().post(urlsplit(notification.url).path, data=notification.body,
+                                          headers=notification.headers).status_code
+        if kind == "order":
+            return who.post("/orders", {"listing_id": listing_id, "quantity_g": EACH_G, "purpose": "personal"},
+                            key="newcomer").status_code
+        return app.test_client().post("/api/admin/v1/ledger/retirements", headers={
+            **operator.headers, "Idempotency-Key": f"operator-retire-{who}"}, json={
+            "batch_id": batch_id, "holder": "platform", "amount_g": 10_000, "purpose": "personal",
+            "beneficiary_name": "测试"}).status_code
 
+    work = ([("pay", p) for p in placed] + [("order", n) for n in newcomers]
+            + [("retire", n) for n in range(4)])
     with caplog.at_level("INFO", logger="backend.db"):
-        answers = all_at_once(act, [("pay", p) for p in placed] + [("order", n) for n in newcomers])
-    assert answers == [201] * 16
+        answers = all_at_once(act, work)
+    assert answers == [200] * 8 + [201] * 8
     assert "deadlock" not in caplog.text
     with app.app_context():
         statuses = read(lambda s: s.execute(select(Order.status, func.count()).group_by(Order.status)).all())
-    assert dict(statuses) == {"fulfilled": 8, "reserved": 8}
+        made = read(lambda s: s.execute(select(func.count()).select_from(Certificate)).scalar_one())
+    assert dict(statuses) == {"fulfilled": 8, "reserved": 4} and made == 8 + 4
