@@ -228,14 +228,15 @@ def list_orders(query: schemas.OrderQuery):
             statement = statement.where(Order.status == query.status)
         if query.attention is not None:
             statement = statement.where(Order.attention.is_not(None) if query.attention else Order.attention.is_(None))
-        return [orders.order_view(session, o) for o in session.execute(statement).scalars()]
+        return [orders.order_view(session, o, for_operator=True) for o in session.execute(statement).scalars()]
     return {"items": read(views)}
 
 
 def resolve_order(order_no: str, body: schemas.ResolveIn):
     """Close an order an operator settled by hand (a refund WeChat could not make, a payment unlike the order)."""
     actor = require_operator()
-    return atomic(lambda s: orders.order_view(s, orders.resolve(s, _now(), order_no, note=body.note, actor=actor)))
+    return atomic(lambda s: orders.order_view(s, orders.resolve(s, _now(), order_no, note=body.note, actor=actor),
+                                              for_operator=True))
 
 
 # --- certificates ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def idempotency_key() -> str:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         raise InvalidInput("Idempotency-Key", "缺少幂等键请求头 (the Idempotency-Key header is required)")
-    if key.startswith(ORDER_CLIENT_PREFIX):
+    if key.lower().startswith(ORDER_CLIENT_PREFIX):  # any case: SQLite's LIKE, which ledger sweep uses, ignores it
         raise InvalidInput("Idempotency-Key", f"以 {ORDER_CLIENT_PREFIX} 开头的幂等键保留给订单使用 "
                                               f"(keys starting {ORDER_CLIENT_PREFIX!r} are reserved for orders)")
     return check_client_id(key, "Idempotency-Key")

@@ -62,6 +62,8 @@ class Order(SQLModel, table=True):
     attention: str | None = Field(default=None, max_length=200)
     """Why an operator must act: WeChat records a payment unlike the order, or could not make a refund. The
     sweeper leaves the order alone until an operator resolves it (``resolve``)."""
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When an operator last settled the order by hand; a payment heard of later is not acted on."""
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

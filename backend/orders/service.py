@@ -168,6 +168,8 @@ def settle_payment(session: Session, now: datetime, *, order_no: str, transactio
     not match the order, which changes nothing.
     """
     order = get_order(session, order_no, lock=True)
+    if order.resolved_at is not None:  # an operator settled it by hand (its payment refunded): it stays so
+        return "resolved by an operator"
     _check_transaction(order, transaction)
     if order.status not in ("reserved", "expired"):
         return f"already {order.status}"
@@ -255,18 +257,23 @@ def settle_refund(session: Session, now: datetime, *, refund: Resource) -> str:
         raise NotificationRejected(f"refund for unknown order {refund.out_trade_no!r}") from None
     if order.refund_no is None or refund.out_refund_no != order.refund_no:
         raise NotificationRejected(f"order {order.order_no}: refund {refund.out_refund_no!r} was never asked for")
+    order.refund_id = order.refund_id or refund.refund_id  # WeChat has it: the sweeper must never send it again
     if order.status == "refunded":
+        if refund.refund_status == "SUCCESS" and order.resolved_at is not None:  # an operator paid it by hand too
+            _flag(session, now, order, "人工退款后微信退款也已成功，买家获两次退款 (refunded by hand and by WeChat: "
+                                       "the buyer was refunded twice)", actor=PAYER_ACTOR)
+            return "refunded twice"
         return "already refunded"
     if refund.refund_status != "SUCCESS":  # ABNORMAL (the payer's card was closed …) or CLOSED: done by hand
         log.error("order %s: refund %s ended %s; an operator must act", order.order_no, order.refund_no,
                   refund.refund_status)
         _flag(session, now, order, f"微信退款未成功 (WeChat refund ended {refund.refund_status}); "
-                                   "请在商户平台处理 (settle it on the merchant platform)")
+                                   "请在商户平台处理 (settle it on the merchant platform)", actor=PAYER_ACTOR)
         return f"refund {refund.refund_status}"
-    order.status, order.refunded_at, order.updated_at = "refunded", now, now
-    order.refund_id = order.refund_id or refund.refund_id
+    cleared = order.attention  # an abnormal refund WeChat completed after all
+    order.status, order.refunded_at, order.updated_at, order.attention = "refunded", now, now, None
     session.add(order)
-    _audit(session, now, order, PAYER_ACTOR, "order.refunded", refund_id=order.refund_id)
+    _audit(session, now, order, PAYER_ACTOR, "order.refunded", refund_id=order.refund_id, cleared=cleared)
     return "refunded"
 
 
@@ -311,21 +318,21 @@ def due_for_refund(session: Session, *, limit: int = 200) -> list[str]:
 
 # --- orders an operator must resolve ---------------------------------------------------------------------------
 
-def _flag(session: Session, now: datetime, order: Order, reason: str) -> None:
+def _flag(session: Session, now: datetime, order: Order, reason: str, *, actor: str) -> None:
+    reason = reason[:200]
     if order.attention != reason:
-        order.attention, order.updated_at = reason[:200], now
+        order.attention, order.updated_at = reason, now
         session.add(order)
-        _audit(session, now, order, "sweeper", "order.attention", attention=order.attention)
+        _audit(session, now, order, actor, "order.attention", attention=reason)
 
 
-def flag(session: Session, now: datetime, order_no: str, reason: str) -> None:
-    """Put the order in the operators' queue; the sweeper leaves it alone from now on."""
-    _flag(session, now, get_order(session, order_no, lock=True), reason)
-
-
-def needing_attention(session: Session, *, limit: int = 200) -> list[Order]:
-    return list(session.execute(select(Order).where(Order.attention.is_not(None))
-                                .order_by(Order.updated_at).limit(limit)).scalars())
+def flag_payment_mismatch(session: Session, now: datetime, order_no: str, reason: str, *, actor: str) -> None:
+    """Queue an unpaid order whose WeChat payment does not match it; the sweeper leaves it alone from now on.
+    An order settled meanwhile (an operator resolved it) is not queued again."""
+    order = get_order(session, order_no, lock=True)
+    if order.status == "reserved" and order.resolved_at is None:
+        _flag(session, now, order, f"微信支付记录与订单不符 (WeChat's payment does not match the order): {reason}",
+              actor=actor)
 
 
 def resolve(session: Session, now: datetime, order_no: str, *, note: str, actor: str) -> Order:
@@ -341,6 +348,8 @@ def resolve(session: Session, now: datetime, order_no: str, *, note: str, actor:
     before = order.attention
     if order.status == "refunding":
         order.status, order.refunded_at = "refunded", now
+    elif order.status == "refunded":  # refunded twice: the operator recovered the money, or wrote it off
+        pass
     elif order.status in ("reserved", "expired"):
         if session.get(PendingResolution, order.reservation_id) is None:
             operations.void(session, now, client_id=f"order:{order_no}:void", reservation_id=order.reservation_id,
@@ -349,7 +358,7 @@ def resolve(session: Session, now: datetime, order_no: str, *, note: str, actor:
     else:  # no path flags an order in another state; refuse rather than guess
         raise Conflict(f"订单状态 {order.status} 不能这样处理 (cannot resolve an order in this state)",
                        code="nothing_to_resolve", details={"order_no": order_no, "status": order.status})
-    order.attention, order.updated_at = None, now
+    order.attention, order.updated_at, order.resolved_at = None, now, now
     session.add(order)
     _audit(session, now, order, actor, "order.resolved", attention=before, note=note)
     return order
@@ -407,9 +416,10 @@ def record_refund_accepted(session: Session, order_no: str, refund_id: str) -> N
 
 # --- views ---------------------------------------------------------------------------------------------------
 
-def order_view(session: Session, order: Order) -> dict[str, Any]:
+def order_view(session: Session, order: Order, *, for_operator: bool = False) -> dict[str, Any]:
+    """What the buyer sees (``under_review`` while an operator must act); ``for_operator`` adds why, and who."""
     certificate = certificate_of(session, order.retirement_id) if order.retirement_id else None
-    return {"order_no": order.order_no, "status": order.status, "purpose": order.purpose,
+    view = {"order_no": order.order_no, "status": order.status, "purpose": order.purpose,
             "listing_id": order.listing_id, "batch_id": order.batch_id, "quantity_g": order.quantity_g,
             "price_fen_per_t": order.price_fen_per_t, "amount_fen": order.amount_fen,
             "beneficiary_name": order.beneficiary_name, "footprint_id": order.footprint_id,
@@ -417,8 +427,13 @@ def order_view(session: Session, order: Order) -> dict[str, Any]:
             "paid_at": isoformat_utc(order.paid_at) if order.paid_at else None,
             "fulfilled_at": isoformat_utc(order.fulfilled_at) if order.fulfilled_at else None,
             "certificate_no": certificate.number if certificate else None,
-            "refund_reason": order.refund_reason, "attention": order.attention,
+            "refund_reason": order.refund_reason, "under_review": order.attention is not None,
             "refunded_at": isoformat_utc(order.refunded_at) if order.refunded_at else None}
+    if for_operator:
+        view.update(user_id=order.user_id, transaction_id=order.transaction_id, refund_no=order.refund_no,
+                    attention=order.attention,
+                    resolved_at=isoformat_utc(order.resolved_at) if order.resolved_at else None)
+    return view
 
 
 def orders_of(session: Session, user_id: int, *, limit: int = 50) -> list[Order]:

@@ -48,7 +48,7 @@ def place(pay: Pay, clock: Clock, *, user_id: int, openid: str, idempotency_key:
                                             ttl_seconds=ttl_seconds, **request))
     order = _ensure_prepay(pay, clock, order, openid)
     view = read(lambda s: service.order_view(s, order))
-    payable = order.status == "reserved" and order.prepay_id is not None
+    payable = order.status == "reserved" and order.prepay_id is not None and order.attention is None
     view["pay_params"] = pay.pay_params(order.prepay_id, clock()) if payable else None
     return view
 
@@ -63,8 +63,8 @@ def settle_from_query(pay: Pay, clock: Clock, certify, order_no: str, *, via: st
                                                           via=via, certify=certify))
     except NotificationRejected as rejected:  # never deliver against a payment unlike the order: an operator acts
         log.error("order %s: WeChat's record does not match: %s", order_no, rejected.reason)
-        attention = f"微信支付记录与订单不符 (WeChat's payment does not match the order): {rejected.reason}"
-        atomic(lambda s: service.flag(s, clock(), order_no, attention))
+        reason = rejected.reason
+        atomic(lambda s: service.flag_payment_mismatch(s, clock(), order_no, reason, actor=via))
         return "mismatch"
     notices.after_fulfilment(order_no, outcome)
     return outcome

@@ -344,6 +344,7 @@ def test_keys_of_the_orders_own_transfers_are_reserved(desk):
     error = refused(desk.post("/reservations", body, key="order:TH2026031200000000000A:post"), 400,
                     "invalid_request", "Idempotency-Key")
     assert "reserved for orders" in error["message"]
+    refused(desk.post("/reservations", body, key="ORDER:anything"), 400, "invalid_request", "Idempotency-Key")
     assert len(desk.transfers()) == 1
 
 

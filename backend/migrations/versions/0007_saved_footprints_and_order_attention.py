@@ -32,11 +32,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('purchase_order', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attention', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
+        batch_op.add_column(sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True))
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('purchase_order', schema=None) as batch_op:
+        batch_op.drop_column('resolved_at')
         batch_op.drop_column('attention')
 
     op.drop_table('saved_footprint')
