@@ -339,7 +339,8 @@ def resolve(session: Session, now: datetime, order_no: str, *, note: str, actor:
     """An operator settled the order by hand on the WeChat Pay merchant platform (``note``: its reference).
 
     A refund WeChat could not make was paid by hand: the order is refunded. A payment WeChat records unlike the
-    order was refunded there in full: the order delivers nothing, its credits are released, it is expired.
+    order was refunded there in full: the order delivers nothing, its credits are released, it is expired. An
+    order refunded twice stays refunded: the operator recovered the money, or wrote it off.
     """
     order = get_order(session, order_no, lock=True)
     if order.attention is None:
@@ -348,14 +349,12 @@ def resolve(session: Session, now: datetime, order_no: str, *, note: str, actor:
     before = order.attention
     if order.status == "refunding":
         order.status, order.refunded_at = "refunded", now
-    elif order.status == "refunded":  # refunded twice: the operator recovered the money, or wrote it off
-        pass
     elif order.status in ("reserved", "expired"):
         if session.get(PendingResolution, order.reservation_id) is None:
             operations.void(session, now, client_id=f"order:{order_no}:void", reservation_id=order.reservation_id,
                             actor=actor)
         order.status = "expired"
-    else:  # no path flags an order in another state; refuse rather than guess
+    elif order.status != "refunded":  # no path flags an order in another state; refuse rather than guess
         raise Conflict(f"订单状态 {order.status} 不能这样处理 (cannot resolve an order in this state)",
                        code="nothing_to_resolve", details={"order_no": order_no, "status": order.status})
     order.attention, order.updated_at, order.resolved_at = None, now, now
