@@ -54,7 +54,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -422,11 +422,9 @@ def wait_until_ready(process: subprocess.Popen, url: str, log_path: str, timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
-        try:
+        with suppress(OSError):  # not listening yet: try again shortly
             if get(url, timeout=2)[0] == 200:
                 return
-        except OSError:
-            pass
         time.sleep(0.2)
     tail = Path(log_path).read_text(errors="replace")[-2000:]
     raise RuntimeError(f"gunicorn did not answer 200 at {url} (exit code {process.poll()}):\n{tail}")
@@ -437,8 +435,8 @@ def stop_process_group(process: subprocess.Popen) -> None:
     try:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
-    except ProcessLookupError:
-        pass
+    except ProcessLookupError:  # already gone
+        return
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()

@@ -7,6 +7,7 @@ import platform
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 PROBLEMS: list[str] = []  # anything that makes the run fail (exit 1)
@@ -35,12 +36,10 @@ def run_part(name: str, part: Callable, *args):
 
 
 def cpu_model() -> str:
-    try:
+    with suppress(OSError):  # no /proc (not Linux): ask the platform module instead
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or "unknown CPU"
 
 
