@@ -10,8 +10,8 @@ from flask import Blueprint, Flask, current_app
 from sqlalchemy import select
 from sqlmodel import Session
 
-from admin import schemas
-from admin.auth import idempotency_key, require_operator
+from admin import people, schemas
+from admin.auth import acting, idempotency_key
 from backend import certificates
 from backend.certificates import service as cert_service
 from backend.db import atomic, read, snapshot
@@ -23,16 +23,20 @@ from backend.ledger.models import Retirement, Transfer
 from backend.orders import service as orders
 from backend.orders.models import Order
 from backend.registry import service
+from backend.orgs import schemas as org_schemas
+from backend.orgs import service as orgs
 from backend.registry.models import Batch
 from backend.registry.views import (
     batch_view,
     methodology_view,
-    organisation_view,
     project_views,
 )
 from backend.shop import service as shop
+from backend.staff.roles import PLATFORM_ROLES
+from backend.staff.schemas import PlatformInviteIn
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin/v1")
+PLATFORM_ROLE = f"<any({','.join(PLATFORM_ROLES)}):role>"
 
 
 def _now():
@@ -46,20 +50,17 @@ def list_methodologies():
 
 
 def create_methodology(body: schemas.MethodologyIn):
-    actor = require_operator()
+    actor = acting()
     made = atomic(lambda s: service.create_methodology(s, _now(), actor=actor, **body.model_dump()))
     return methodology_view(made)
 
 
-def list_organisations():
-    return {"items": read(lambda s: [organisation_view(o) for o in service.organisations(s)])}
-
-
 def create_organisation(body: schemas.OrganisationIn):
-    actor = require_operator()
+    actor = acting()
     fields = body.model_dump()
     fields["adcode_"] = fields.pop("adcode")
-    return organisation_view(atomic(lambda s: service.create_organisation(s, _now(), actor=actor, **fields)))
+    return orgs.organisation_view(atomic(lambda s: service.create_organisation(s, _now(), actor=actor, **fields)),
+                                  for_reviewer=True)
 
 
 def list_projects(query: schemas.ProjectQuery):
@@ -77,20 +78,20 @@ def get_project(project_id: int):
 
 
 def create_project(body: schemas.ProjectIn):
-    actor = require_operator()
+    actor = acting()
     project = atomic(lambda s: service.create_project(s, _now(), actor=actor, **body.model_dump()))
     return _project_view(project.id)
 
 
 def decide_project(project_id: int, action: str, body: schemas.DecisionIn):
-    actor = require_operator()
+    actor = acting()
     atomic(lambda s: service.decide(s, _now(), actor=actor, project_id=project_id, action=action,
                                     reason=body.reason))
     return _project_view(project_id)
 
 
 def create_batch(project_id: int, body: schemas.BatchIn):
-    actor = require_operator()
+    actor = acting()
     key = idempotency_key()
     batch = atomic(lambda s: service.create_batch(s, _now(), actor=actor, client_id=key, project_id=project_id,
                                                   **body.model_dump()))
@@ -129,45 +130,45 @@ def _to_known_holder(operation, field: str, **kwargs):
 
 
 def make_transfer(body: schemas.TransferIn):
-    actor, key = require_operator(), idempotency_key()
+    actor, key = acting(), idempotency_key()
     return _transfer_done(_to_known_holder(operations.transfer, "to_holder", client_id=key, actor=actor,
                                            **body.model_dump()))
 
 
 def make_reservation(body: schemas.ReserveIn):
-    actor, key = require_operator(), idempotency_key()
+    actor, key = acting(), idempotency_key()
     fields = body.model_dump()
     fields["ttl_seconds"] = fields["ttl_seconds"] or current_app.config["RESERVATION_TTL_SECONDS"]
     return _transfer_done(_to_known_holder(operations.reserve, "to_holder", client_id=key, actor=actor, **fields))
 
 
 def post_reservation(reservation_id: int, body: schemas.PostIn):
-    actor, key = require_operator(), idempotency_key()
+    actor, key = acting(), idempotency_key()
     return _transfer_done(atomic(lambda s: operations.post(s, _now(), client_id=key, actor=actor,
                                                            reservation_id=reservation_id, amount_g=body.amount_g)))
 
 
 def void_reservation(reservation_id: int, body: schemas.VoidIn):
-    actor, key = require_operator(), idempotency_key()
+    actor, key = acting(), idempotency_key()
     return _transfer_done(atomic(lambda s: operations.void(s, _now(), client_id=key, actor=actor,
                                                            reservation_id=reservation_id)))
 
 
 def make_retirement(body: schemas.RetireIn):
-    actor, key, certify = require_operator(), idempotency_key(), certificates.certify()
+    actor, key, certify = acting(), idempotency_key(), certificates.certify()
     retirement = atomic(lambda s: operations.retire(s, _now(), client_id=key, actor=actor, certify=certify,
                                                     **body.model_dump()))
     return read(lambda s: queries.retirement_view(s, retirement)), 201
 
 
 def make_cancellation(body: schemas.CancelIn):
-    actor, key = require_operator(), idempotency_key()
+    actor, key = acting(), idempotency_key()
     return _transfer_done(atomic(lambda s: operations.cancel(s, _now(), client_id=key, actor=actor,
                                                              **body.model_dump())))
 
 
 def correct_transfer(transfer_id: int, body: schemas.CorrectIn):
-    actor, key = require_operator(), idempotency_key()
+    actor, key = acting(), idempotency_key()
     return _transfer_done(atomic(lambda s: operations.correct(s, _now(), client_id=key, actor=actor,
                                                               transfer_id=transfer_id, reason=body.reason)))
 
@@ -204,13 +205,13 @@ def list_listings():
 
 
 def create_listing(body: schemas.ListingIn):
-    actor = require_operator()
+    actor = acting()
     listing = atomic(lambda s: shop.create_listing(s, _now(), actor=actor, **body.model_dump()))
     return read(lambda s: shop.listing_views(s, [shop.get_listing(s, listing.id)])[0])
 
 
 def change_listing(listing_id: int, body: schemas.ListingChange):
-    actor = require_operator()
+    actor = acting()
     changes = body.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("body", "没有要修改的字段 (nothing to change)")
@@ -234,7 +235,7 @@ def list_orders(query: schemas.OrderQuery):
 
 def resolve_order(order_no: str, body: schemas.ResolveIn):
     """Close an order an operator settled by hand (a refund WeChat could not make, a payment unlike the order)."""
-    actor = require_operator()
+    actor = acting()
     return atomic(lambda s: orders.order_view(s, orders.resolve(s, _now(), order_no, note=body.note, actor=actor),
                                               for_operator=True))
 
@@ -242,7 +243,7 @@ def resolve_order(order_no: str, body: schemas.ResolveIn):
 # --- certificates ---------------------------------------------------------------------------------------------
 
 def revoke_certificate(number: str, body: schemas.RevocationIn):
-    actor = require_operator()
+    actor = acting()
     return atomic(lambda s: cert_service.revoke(s, _now(), number, reason=body.reason, actor=actor))
 
 
@@ -256,9 +257,15 @@ ROUTES = [
     Route("GET", "/methodologies", list_methodologies, "List methodologies"),
     Route("POST", "/methodologies", create_methodology, "Register a methodology", body=schemas.MethodologyIn,
           status=201),
-    Route("GET", "/organisations", list_organisations, "List organisations"),
-    Route("POST", "/organisations", create_organisation, "Register an organisation", body=schemas.OrganisationIn,
-          status=201),
+    Route("GET", "/organisations", people.list_organisations, "Organisations with their verification state",
+          query=schemas.OrganisationQuery),
+    Route("POST", "/organisations", create_organisation, "Register an organisation (verified by doing so)",
+          body=schemas.OrganisationIn, status=201),
+    Route("GET", "/organisations/<int:organisation_id>", people.get_organisation,
+          "One organisation: credit-code check, contact, decisions, members"),
+    Route("POST", "/organisations/<int:organisation_id>/<any(verify,reject,suspend,reinstate):action>",
+          people.decide_organisation, "Verify or reject an application; suspend or reinstate (reason required "
+          "except to verify)", body=org_schemas.DecisionIn),
     Route("GET", "/projects", list_projects, "List projects in every state", query=schemas.ProjectQuery),
     Route("POST", "/projects", create_project, "Create a draft project", body=schemas.ProjectIn, status=201),
     Route("GET", "/projects/<int:project_id>", get_project, "One project with its review history"),
@@ -298,17 +305,28 @@ ROUTES = [
     Route("POST", "/certificates/<number>/revocation", revoke_certificate,
           "Revoke a certificate, with the reason its verify page will show", body=schemas.RevocationIn, status=201),
     Route("GET", "/ledger/check", ledger_check, "Run the ledger invariant checker"),
+    Route("GET", "/audit", people.list_audit, "The audit chain, newest first (actor, action, object, at)",
+          query=schemas.AuditQuery),
+    Route("GET", "/staff", people.list_staff, "Staff accounts with their roles"),
+    Route("GET", "/staff/<int:account_id>", people.get_staff, "One staff account"),
+    Route("POST", "/staff/<int:account_id>/<any(disable,enable):action>", people.set_staff_disabled,
+          "Disable an account (no sign-in, sessions end, tokens stop) or enable it again"),
+    Route("PUT", f"/staff/<int:account_id>/roles/{PLATFORM_ROLE}", people.grant_platform_role,
+          "Give an account a platform role"),
+    Route("DELETE", f"/staff/<int:account_id>/roles/{PLATFORM_ROLE}", people.revoke_platform_role,
+          "Take a platform role away"),
+    Route("POST", "/staff/<int:account_id>/totp-reset", people.reset_staff_totp,
+          "Remove an account's second factor (a lost phone); they enrol again at their next sign-in"),
+    Route("GET", "/staff/invitations", people.list_platform_invitations, "Open invitations to platform roles"),
+    Route("POST", "/staff/invitations", people.invite_platform_staff,
+          "Invite someone to a platform role: a one-time link, shown once", body=PlatformInviteIn, status=201),
+    Route("DELETE", "/staff/invitations/<int:invitation_id>", people.revoke_platform_invitation,
+          "Revoke an open invitation"),
 ]
 
 
 
-
-@bp.before_request
-def operators_only() -> None:
-    require_operator()
-
-
-register(bp, ROUTES)
+register(bp, ROUTES)  # who may call each route: backend/access/policy.py
 
 
 def init_app(app: Flask) -> None:

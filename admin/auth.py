@@ -1,27 +1,19 @@
-"""Operator authentication: for now one fixed bearer token from settings (real operator accounts come with the
-console). Permission checks are functions that raise."""
+"""The acting operator and the Idempotency-Key every credit-moving POST carries. Whether the caller may call a
+route at all was decided before the handler ran (backend/access/policy.py)."""
 
 from __future__ import annotations
 
-import hmac
+from flask import request
 
-from flask import current_app, request
-
-from backend.errors import InvalidInput, Unauthorized
+from backend.access.identity import staff_principal
+from backend.errors import InvalidInput
 from backend.ledger.operations import check_client_id
 from backend.orders.models import ORDER_CLIENT_PREFIX
 
-OPERATOR_ACTOR = "operator"
 
-
-def require_operator() -> str:
-    """The acting operator's name, or Unauthorized."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    expected = current_app.config["OPERATOR_TOKEN"]
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise Unauthorized("需要运营人员令牌 (operator bearer token required)")
-    return OPERATOR_ACTOR
+def acting() -> str:
+    """Who the audit chain will name: ``staff:<id>:<username> token:<id>:<name>``."""
+    return staff_principal().actor
 
 
 def idempotency_key() -> str:

@@ -13,7 +13,7 @@ from backend.ledger.holders import HOLDER_PATTERN
 from backend.ledger.models import RETIREMENT_PURPOSES
 from backend.ledger.operations import MAX_AMOUNT_G, MAX_TTL_SECONDS
 from backend.orders.models import ORDER_STATES
-from backend.registry.models import ECOSYSTEMS, ORGANISATION_KINDS, PROJECT_STATES
+from backend.registry.models import ECOSYSTEMS, ORGANISATION_KINDS, ORGANISATION_STATES, PROJECT_STATES
 from backend.shop.service import MAX_PRICE_FEN_PER_T
 
 Grams = Annotated[int, Field(gt=0, le=MAX_AMOUNT_G, description="integer grams CO2e")]
@@ -162,3 +162,14 @@ class ResolveIn(Body):
 
 class RevocationIn(Body):
     reason: str = Field(min_length=1, max_length=500)
+
+
+class OrganisationQuery(Query):
+    status: Literal[ORGANISATION_STATES] | None = None
+    kind: Literal[ORGANISATION_KINDS] | None = None
+    limit: int = Field(default=200, ge=1, le=1000)
+
+
+class AuditQuery(Query):
+    limit: int = Field(default=50, ge=1, le=500)
+    before: int | None = Field(default=None, ge=1, le=2**62, description="events before this seq (paging)")

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import cache, certificates, db, errors, footprint, http, transparency, wechat
+from backend import access, cache, certificates, db, errors, footprint, http, staff, transparency, wechat
 from backend.clock import system_clock
 from backend.settings import finish_settings, load_settings
 
@@ -36,6 +36,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     db.init_app(app)
     cache.init_app(app)
+    access.init_app(app)  # first before every request: the permission table
     http.init_app(app)
     certificates.init_app(app)
     transparency.init_app(app)
@@ -44,6 +45,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from backend import cli, health, jobs
     from backend.orders import api as payment_notifications
+    from backend.orgs import api as organisations_api
+    from backend.orgs import pages as organisation_pages
     from backend.orders import sweeper
     from backend.public import api as public_api
     from backend.wechat import dev_api
@@ -54,6 +57,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     sweeper.init_app(app)
     jobs.init_app(app)
     dev_api.init_app(app)
+    staff.init_app(app)
+    organisations_api.init_app(app)
+    organisation_pages.init_app(app)
     cli.init_app(app)
     for name in app.config["EXTENSIONS"]:
         importlib.import_module(name).init_app(app)

@@ -28,7 +28,9 @@ from backend.certificates.models import Certificate
 from backend.certificates.qr import read_qr
 from backend.certificates.verifier import Verdict, claims_view, split_verify_url, verify_token
 from backend.db import atomic, get_engine, read, schema_revision, snapshot
-from backend.demo import load_demo
+from backend.demo import ACCOUNTS as DEMO_ACCOUNTS
+from backend.demo import DEMO_PASSWORD, load_demo
+from backend.demo import PEOPLE_ORGANISATIONS as DEMO_ORGANISATIONS
 from backend.footprint import service as footprint_service
 from backend.ledger import operations
 from backend.ledger.errors import ReservationResolved
@@ -221,7 +223,8 @@ def keys_show() -> None:
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
-    """Load the demo registry, batches and inventory (idempotent: a second run changes nothing)."""
+    """Load the demo registry, batches, inventory and people (idempotent: a second run changes nothing)."""
+    _refuse_in_production("demo")
     summary = load_demo(current_app.config["CLOCK"](), certificates.certify())
     click.echo(summary)
 
@@ -232,6 +235,7 @@ def demo_command() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve_command(host: str, port: int) -> None:
     """Migrate, load the demo data and serve (the embedded development set-up)."""
+    _refuse_in_production("serve")
     app = current_app._get_current_object()
     migrate.upgrade(app.config["DATABASE_URL"])
     click.echo(load_demo(app.config["CLOCK"](), certificates.certify()))
@@ -245,8 +249,7 @@ def serve_command(host: str, port: int) -> None:
         app.config["DATABASE_URL"], app.config["REDIS_URL"] or "in-process stand-in"))
     for label, path in (("health", "/healthz"), ("projects", "/api/v1/projects"), ("OpenAPI", "/openapi.json"),
                         ("signing keys", "/.well-known/jwks.json"), ("log head", "/api/v1/log/sth"),
-                        ("factors", "/api/v1/footprint/factors"), ("airports", "/api/v1/airports?q=成都"),
-                        ("operator API", "/api/admin/v1/projects")):
+                        ("factors", "/api/v1/footprint/factors"), ("airports", "/api/v1/airports?q=成都")):
         click.echo(f"  {label:<15} {base}{path}")
     if first := read(lambda session: session.execute(select(Certificate).order_by(Certificate.id).limit(1))
                      .scalar_one_or_none()):
@@ -260,9 +263,24 @@ def serve_command(host: str, port: int) -> None:
                """-d '{"code": "demo"}'""")
     click.echo(f"  fake WeChat     in this process (WECHAT_MODE={app.config['WECHAT_MODE']}); pay an order with "
                f"curl -X POST {base}/api/dev/pay/<order_no>  (README: buying with curl)")
-    click.echo(f"  operator token: {app.config['OPERATOR_TOKEN']}  (Authorization: Bearer …)\n")
+    click.echo(f"\n  sign in (password {DEMO_PASSWORD} for every demo account, development only):")
+    click.echo(f"  operators       {base}/admin/login   as " + ", ".join(
+        name for name, _, _, org in DEMO_ACCOUNTS if org is None))
+    click.echo(f"  organisations   {base}/org/login     as")
+    organisations = {spec["key"]: spec["name"] for spec in DEMO_ORGANISATIONS}
+    for name, _, role, org in DEMO_ACCOUNTS:
+        if org is not None:
+            click.echo(f"    {name:<16} {role} of {organisations[org]}")
+    click.echo(f"  operator API    curl -s {base}/api/admin/v1/projects -H \"Authorization: Bearer $(flask --app "
+               "backend users token admin)\"  (or make a token on /admin/account)\n")
     # Werkzeug's development server: fine for the embedded set-up; production runs gunicorn (README).
     run_simple(host, port, app, threaded=True)
+
+
+def _refuse_in_production(command: str) -> None:
+    if current_app.config["APP_ENV"] == "production":
+        raise click.ClickException(f"`{command}` is the embedded development set-up (demo data with a public "
+                                   "password, the fake WeChat); production runs gunicorn (README: deploying)")
 
 
 def init_app(app: Flask) -> None:

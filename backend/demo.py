@@ -1,6 +1,7 @@
 """Demo data for the embedded set-up: three real-looking (and clearly marked demo) projects, each registered with
-one issued batch in the operator's inventory and on sale in the shop, and a few retirements with their
-certificates. Loading twice changes nothing."""
+one issued batch in the operator's inventory and on sale in the shop, a few retirements with their certificates,
+and people: one operator account per platform role, and a court, an event organiser and a company with their
+staff. Loading twice changes nothing. Development only: production refuses the demo (its password is public)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.certificates.service import certificate_of
-from backend.db import atomic
+from backend.db import atomic, read
 from backend.ledger import operations
 from backend.registry import service
 from backend.registry.models import Methodology, Organisation, Project
 from backend.shop import service as shop
 from backend.shop.models import Listing
+from backend.staff import passwords
+from backend.staff import service as staff
 
 ACTOR = "operator:demo"
 TONNE = 1_000_000
@@ -68,6 +71,28 @@ LISTINGS = [
     dict(batch=2, price_fen_per_t=7_000, title="蜀南竹海竹林碳汇（演示）"),
 ]
 
+# Organisations whose people sign in and work here (made-up codes that pass the GB 32100-2015 check).
+PEOPLE_ORGANISATIONS = [
+    dict(key="court", name="大邑县人民法院（演示）", kind="court", credit_code="11510129MB00000010", adcode_="510129"),
+    dict(key="events", name="成都马拉松组委会（演示）", kind="event_organiser", credit_code="51510100MJ0000002C",
+         adcode_="510100"),
+    dict(key="company", name="四川蜀绿科技有限公司（演示）", kind="company", credit_code="91510100MA60000030",
+         adcode_="510100"),
+]
+DEMO_PASSWORD = "tanhui-demo-2026"
+# username, name, role, organisation key (None: the platform)
+ACCOUNTS = [
+    ("admin", "平台管理员（演示）", "admin", None),
+    ("reviewer", "审核员（演示）", "reviewer", None),
+    ("finance", "财务（演示）", "finance", None),
+    ("auditor", "审计员（演示）", "auditor", None),
+    ("court-clerk", "王书记员（演示）", "org_admin", "court"),  # applied for the court, so its org_admin
+    ("events-admin", "赵主任（演示）", "org_admin", "events"),
+    ("events-clerk", "钱干事（演示）", "clerk", "events"),
+    ("company-admin", "孙经理（演示）", "org_admin", "company"),
+    ("company-viewer", "李会计（演示）", "viewer", "company"),
+]
+
 RETIREMENTS = [
     dict(batch=1, amount_g=350_000, purpose="personal", purpose_ref=None, beneficiary_name="张三"),
     dict(batch=1, amount_g=12 * TONNE, purpose="event", purpose_ref="2026 成都马拉松（演示）",
@@ -112,7 +137,30 @@ def _load(session: Session, now: datetime, certify) -> list[str]:
     return done
 
 
+def _people(session: Session, now: datetime, password_hash: str) -> list[str]:
+    organisations = {}
+    for spec in PEOPLE_ORGANISATIONS:
+        spec = dict(spec)
+        key, code = spec.pop("key"), spec.pop("credit_code")
+        found = session.execute(select(Organisation).where(Organisation.credit_code == code)).scalar_one_or_none()
+        organisations[key] = found or service.create_organisation(session, now, actor=ACTOR, credit_code=code,
+                                                                  **spec)
+    made = []
+    for username, name, role, key in ACCOUNTS:
+        if staff.find_account(session, username) is not None:
+            continue
+        account = staff.create_account(session, now, username=username, display_name=name,
+                                       password_hash=password_hash, actor=ACTOR)
+        staff.grant(session, now, account=account, role=role,
+                    organisation_id=organisations[key].id if key else None, actor=ACTOR)
+        made.append(username)
+    return made
+
+
 def load_demo(now: datetime, certify) -> str:
     """``certify`` is the app's (backend.certificates.certify()): demo retirements get real certificates."""
     batches = atomic(lambda session: _load(session, now, certify))
+    if read(lambda session: any(staff.find_account(session, a[0]) is None for a in ACCOUNTS)):
+        password_hash = passwords.hash_password(DEMO_PASSWORD)  # outside the transaction: argon2 takes a while
+        atomic(lambda session: _people(session, now, password_hash))
     return "demo data ready: " + ", ".join(batches)

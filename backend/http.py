@@ -18,6 +18,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from werkzeug.routing import IntegerConverter
 
+from backend.access.policy import POLICY
+from backend.access.rules import Citizen, Member, Platform, SignedIn
 from backend.dbtypes import MAX_ID
 from backend.errors import InvalidInput
 from backend.ledger.operations import MAX_AMOUNT_G
@@ -40,6 +42,9 @@ class Route:
     max_body: int = MAX_BODY_BYTES  # larger only where a body is a list of records (an event's participants)
     # (bucket, per minute: a number, the name of a setting, or None for the public default), counted before parsing
     rate_limit: tuple[str, int | str | None] | None = None
+    # whose allowance rate_limit counts, e.g. the signed-in user's (it runs after the permission check);
+    # None: the client's address
+    rate_limit_who: Callable[[], str] | None = None
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
@@ -138,7 +143,8 @@ def _make_view(route: Route) -> Callable[..., Any]:
     def view(**path_args: Any):
         if route.rate_limit is not None:  # counted before the body is read: a bad body costs an allowance too
             bucket, per_minute = route.rate_limit
-            limit(bucket, current_app.config[per_minute] if isinstance(per_minute, str) else per_minute)
+            limit(bucket, current_app.config[per_minute] if isinstance(per_minute, str) else per_minute,
+                  who=route.rate_limit_who() if route.rate_limit_who is not None else None)
         kwargs = dict(path_args)
         if route.body is not None:
             kwargs["body"] = parse_body(route.body, route.max_body)
@@ -175,7 +181,7 @@ def openapi_document(app: Flask) -> dict[str, Any]:
         prefix = blueprint.url_prefix or ""
         for table in getattr(blueprint, "route_tables", []):
             for route in table:
-                entries.append((prefix, route))
+                entries.append((prefix, route, f"{blueprint.name}.{route.view.__name__}"))
                 models.update(m for m in (route.body, route.query) if m is not None)
     # Two models may share a name (admin's and the public ProjectQuery): pydantic gives each its own schema
     # name, and ``refs`` says which.
@@ -186,9 +192,10 @@ def openapi_document(app: Flask) -> dict[str, Any]:
     def ref(model: type[BaseModel]) -> str:
         return refs[(model, "validation")]["$ref"]
     paths: dict[str, dict[str, Any]] = {}
-    for prefix, route in entries:
+    for prefix, route, endpoint in entries:
+        rule = POLICY.get(endpoint)
         operation: dict[str, Any] = {
-            "summary": route.summary,
+            "summary": route.summary + (f" — {rule}" if rule is not None else ""),
             "operationId": route.view.__name__,
             "responses": {str(route.status): {"description": "OK"},
                           "4XX": {"description": "错误 (error envelope)",
@@ -197,6 +204,8 @@ def openapi_document(app: Flask) -> dict[str, Any]:
         }
         if route.tags:
             operation["tags"] = list(route.tags)
+        if (scheme := security_scheme(rule)) is not None:
+            operation["security"] = [{scheme: []}]
         if route.body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"$ref": ref(route.body)}}}}
@@ -207,13 +216,26 @@ def openapi_document(app: Flask) -> dict[str, Any]:
                 for name, info in route.query.model_fields.items()]
         paths.setdefault(_openapi_path(prefix, route.rule), {})[route.method.lower()] = operation
     components = dict(schema.get("$defs", {}))
+    security = {"personalToken": {"type": "http", "scheme": "bearer",
+                                  "description": "a staff account's personal API token (thp_…)"},
+                "citizenSession": {"type": "http", "scheme": "bearer",
+                                   "description": "a mini-program session token from POST /api/mp/v1/auth/login"}}
     components["ErrorEnvelope"] = {
         "type": "object", "required": ["error"],
         "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
             "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}}
     return {"openapi": "3.1.0",
             "info": {"title": "碳汇+ (Carbon Sink Plus) API", "version": current_app.config.get("VERSION", "0")},
-            "paths": dict(sorted(paths.items())), "components": {"schemas": components}}
+            "paths": dict(sorted(paths.items())), "components": {"schemas": components, "securitySchemes": security}}
+
+
+def security_scheme(rule: Any) -> str | None:
+    """How a route authenticates, from its entry in the permission table."""
+    if isinstance(rule, Citizen):
+        return "citizenSession"
+    if isinstance(rule, (SignedIn, Platform, Member)):
+        return "personalToken"
+    return None
 
 
 class IdConverter(IntegerConverter):

@@ -1,4 +1,4 @@
-"""Per-client request limits for the public, unauthenticated endpoints, counted in Redis.
+"""Request limits counted in Redis: per client address for the public endpoints, per user where one is signed in.
 
 A fixed one-minute window per client and bucket: one INCR (and an EXPIRE on the first hit), so the check costs
 one round trip. Behind a reverse proxy set TRUSTED_PROXY_HOPS so the client is the proxy's X-Forwarded-For
@@ -42,17 +42,21 @@ def client_id() -> str:
         parsed = ipaddress.ip_address(address)
     except ValueError:
         return address
+    if parsed.version == 6 and parsed.ipv4_mapped:  # a dual-stack socket: ::ffff:a.b.c.d is the IPv4 client
+        return str(parsed.ipv4_mapped)
     if parsed.version == 6:
         return str(ipaddress.ip_network(f"{parsed}/64", strict=False).network_address) + "/64"
     return str(parsed)
 
 
-def limit(bucket: str, per_minute: int | None = None) -> None:
-    """Count this request against the client's allowance in ``bucket``; RateLimited (429) past it."""
+def limit(bucket: str, per_minute: int | None = None, *, who: str | None = None) -> None:
+    """Count this request against ``who``'s allowance in ``bucket`` (default: the client's address); RateLimited
+    (429) past it. A signed-in user is counted as themself: many users share one carrier NAT address, and one user
+    can move between addresses."""
     allowance = per_minute or current_app.config["PUBLIC_RATE_LIMIT_PER_MINUTE"]
     now = current_app.config["CLOCK"]().timestamp()
     window = int(now // WINDOW_SECONDS)
-    key = cache_key("rl", bucket, client_id(), str(window))
+    key = cache_key("rl", bucket, who or client_id(), str(window))
     try:
         pipe = get_redis().pipeline(transaction=False)
         pipe.set(key, 0, ex=WINDOW_SECONDS * 2, nx=True)  # the window's counter expires with it (any Redis)

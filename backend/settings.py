@@ -1,15 +1,20 @@
 """Settings from environment variables, with typed parsing and embedded defaults.
 
 Every setting has an embedded default so that a fresh clone runs with nothing configured: a SQLite file in the
-instance folder, an in-process Redis stand-in, and a development operator token. Production must set the secrets.
+instance folder, an in-process Redis stand-in, a session secret generated into the instance folder. Production must
+set the secrets and refuses what only development may do (the fake WeChat, the demo, plain-http callbacks).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
@@ -69,7 +74,18 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "DATABASE_URL": (parse_database_url, None),
     "DATABASE_POOL_SIZE": (lambda n, r: parse_int(n, r, minimum=1), 10),
     "REDIS_URL": (parse_redis_url, None),
-    "OPERATOR_TOKEN": (lambda n, r: r.strip(), None),
+    # Signs web session cookies and CSRF tokens. Unset outside production: generated into the instance folder.
+    "SECRET_KEY": (lambda n, r: r.strip(), None),
+    "STAFF_SESSION_HOURS": (lambda n, r: parse_int(n, r, minimum=1), 12),  # a web sign-in lasts at most this long
+    # Platform roles must sign in with a TOTP second factor: always in production, elsewhere when set (staging).
+    "PLATFORM_SECOND_FACTOR": (lambda n, r: parse_choice(n, r, ("true", "false")) == "true", None),
+    # Sign-in throttling: failures per account from one address (and 4× that from all addresses) per 15 minutes,
+    # and sign-in attempts per address per minute.
+    "SIGNIN_FAILURES_PER_ACCOUNT": (lambda n, r: parse_int(n, r, minimum=1), 5),
+    "SIGNIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 10),
+    "STAFF_TOKEN_DAYS": (lambda n, r: parse_int(n, r, minimum=1), 90),  # default lifetime of a personal API token
+    "INVITATION_DAYS": (lambda n, r: parse_int(n, r, minimum=1), 7),
+    "SIGNUP_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 3),  # organisation applications
     "PUBLIC_BASE_URL": (parse_base_url, "http://127.0.0.1:5000"),
     "RESERVATION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=30), 900),
     "EXTENSIONS": (parse_list, ["admin", "miniprogram_api", "scenarios"]),
@@ -100,20 +116,46 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "MP_LOGIN_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 20),
     "JOB_WORKER_THREADS": (lambda n, r: parse_int(n, r, minimum=0), 1),  # 0: only `flask jobs work` runs jobs
     "BOARD_REBUILD_SECONDS": (lambda n, r: parse_int(n, r, minimum=10), 600),
+    # Mini-program limits per user (issue 12): one account must neither hold a listing hostage nor flood WeChat.
+    # A session ends this long after its login however often it is refreshed, so a stolen token does not live forever.
+    "MP_SESSION_MAX_AGE_SECONDS": (lambda n, r: parse_int(n, r, minimum=300), 30 * 86400),
+    # Unpaid orders one user may have at once; one more is a 429 until one of them is paid or expires.
+    "MP_MAX_UNPAID_ORDERS": (lambda n, r: parse_int(n, r, minimum=1), 3),
+    # Grams those unpaid orders may hold together (50 t), so that no one reserves a whole listing again and again.
+    "MP_MAX_RESERVED_G": (lambda n, r: parse_int(n, r, minimum=1), 50_000_000),
+    # POST /orders per user and minute; an idempotent replay counts too (it costs a transaction all the same).
+    "MP_ORDERS_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 10),
+    # Seconds between WeChat Pay queries for one order while its buyer polls its status; 0: every poll asks.
+    "MP_ORDER_QUERY_INTERVAL_SECONDS": (lambda n, r: parse_int(n, r, minimum=0), 5),
 }
 
 LIVE_WECHAT_SETTINGS = ("WECHAT_APPID", "WECHAT_APP_SECRET", "WECHATPAY_MCHID", "WECHATPAY_PRIVATE_KEY_FILE",
                         "WECHATPAY_CERT_SERIAL_NO", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_FILE",
                         "WECHATPAY_PUBLIC_KEY_ID")
 
-DEVELOPMENT_OPERATOR_TOKEN = "dev-operator-token"
+RETIRED_SETTINGS = {"OPERATOR_TOKEN": "the shared operator token is gone: create staff accounts "
+                                      "(flask --app backend users create NAME --role admin) and personal tokens"}
 FAKE_CERTIFICATE_TEMPLATE_ID = "fake-certificate-ready"
 APP_ENVS = {"development", "test", "production"}
+
+
+def _is_loopback(url: str) -> bool:
+    """A URL on this very machine (a benchmark's stand-in for WeChat, say): plain http never leaves the host."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every setting from ``environ`` (default: ``os.environ``), parsed to its type."""
     environ = os.environ if environ is None else environ
+    for name, why in RETIRED_SETTINGS.items():
+        if environ.get(name):
+            log.warning("%s is set but no longer used: %s", name, why)
     settings: dict[str, Any] = {}
     for name, (parser, default) in SPEC.items():
         raw = environ.get(name)
@@ -139,12 +181,14 @@ def finish_settings(settings: dict[str, Any], instance_path: str) -> dict[str, A
     if not settings["CERT_RETIRED_KEYS_FILE"]:
         settings["CERT_RETIRED_KEYS_FILE"] = os.path.join(
             os.path.dirname(settings["CERT_SIGNING_KEY_FILE"]), "certificate-retired-keys.json")
-    if not settings["OPERATOR_TOKEN"]:
-        if production:
-            raise SettingsError("OPERATOR_TOKEN must be set in production")
-        settings["OPERATOR_TOKEN"] = DEVELOPMENT_OPERATOR_TOKEN
-    elif production and len(settings["OPERATOR_TOKEN"]) < 32:
-        raise SettingsError("OPERATOR_TOKEN must be at least 32 characters in production")
+    if settings["PLATFORM_SECOND_FACTOR"] is None:
+        settings["PLATFORM_SECOND_FACTOR"] = production
+    elif production and not settings["PLATFORM_SECOND_FACTOR"]:
+        raise SettingsError("PLATFORM_SECOND_FACTOR cannot be false in production")
+    if production and not settings["SECRET_KEY"]:
+        raise SettingsError("SECRET_KEY must be set in production")
+    if production and len(settings["SECRET_KEY"]) < 32:
+        raise SettingsError("SECRET_KEY must be at least 32 characters in production")
     if settings["WECHAT_MODE"] is None:
         settings["WECHAT_MODE"] = "live" if production else "fake"
     if settings["WECHAT_MODE"] == "live":
@@ -159,4 +203,8 @@ def finish_settings(settings: dict[str, Any], instance_path: str) -> dict[str, A
         settings["WECHAT_CERTIFICATE_TEMPLATE_ID"] = FAKE_CERTIFICATE_TEMPLATE_ID  # the demo sends its messages
     if not settings["WECHATPAY_NOTIFY_URL"]:
         settings["WECHATPAY_NOTIFY_URL"] = settings["PUBLIC_BASE_URL"] + "/api/pay/wechat/notify"
+    if production:  # certificates' QR codes, WeChat's callbacks and our calls to WeChat never travel in the clear
+        for name in ("PUBLIC_BASE_URL", "WECHATPAY_NOTIFY_URL", "WECHAT_API_BASE", "WECHATPAY_GATEWAY"):
+            if not (settings[name].startswith("https://") or _is_loopback(settings[name])):
+                raise SettingsError(f"{name} must be an https:// URL in production, got {settings[name]!r}")
     return settings

@@ -495,7 +495,7 @@ def app_environment(url: str, prefix: str, key_file: str) -> dict[str, str]:
                                                                                       "REDIS_", "CERT_"))}
     env.update({"APP_ENV": "development", "DATABASE_URL": url, "REDIS_URL": REDIS_URL, "REDIS_KEY_PREFIX": prefix,
                 "PUBLIC_RATE_LIMIT_PER_MINUTE": "100000000", "CERT_SIGNING_KEY_FILE": key_file,
-                "OPERATOR_TOKEN": "bench-" + uuid.uuid4().hex, "PYTHONUNBUFFERED": "1"})
+                "SECRET_KEY": "bench-" + uuid.uuid4().hex * 2, "PYTHONUNBUFFERED": "1"})
     return env
 
 

@@ -37,30 +37,25 @@ import json
 import os
 import platform
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
 from report import cpu_model, fail, finish, percentile, run_part  # bench/report.py, beside this script
+from stores import PG_URL, REDIS_URL, fresh_stores  # bench/stores.py
 from sqlalchemy import create_engine, func, select, text
 
-from backend import create_app, migrate
+from backend import create_app
 from backend.db import read
 from backend.footprint import library
 from backend.footprint.calculators import event, household
 from backend.footprint.models import FootprintCalculation
 from backend.registry.adcode import divisions
 
-PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 VENUE = "510100"  # 成都市
 WARM_UP_REQUESTS = 20  # load the factor set, open connections, fill caches; not timed, but stored
 
@@ -231,39 +226,6 @@ def bench_household_pure(bodies: list[dict]) -> HouseholdPure:
 
 # ----------------------------------------------------------------------------------------------------------------
 # Through HTTP
-
-
-@contextmanager
-def fresh_stores(kind: str) -> Iterator[dict]:
-    """App settings for a migrated, empty database: a temp SQLite file (and the Redis stand-in), or a ``bench_*``
-    schema in PostgreSQL's ``test`` with the real Redis under a prefix of its own. Removed afterwards."""
-    directory = tempfile.mkdtemp(prefix="bench-fp-")
-    keys = {"CERT_SIGNING_KEY_FILE": os.path.join(directory, "signing.pem")}
-    try:
-        if kind == "sqlite":
-            url = f"sqlite:///{directory}/footprint.db"
-            migrate.upgrade(url)
-            yield {"DATABASE_URL": url, "REDIS_URL": None, **keys}
-            return
-        schema, prefix = f"bench_{uuid.uuid4().hex[:10]}", f"bench-fp-{uuid.uuid4().hex[:8]}:"
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        client = redis.Redis.from_url(REDIS_URL)
-        try:
-            with admin.connect() as connection:
-                connection.execute(text(f"CREATE SCHEMA {schema}"))
-            url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-            migrate.upgrade(url)
-            yield {"DATABASE_URL": url, "REDIS_URL": REDIS_URL, "REDIS_KEY_PREFIX": prefix, **keys}
-        finally:
-            found = list(client.scan_iter(match=f"{prefix}*", count=1000))
-            if found:
-                client.delete(*found)
-            client.close()
-            with admin.connect() as connection:
-                connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            admin.dispose()
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @dataclass

@@ -6,7 +6,7 @@ is someone's own needs the Bearer session token from /auth/login.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, current_app
 
 from backend import certificates, jobs, wechat
 from backend.accounts import service as accounts
@@ -19,7 +19,7 @@ from backend.orders import workflow
 from backend.registry import adcode
 from backend.shop import service as shop
 from miniprogram_api import account, schemas
-from miniprogram_api.auth import bearer_token, idempotency_key, require_user
+from miniprogram_api.auth import bearer_token, idempotency_key, per_user, require_user
 
 bp = Blueprint("mp_api", __name__, url_prefix="/api/mp/v1")
 
@@ -28,8 +28,9 @@ def _now():
     return current_app.config["CLOCK"]()
 
 
-def _session_ttl() -> int:
-    return current_app.config["MP_SESSION_TTL_SECONDS"]
+def _lifetimes() -> dict[str, int]:
+    return {"ttl_seconds": current_app.config["MP_SESSION_TTL_SECONDS"],
+            "max_age_seconds": current_app.config["MP_SESSION_MAX_AGE_SECONDS"]}
 
 
 # --- auth --------------------------------------------------------------------------------------------------------
@@ -38,8 +39,8 @@ def login(body: schemas.LoginIn):
     """Exchange a wx.login code for a session token; the WeChat session_key stays on the server."""
     found = wechat.miniapp().code_to_session(body.code)
     user = atomic(lambda s: accounts.login(s, _now(), found))
-    token = sessions.issue(user.id, found.session_key, _session_ttl())
-    return {"token": token, "expires_in": _session_ttl(), "user": accounts.profile_view(user)}
+    issued = sessions.issue(user.id, found.session_key, _now(), **_lifetimes())
+    return {"token": issued.token, "expires_in": issued.expires_in, "user": accounts.profile_view(user)}
 
 
 def logout():
@@ -47,12 +48,17 @@ def logout():
     return {"logged_out": True}
 
 
+def logout_all():
+    """Sign out everywhere: every session of mine ends, this one included (a lost phone's too)."""
+    return {"logged_out": True, "sessions_ended": sessions.revoke_all(require_user(), _now())}
+
+
 def refresh():
     require_user()
-    token = sessions.refresh(bearer_token(), _session_ttl())
-    if token is None:  # refreshed by a concurrent call a moment ago: this token is spent
+    issued = sessions.refresh(bearer_token(), _now(), **_lifetimes())
+    if issued is None:  # refreshed by a concurrent call a moment ago: this token is spent
         raise Unauthorized("登录已过期，请重新登录 (session expired or unknown)", code="session_expired")
-    return {"token": token, "expires_in": _session_ttl()}
+    return {"token": issued.token, "expires_in": issued.expires_in}
 
 
 # --- profile -----------------------------------------------------------------------------------------------------
@@ -81,7 +87,9 @@ def update_me(body: schemas.ProfileIn):
     user = read(lambda s: accounts.get_user(s, user_id))
     previous_region = user.region_adcode
     for name in ("nickname", "real_name"):  # what other people may see passes WeChat's content check first
-        if name in changes and not wechat.miniapp().text_is_acceptable(user.openid, changes[name]):
+        if name not in changes or changes[name] == getattr(user, name):  # unchanged: it passed when it was stored
+            continue
+        if not wechat.miniapp().text_is_acceptable(user.openid, changes[name]):
             raise InvalidInput(name, "内容未通过微信内容安全检测 (refused by WeChat's content check)",
                                code="content_refused")
     user = atomic(lambda s: accounts.update_profile(s, _now(), user_id, changes))
@@ -113,8 +121,10 @@ def _pay():
 def create_order(body: schemas.OrderIn):
     user_id, key = require_user(), idempotency_key()
     user = read(lambda s: accounts.get_user(s, user_id))
-    return workflow.place(_pay(), current_app.config["CLOCK"], user_id=user_id, openid=user.openid,
-                          idempotency_key=key, ttl_seconds=current_app.config["RESERVATION_TTL_SECONDS"],
+    config = current_app.config
+    return workflow.place(_pay(), config["CLOCK"], user_id=user_id, openid=user.openid, idempotency_key=key,
+                          ttl_seconds=config["RESERVATION_TTL_SECONDS"],
+                          max_unpaid_orders=config["MP_MAX_UNPAID_ORDERS"], max_reserved_g=config["MP_MAX_RESERVED_G"],
                           **body.model_dump())
 
 
@@ -126,7 +136,8 @@ def list_orders():
 def get_order(order_no: str):
     user_id = require_user()
     return workflow.status(_pay(), current_app.config["CLOCK"], certificates.certify(), order_no=order_no,
-                           user_id=user_id)
+                           user_id=user_id,
+                           query_interval_seconds=current_app.config["MP_ORDER_QUERY_INTERVAL_SECONDS"])
 
 
 def refund_order(order_no: str):
@@ -138,6 +149,7 @@ ROUTES = [
     Route("POST", "/auth/login", login, "Log in with a wx.login code", body=schemas.LoginIn,
           rate_limit=("mp-login", "MP_LOGIN_RATE_LIMIT_PER_MINUTE")),
     Route("POST", "/auth/logout", logout, "End this session"),
+    Route("POST", "/auth/logout-all", logout_all, "End every session of mine, on every device (sign out everywhere)"),
     Route("POST", "/auth/refresh", refresh, "Swap the session token for a fresh one"),
     Route("GET", "/me", me, "My profile"),
     Route("PATCH", "/me", update_me, "Change my profile (text passes WeChat's content check)",
@@ -159,21 +171,14 @@ ROUTES = [
     Route("POST", "/quotes", make_quote, "Price a quantity, or a saved footprint (neutralise this)",
           body=schemas.QuoteIn),
     Route("POST", "/orders", create_order, "Order credits (Idempotency-Key): reserve, prepay, wx.requestPayment "
-          "parameters", body=schemas.OrderIn, status=201),
+          "parameters", body=schemas.OrderIn, status=201,
+          rate_limit=("mp-orders", "MP_ORDERS_PER_MINUTE"), rate_limit_who=per_user),
     Route("GET", "/orders", list_orders, "My orders, newest first"),
-    Route("GET", "/orders/<order_no>", get_order, "One of my orders (asks WeChat Pay while it is unpaid)"),
+    Route("GET", "/orders/<order_no>", get_order, "One of my orders (while it is unpaid, asks WeChat Pay at most "
+          "once per MP_ORDER_QUERY_INTERVAL_SECONDS)"),
     Route("POST", "/orders/<order_no>/refund", refund_order, "Refund a keep-in-account order before any use"),
 ]
-register(bp, ROUTES)
-PUBLIC = {"login", "list_listings", "get_listing", "make_quote"}
-
-
-@bp.before_request
-def users_only() -> None:
-    """Authenticate before the body is read: an anonymous caller learns nothing from validation errors."""
-    if request.endpoint and request.endpoint.split(".")[-1] not in PUBLIC:
-        require_user()
-
+register(bp, ROUTES)  # who may call each route: backend/access/policy.py
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -22,7 +23,7 @@ from sqlmodel import SQLModel
 import backend.models  # noqa: F401
 from backend import create_app, migrate
 from backend.audit import verify
-from backend.db import snapshot
+from backend.db import atomic, snapshot
 from backend.ledger.invariants import check
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -150,7 +151,7 @@ def clock():
 
 @pytest.fixture
 def app(request, stores, tmp_path, clock):
-    app = create_app({"TESTING": True, "APP_ENV": "test", "CLOCK": clock, "OPERATOR_TOKEN": "test-operator-token",
+    app = create_app({"TESTING": True, "APP_ENV": "test", "CLOCK": clock, "SECRET_KEY": "test-session-secret",
                       "CERT_SIGNING_KEY_FILE": str(tmp_path / "keys" / "signing.pem"), **stores.overrides(tmp_path)})
     yield app
     app.extensions["wechat"].close()  # the fake WeChat server, if the test started one
@@ -174,12 +175,45 @@ def runner(app):
     return app.test_cli_runner()
 
 
-class Operator:
-    """The platform operator, talking to /api/admin/v1 with its token."""
+@dataclass(frozen=True)
+class StaffMember:
+    """A staff account's personal token, and the name the audit chain gives its actions."""
 
-    def __init__(self, client) -> None:
+    token: str
+    actor: str
+    account_id: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def staff_member(app, username: str, role: str, *, organisation_id: int | None = None) -> StaffMember:
+    """A staff account with the role, and a personal API token named "test" (no password: these tests need no
+    web sign-in, and argon2 is slow on purpose)."""
+    from backend.staff import service as staff
+    from backend.staff import tokens
+
+    now = app.config["CLOCK"]()
+
+    def make(session):
+        account = staff.find_account(session, username) or staff.create_account(
+            session, now, username=username, display_name=username, password_hash=None, actor="test")
+        staff.grant(session, now, account=account, role=role, organisation_id=organisation_id, actor="test")
+        token, secret = tokens.issue(session, now, account=account, name="test", days=366, actor="test")
+        return StaffMember(secret, f"{account.actor} token:{token.id}:test", account.id)
+    with app.app_context():
+        return atomic(make)
+
+
+class Operator:
+    """The platform operator (an ``admin`` account), talking to /api/admin/v1 with its personal token."""
+
+    def __init__(self, client, member: StaffMember) -> None:
         self.client = client
-        self.headers = {"Authorization": "Bearer test-operator-token"}
+        self.member = member
+        self.actor = member.actor
+        self.headers = member.headers
 
     def get(self, path: str, **kw):
         return self.client.get(f"/api/admin/v1{path}", headers=self.headers, **kw)
@@ -214,5 +248,5 @@ class Operator:
 
 
 @pytest.fixture
-def operator(client):
-    return Operator(client)
+def operator(app, client):
+    return Operator(client, staff_member(app, "operator", "admin"))

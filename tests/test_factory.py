@@ -15,7 +15,6 @@ from sqlalchemy import create_engine, text
 from backend import create_app
 from backend.migrate import head_revision
 from backend.settings import (
-    DEVELOPMENT_OPERATOR_TOKEN,
     SPEC,
     SettingsError,
     finish_settings,
@@ -37,7 +36,7 @@ def clean_env(monkeypatch):
 def make_app(tmp_path, **overrides):
     """A throwaway app on its own SQLite file (never the repository's instance folder)."""
     settings = {"TESTING": True, "APP_ENV": "test", "DATABASE_URL": f"sqlite:///{tmp_path / 'factory.db'}",
-                "REDIS_URL": None, "OPERATOR_TOKEN": "factory-token"}
+                "REDIS_URL": None, "SECRET_KEY": "factory-secret"}
     settings.update(overrides)
     return create_app(settings)
 
@@ -45,12 +44,13 @@ def make_app(tmp_path, **overrides):
 # --- settings: typed parsing -------------------------------------------------------------------------------------
 
 def test_nothing_configured_gives_the_embedded_defaults(tmp_path):
-    """A fresh clone runs with nothing set: SQLite in the instance folder, the Redis stand-in, the dev token."""
+    """A fresh clone runs with nothing set: SQLite in the instance folder, the Redis stand-in; the session secret
+    is generated into the instance folder when the app is made."""
     settings = finish_settings(load_settings({}), str(tmp_path))
     assert settings["APP_ENV"] == "development"
     assert settings["DATABASE_URL"] == f"sqlite:///{tmp_path}/tanhui.db"
     assert settings["REDIS_URL"] is None
-    assert settings["OPERATOR_TOKEN"] == DEVELOPMENT_OPERATOR_TOKEN
+    assert settings["SECRET_KEY"] is None
     assert settings["DATABASE_POOL_SIZE"] == 10
     assert settings["RESERVATION_TTL_SECONDS"] == 900
     assert settings["EXTENSIONS"] == ["admin", "miniprogram_api", "scenarios"]
@@ -109,11 +109,12 @@ def test_a_url_that_is_no_url_of_its_kind_is_refused_naming_the_variable(name, r
 # --- settings: production refuses to run without its secrets ---------------------------------------------------
 
 PRODUCTION = {"APP_ENV": "production", "DATABASE_URL": "postgresql://app@db/tanhui",
-              "REDIS_URL": "redis://cache:6379/0", "OPERATOR_TOKEN": STRONG_TOKEN,
+              "REDIS_URL": "redis://cache:6379/0", "SECRET_KEY": STRONG_TOKEN,
+              "PUBLIC_BASE_URL": "https://tanhui.example.cn",
               "CERT_SIGNING_KEY_FILE": "/etc/tanhui/certificate-signing-key.pem", **LIVE_WECHAT}
 
 
-@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL", "OPERATOR_TOKEN", "CERT_SIGNING_KEY_FILE"])
+@pytest.mark.parametrize("missing", ["DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CERT_SIGNING_KEY_FILE"])
 def test_production_refuses_a_missing_secret(missing, tmp_path):
     environ = {name: value for name, value in PRODUCTION.items() if name != missing}
     with pytest.raises(SettingsError, match=f"{missing} must be set in production"):
@@ -148,28 +149,63 @@ def test_the_development_pay_endpoint_exists_only_with_the_fake_wechat(clean_env
         app.extensions["db_engine"].dispose()
 
 
-def test_production_refuses_a_blank_or_short_operator_token(tmp_path):
-    with pytest.raises(SettingsError, match="OPERATOR_TOKEN must be set"):
-        finish_settings(load_settings({**PRODUCTION, "OPERATOR_TOKEN": "   "}), str(tmp_path))
-    with pytest.raises(SettingsError, match="OPERATOR_TOKEN must be at least 32"):
-        finish_settings(load_settings({**PRODUCTION, "OPERATOR_TOKEN": "short-but-not-empty"}), str(tmp_path))
+def test_production_refuses_a_blank_or_short_session_secret(tmp_path):
+    with pytest.raises(SettingsError, match="SECRET_KEY must be set"):
+        finish_settings(load_settings({**PRODUCTION, "SECRET_KEY": "   "}), str(tmp_path))
+    with pytest.raises(SettingsError, match="SECRET_KEY must be at least 32"):
+        finish_settings(load_settings({**PRODUCTION, "SECRET_KEY": "short-but-not-empty"}), str(tmp_path))
+
+
+@pytest.mark.parametrize("name", ["PUBLIC_BASE_URL", "WECHATPAY_NOTIFY_URL", "WECHAT_API_BASE", "WECHATPAY_GATEWAY"])
+def test_production_refuses_plain_http_for_certificates_and_payment_notifications(name, tmp_path):
+    """Certificates' QR codes point at PUBLIC_BASE_URL, WeChat Pay posts to the notify URL, and we call WeChat:
+    never in the clear — except on this very machine (a benchmark's stand-in for WeChat), which it never leaves."""
+    with pytest.raises(SettingsError, match=f"{name} must be an https:// URL in production"):
+        finish_settings(load_settings({**PRODUCTION, name: "http://tanhui.example.cn"}), str(tmp_path))
+    settings = finish_settings(load_settings({**PRODUCTION, name: "http://127.0.0.1:8123"}), str(tmp_path))
+    assert settings[name] == "http://127.0.0.1:8123"
+
+
+def test_gunicorn_workers_starting_at_once_share_one_generated_session_secret(tmp_path):
+    """Development generates SECRET_KEY into the instance folder; processes racing to make it all read one key."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(4) as pool:
+        keys = set(pool.map(_generated_secret, [str(tmp_path)] * 8))
+    assert len(keys) == 1 and len(keys.pop()) >= 48
+
+
+def _generated_secret(instance: str) -> str:
+    from flask import Flask
+
+    from backend.staff.web import _secret_key
+
+    app = Flask("probe", instance_path=instance)
+    return _secret_key(app)
+
+
+def test_the_retired_operator_token_setting_is_ignored_with_a_warning(caplog, tmp_path):
+    """OPERATOR_TOKEN opened the whole operator API to whoever held it; setting it now opens nothing."""
+    settings = finish_settings(load_settings({"OPERATOR_TOKEN": "dev-operator-token"}), str(tmp_path))
+    assert "OPERATOR_TOKEN" not in settings
+    assert "OPERATOR_TOKEN is set but no longer used" in caplog.text
 
 
 def test_production_with_every_secret_keeps_them_as_given(tmp_path):
     settings = finish_settings(load_settings(PRODUCTION), str(tmp_path))
     assert settings["DATABASE_URL"] == "postgresql+psycopg://app@db/tanhui"
     assert settings["REDIS_URL"] == "redis://cache:6379/0"
-    assert settings["OPERATOR_TOKEN"] == STRONG_TOKEN
+    assert settings["SECRET_KEY"] == STRONG_TOKEN
 
 
 # --- create_app ----------------------------------------------------------------------------------------------------
 
 def test_create_app_reads_the_environment_and_overrides_win(clean_env, tmp_path):
     clean_env.setenv("DATABASE_POOL_SIZE", "7")
-    clean_env.setenv("OPERATOR_TOKEN", "token-from-the-environment")
-    app = make_app(tmp_path, OPERATOR_TOKEN="token-from-the-test")
+    clean_env.setenv("SECRET_KEY", "secret-from-the-environment")
+    app = make_app(tmp_path, SECRET_KEY="secret-from-the-test")
     assert app.config["DATABASE_POOL_SIZE"] == 7
-    assert app.config["OPERATOR_TOKEN"] == "token-from-the-test"
+    assert app.config["SECRET_KEY"] == "secret-from-the-test"
     assert app.config["DATABASE_URL"].endswith("factory.db")
     app.extensions["db_engine"].dispose()
 
@@ -194,7 +230,7 @@ def test_the_clock_and_extensions_are_overridable(clean_env, tmp_path):
     app = make_app(tmp_path, CLOCK=frozen, EXTENSIONS=[])
     assert app.config["CLOCK"] is frozen
     client = app.test_client()
-    response = client.get("/api/admin/v1/projects", headers={"Authorization": "Bearer factory-token"})
+    response = client.get("/api/admin/v1/projects")
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
     assert "admin_api" not in app.blueprints and "public" in app.blueprints
@@ -218,7 +254,7 @@ def test_healthz_is_green_when_both_stores_answer_and_the_schema_is_at_head(app,
 def test_healthz_is_503_when_redis_is_unreachable(app):
     """Same database, but Redis on a port where nothing listens: the database stays ok, Redis is named."""
     sibling = create_app({"TESTING": True, "APP_ENV": "test", "DATABASE_URL": app.config["DATABASE_URL"],
-                          "REDIS_URL": "redis://127.0.0.1:1/0", "OPERATOR_TOKEN": "t"})
+                          "REDIS_URL": "redis://127.0.0.1:1/0", "SECRET_KEY": "t"})
     try:
         response = sibling.test_client().get("/healthz")
         report = response.get_json()

@@ -54,8 +54,15 @@ def display_name(user: MiniUser) -> str:
 
 
 def update_profile(session: Session, now: datetime, user_id: int, changes: dict[str, Any]) -> MiniUser:
-    """Apply the given profile fields (already validated and content-checked by the caller)."""
+    """Apply the given profile fields (already validated and content-checked by the caller).
+
+    A field given its stored value is no change: the audit chain records only what changed, and nothing at all
+    when nothing did.
+    """
     user = get_user(session, user_id, lock=True)
+    changes = {name: value for name, value in changes.items() if getattr(user, name) != value}
+    if not changes:
+        return user
     before = {name: getattr(user, name) for name in changes}
     for name, value in changes.items():
         setattr(user, name, value)

@@ -89,3 +89,17 @@ def verify(session: Session, *, page: int = 5000) -> ChainReport:
         return ChainReport(last_seq, last_seq + 1, "audit_head does not point at the last event "
                            "(an event at the end was removed, or the head was altered)")
     return ChainReport(last_seq)
+
+
+def recent(session: Session, *, limit: int, before: int | None = None) -> list[AuditEvent]:
+    """Events newest first; ``before`` pages on from a seq."""
+    statement = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+    if before is not None:
+        statement = statement.where(AuditEvent.seq < before)
+    return list(session.execute(statement).scalars())
+
+
+def event_view(event: AuditEvent) -> dict[str, Any]:
+    return {"seq": event.seq, "at": isoformat_utc(event.at), "actor": event.actor, "action": event.action,
+            "object": f"{event.object_type}:{event.object_id}", "before": event.before, "after": event.after,
+            "hash": event.hash}

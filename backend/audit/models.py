@@ -19,7 +19,7 @@ class AuditEvent(SQLModel, table=True):
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     """Position in the chain, 1, 2, 3 … with no gaps."""
     at: datetime = Field(sa_type=UTCDateTime)
-    actor: str = Field(max_length=64)
+    actor: str = Field(max_length=128)
     action: str = Field(max_length=64)
     object_type: str = Field(max_length=32)
     object_id: str = Field(max_length=64)

@@ -52,5 +52,5 @@ class CertificateRevocation(SQLModel, table=True):
     certificate_id: int = Field(foreign_key="certificate.id", primary_key=True,
                                 sa_column_kwargs={"autoincrement": False})
     reason: str = Field(max_length=500)
-    revoked_by: str = Field(max_length=64)
+    revoked_by: str = Field(max_length=128)
     revoked_at: datetime = Field(sa_type=UTCDateTime)

@@ -76,7 +76,7 @@ class Transfer(SQLModel, table=True):
     corrects_id: int | None = Field(default=None, sa_column=Column(ForeignKey("transfer.id"), unique=True))
     """For CORRECT: the transfer it reverses; each transfer is corrected at most once."""
     reason: str | None = Field(default=None, max_length=500)
-    actor: str = Field(max_length=64)
+    actor: str = Field(max_length=128)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

@@ -12,6 +12,7 @@ never run inside a database transaction: the caller makes them before or after i
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from backend import audit
@@ -28,7 +29,7 @@ from backend.accounts.service import display_name, get_user
 from backend.canonical import sha256_hex
 from backend.certificates.service import certificate_of
 from backend.clock import as_utc, isoformat_utc
-from backend.errors import Conflict, IdempotencyConflict, InsufficientCredits, InvalidInput, NotFound
+from backend.errors import Conflict, DomainError, IdempotencyConflict, InsufficientCredits, InvalidInput, NotFound
 from backend.ledger import operations
 from backend.ledger.errors import CorrectionRefused, ProjectNotRegistered, ReservationResolved
 from backend.ledger.models import PendingResolution, Transfer
@@ -50,6 +51,16 @@ REFUND_REASONS = {"credits_unavailable": "碳汇已售罄，全额退款", "proj
 
 class RefundRefused(Conflict):
     code = "refund_refused"
+
+
+class UnpaidLimitReached(DomainError):
+    """One user's unpaid orders already hold as much as one user may: a 429 until one is paid or expires."""
+
+    status = 429
+
+    def __init__(self, message: str, *, code: str, retry_after: int, details: dict[str, Any]) -> None:
+        super().__init__(message, code=code, details={**details, "retry_after": retry_after})
+        self.retry_after = retry_after
 
 
 ORDER_NO_PATTERN = re.compile(r"TH[0-9]{8}[0-9A-F]{12}")
@@ -84,10 +95,54 @@ def get_order(session: Session, order_no: str, *, user_id: int | None = None, lo
     return order
 
 
+def _unpaid(session: Session, now: datetime, user_id: int) -> tuple[int, int, datetime | None]:
+    """How many of the user's orders await payment, the grams they hold, and the earliest deadline among them.
+
+    An order past its deadline is no longer payable, so it no longer counts, even before the sweeper releases it.
+    """
+    count, held_g, earliest = session.execute(
+        select(func.count(), func.coalesce(func.sum(Order.quantity_g), 0), func.min(Order.expires_at))
+        .where(Order.user_id == user_id, Order.status == "reserved", Order.expires_at > now)).one()
+    return count, int(held_g), as_utc(earliest) if earliest is not None else None
+
+
+def _check_unpaid_limits(session: Session, now: datetime, user_id: int, quantity_g: int, *, field: str,
+                         max_unpaid_orders: int, max_reserved_g: int) -> None:
+    """Refuse an order that would let one user hold more than their share unpaid (issue 12).
+
+    Called under the user's row lock, so two orders of one user cannot both squeeze under the limit.
+    """
+    if quantity_g > max_reserved_g:  # no wait would help: a 400, not a 429
+        raise InvalidInput(field, f"单笔订单不能超过 {tonnes(max_reserved_g)} 吨 "
+                                  f"(one order may hold at most {tonnes(max_reserved_g)} t)",
+                           code="reserved_quantity_limit")
+    count, held_g, earliest = _unpaid(session, now, user_id)
+    if earliest is None:
+        return
+    retry_after = max(1, math.ceil((earliest - now).total_seconds()))  # when the first of them is paid or expires
+    if count >= max_unpaid_orders:
+        raise UnpaidLimitReached(
+            f"已有 {count} 笔未支付订单，请先支付或等待其过期 "
+            f"({count} unpaid orders already; pay one or wait until it expires)",
+            code="too_many_unpaid_orders", retry_after=retry_after,
+            details={"limit": "unpaid_orders", "allowed": max_unpaid_orders, "unpaid_orders": count})
+    if held_g + quantity_g > max_reserved_g:
+        raise UnpaidLimitReached(
+            f"未支付订单合计不能超过 {tonnes(max_reserved_g)} 吨，请先支付或等待其过期 "
+            f"(unpaid orders may hold at most {tonnes(max_reserved_g)} t together; pay one or wait until it "
+            "expires)", code="reserved_quantity_limit", retry_after=retry_after,
+            details={"limit": "reserved_g", "allowed_g": max_reserved_g, "reserved_g": held_g,
+                     "requested_g": quantity_g})
+
+
 def create(session: Session, now: datetime, *, user_id: int, idempotency_key: str, listing_id: int,
            quantity_g: int | None, footprint_id: str | None, purpose: str, beneficiary_name: str | None,
-           ttl_seconds: int) -> Order:
-    """Quote, reserve the credits and record the order; the same key and request gives back the same order."""
+           ttl_seconds: int, max_unpaid_orders: int, max_reserved_g: int) -> Order:
+    """Quote, reserve the credits and record the order; the same key and request gives back the same order.
+
+    A new order must keep the user within ``max_unpaid_orders`` and ``max_reserved_g`` (UnpaidLimitReached); a
+    replay of one already placed is answered whatever the limits say now.
+    """
     beneficiary_name = _check_beneficiary(purpose, beneficiary_name)
     request = {"listing_id": listing_id, "quantity_g": quantity_g, "footprint_id": footprint_id, "purpose": purpose,
                "beneficiary_name": beneficiary_name}
@@ -101,6 +156,9 @@ def create(session: Session, now: datetime, *, user_id: int, idempotency_key: st
                                       details={"order_no": existing.order_no})
         return existing
     priced = shop.quote(session, listing_id=listing_id, quantity_g=quantity_g, footprint_id=footprint_id)
+    _check_unpaid_limits(session, now, user_id, priced["quantity_g"],
+                         field="quantity_g" if footprint_id is None else "footprint_id",
+                         max_unpaid_orders=max_unpaid_orders, max_reserved_g=max_reserved_g)
     listing = shop.get_listing(session, listing_id, for_sale=True)
     order_no = new_order_no(now)
     reservation = operations.reserve(

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
+
+from backend.cache import get_redis, key
 from backend.clock import as_utc
 from backend.db import atomic, read
 from backend.orders import notices, service
@@ -38,14 +41,15 @@ def _ensure_prepay(pay: Pay, clock: Clock, order: Order, openid: str) -> Order:
 
 
 def place(pay: Pay, clock: Clock, *, user_id: int, openid: str, idempotency_key: str, ttl_seconds: int,
-          **request: Any) -> dict[str, Any]:
+          max_unpaid_orders: int, max_reserved_g: int, **request: Any) -> dict[str, Any]:
     """Create (or find again, by key) the order, get its prepay id, and answer what wx.requestPayment needs.
 
     If WeChat is unreachable the order and its reservation stay; the same request with the same key retries the
     prepay, and the sweeper releases the credits at the deadline if nobody does.
     """
     order = atomic(lambda s: service.create(s, clock(), user_id=user_id, idempotency_key=idempotency_key,
-                                            ttl_seconds=ttl_seconds, **request))
+                                            ttl_seconds=ttl_seconds, max_unpaid_orders=max_unpaid_orders,
+                                            max_reserved_g=max_reserved_g, **request))
     order = _ensure_prepay(pay, clock, order, openid)
     view = read(lambda s: service.order_view(s, order))
     payable = order.status == "reserved" and order.prepay_id is not None and order.attention is None
@@ -70,10 +74,47 @@ def settle_from_query(pay: Pay, clock: Clock, certify, order_no: str, *, via: st
     return outcome
 
 
-def status(pay: Pay, clock: Clock, certify, *, order_no: str, user_id: int) -> dict[str, Any]:
-    """The order as the buyer should see it now: a reserved order asks WeChat first."""
+def _query_due(clock: Clock, order_no: str, interval_seconds: int) -> bool:
+    """Whether this poll may ask WeChat about the order: no query for it in the last ``interval_seconds``.
+
+    Claimed with SET NX EX, one round trip, in Redis so that every app process counts. The stored claim time is
+    compared with the app clock too: where that is not Redis's clock (a test's clock, a skewed host) a claim
+    the app clock says is over is taken over, under WATCH so that of two polls only one wins it.
+    """
+    if interval_seconds <= 0:
+        return True
+    now = clock().timestamp()
+    name = key("wxq", order_no)
+    client = get_redis()
+    try:
+        if client.set(name, repr(now), nx=True, ex=interval_seconds):
+            return True
+        with client.pipeline() as pipe:
+            pipe.watch(name)
+            last = pipe.get(name)
+            if last is not None and now - float(last) < interval_seconds:
+                return False
+            pipe.multi()
+            pipe.set(name, repr(now), ex=interval_seconds)
+            pipe.execute()
+            return True
+    except redis.WatchError:  # another poll took the claim over a moment ago
+        return False
+    except redis.RedisError as error:  # rather a query too many than a buyer who never sees the payment
+        log.warning("order %s: WeChat query not throttled, Redis unavailable: %s", order_no, error)
+        return True
+
+
+def status(pay: Pay, clock: Clock, certify, *, order_no: str, user_id: int,
+           query_interval_seconds: int) -> dict[str, Any]:
+    """The order as the buyer should see it now: a reserved order asks WeChat first.
+
+    The mini-program polls while its buyer pays; WeChat is asked at most once per ``query_interval_seconds`` per
+    order, and a poll in between answers what we know (a 200, not a 429: the limit spares WeChat's query quota,
+    the buyer did nothing wrong, and the payment notification usually settles the order before the next ask).
+    """
     order = read(lambda s: service.get_order(s, order_no, user_id=user_id))
-    if order.status == "reserved":
+    if order.status == "reserved" and _query_due(clock, order_no, query_interval_seconds):
         try:
             settle_from_query(pay, clock, certify, order_no, via="query")
         except WeChatUnavailable as error:  # show what we know; the notification or the sweeper will settle it

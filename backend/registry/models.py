@@ -12,7 +12,9 @@ from backend.dbtypes import UTCDateTime, one_of
 
 ECOSYSTEMS = ("forest", "bamboo", "grassland", "wetland")
 ORGANISATION_KINDS = ("forest_farm", "cooperative", "company", "government", "court", "procuratorate",
-                      "event_organiser", "ngo", "other")
+                      "event_organiser", "scenic_area", "ngo", "other")
+ORGANISATION_STATES = ("applied", "verified", "rejected", "suspended")
+"""applied → verified (or rejected, and resubmitted); verified ⇄ suspended. Only a verified organisation acts."""
 PROJECT_STATES = ("draft", "submitted", "registered", "rejected", "suspended")
 
 
@@ -37,15 +39,24 @@ class Organisation(SQLModel, table=True):
     Its ledger holder key is ``org:<id>``.
     """
 
-    __table_args__ = (one_of("kind", ORGANISATION_KINDS, "ck_organisation_kind"),)
+    __table_args__ = (one_of("kind", ORGANISATION_KINDS, "ck_organisation_kind"),
+                      one_of("status", ORGANISATION_STATES, "ck_organisation_status"))
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=32)
     credit_code: str | None = Field(default=None, max_length=18, unique=True)
-    """统一社会信用代码 (18 characters), when known."""
+    """统一社会信用代码 (18 characters, GB 32100-2015 check character verified), when known."""
     adcode: str | None = Field(default=None, max_length=6)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="verified", max_length=16, index=True)
+    """An operator registering an organisation verifies it as they do; one that signs up starts ``applied``."""
+    status_reason: str | None = Field(default=None, max_length=500)
+    contact_name: str | None = Field(default=None, max_length=50)
+    contact_phone: str | None = Field(default=None, max_length=20)
+    contact_email: str | None = Field(default=None, max_length=120)
+    decided_by: str | None = Field(default=None, max_length=128)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @property
     def holder(self) -> str:
@@ -74,7 +85,7 @@ class Project(SQLModel, table=True):
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     state: str = Field(default="draft", max_length=16, index=True)
     state_reason: str | None = Field(default=None, max_length=500)
-    decided_by: str | None = Field(default=None, max_length=64)
+    decided_by: str | None = Field(default=None, max_length=128)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -89,7 +100,21 @@ class ProjectDecision(SQLModel, table=True):
     from_state: str = Field(max_length=16)
     to_state: str = Field(max_length=16)
     reason: str | None = Field(default=None, max_length=500)
-    actor: str = Field(max_length=64)
+    actor: str = Field(max_length=128)
+    decided_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OrganisationDecision(SQLModel, table=True):
+    """One step of an organisation's verification history: applied, verified, rejected, suspended, reinstated."""
+
+    __tablename__ = "organisation_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    from_state: str | None = Field(default=None, max_length=16)
+    to_state: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
+    actor: str = Field(max_length=128)
     decided_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -112,4 +137,4 @@ class Batch(SQLModel, table=True):
     sequence: int
     quantity_g: int = Field(sa_column=Column(BigInteger, nullable=False))
     issued_at: datetime = Field(sa_type=UTCDateTime)
-    issued_by: str = Field(max_length=64)
+    issued_by: str = Field(max_length=128)

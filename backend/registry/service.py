@@ -17,6 +17,7 @@ from backend import audit
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.ledger import engine, operations
 from backend.ledger.holders import check_holder
+from backend.orgs import creditcode
 from backend.registry import adcode
 from backend.registry.models import (
     ECOSYSTEMS,
@@ -24,6 +25,7 @@ from backend.registry.models import (
     Batch,
     Methodology,
     Organisation,
+    OrganisationDecision,
     Project,
     ProjectDecision,
 )
@@ -81,13 +83,19 @@ def create_organisation(session: Session, now: datetime, *, actor: str, name: st
     _check_choice(kind, ORGANISATION_KINDS, "kind")
     if adcode_ is not None and adcode_ not in adcode.divisions():
         raise InvalidInput("adcode", "不是有效的行政区划代码 (not a GB/T 2260 code)")
+    if credit_code is not None:
+        credit_code = creditcode.check(credit_code)
     if credit_code is not None and session.execute(
             select(Organisation.id).where(Organisation.credit_code == credit_code)).first():
         raise Conflict("统一社会信用代码已登记 (credit code already registered)", code="duplicate",
                        details={"field": "credit_code"})
-    organisation = Organisation(name=name, kind=kind, credit_code=credit_code, adcode=adcode_, created_at=now)
+    # An operator registering an organisation (a project owner, say) has verified it by doing so.
+    organisation = Organisation(name=name, kind=kind, credit_code=credit_code, adcode=adcode_, created_at=now,
+                                status="verified", decided_by=actor, decided_at=now)
     session.add(organisation)
     session.flush()
+    session.add(OrganisationDecision(organisation_id=organisation.id, to_state="verified", actor=actor,
+                                     decided_at=now, reason="运营方登记 (registered by an operator)"))
     audit.append(session, now, actor=actor, action="organisation.create", object_type="organisation",
                  object_id=organisation.id, after=_snapshot(organisation))
     return organisation
@@ -95,10 +103,6 @@ def create_organisation(session: Session, now: datetime, *, actor: str, name: st
 
 def methodologies(session: Session) -> list[Methodology]:
     return list(session.execute(select(Methodology).order_by(Methodology.id)).scalars())
-
-
-def organisations(session: Session) -> list[Organisation]:
-    return list(session.execute(select(Organisation).order_by(Organisation.id)).scalars())
 
 
 def projects(session: Session, *, states: tuple[str, ...] | None = None, ecosystem: str | None = None,

@@ -19,11 +19,6 @@ def methodology_view(methodology: Methodology) -> dict[str, Any]:
             "source_document": methodology.source_document}
 
 
-def organisation_view(organisation: Organisation) -> dict[str, Any]:
-    return {"id": organisation.id, "name": organisation.name, "kind": organisation.kind,
-            "credit_code": organisation.credit_code, "adcode": organisation.adcode, "holder": organisation.holder}
-
-
 def batch_view(batch: Batch, supply: dict[str, int]) -> dict[str, Any]:
     return {"id": batch.id, "code": batch.code, "project_id": batch.project_id, "vintage": batch.vintage,
             "monitoring_start": batch.monitoring_start.isoformat(), "monitoring_end": batch.monitoring_end.isoformat(),

@@ -105,7 +105,7 @@ def test_an_operator_revokes_with_a_reason_the_page_then_shows(app, client, oper
     assert client.get(f"/api/v1/certificates/{number}").get_json()["status"] == "revoked"
     with Session(app.extensions["db_engine"]) as session:
         event = session.execute(select(AuditEvent).where(AuditEvent.action == "certificate.revoke")).scalar_one()
-    assert (event.object_id, event.actor, event.after["reason"]) == (number, "operator", "受益人信息登记错误")
+    assert (event.object_id, event.actor, event.after["reason"]) == (number, operator.actor, "受益人信息登记错误")
 
     again = operator.ok(operator.post(f"/certificates/{number}/revocation", {"reason": "受益人信息登记错误"}), 201)
     assert again == revoked

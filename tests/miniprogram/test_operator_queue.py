@@ -70,7 +70,7 @@ def test_a_payment_unlike_the_order_waits_for_an_operator_who_refunds_it_by_hand
         trail = read(lambda s: [(e.action, e.actor, (e.after or {}).get("note")) for e in s.execute(
             select(AuditEvent).where(AuditEvent.object_id == order["order_no"]).order_by(AuditEvent.seq)).scalars()])
     assert trail[-2:] == [("order.attention", "sweeper", None),
-                          ("order.resolved", "operator", "商户平台全额退款 50300000000000 (refunded by hand)")]
+                          ("order.resolved", operator.actor, "商户平台全额退款 50300000000000 (refunded by hand)")]
 
 
 def test_a_buyer_asking_about_a_mismatched_payment_queues_it_and_is_not_asked_to_pay_again(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import staff_member
 from tests.envelope import refused
 
 TONNE = 1_000_000
@@ -92,7 +93,7 @@ def test_an_operator_registers_a_forest_project_and_issues_its_first_batch(opera
     assert submitted["state"] == "submitted"
     assert public_projects(client) == []
     registered = operator.ok(registry.decide(project, "register"))
-    assert registered["state"] == "registered" and registered["decided_by"] == "operator"
+    assert registered["state"] == "registered" and registered["decided_by"] == operator.actor
     assert [(d["from"], d["to"]) for d in registered["decisions"]] == [("draft", "submitted"),
                                                                      ("submitted", "registered")]
 
@@ -394,13 +395,13 @@ def test_issuing_needs_a_well_formed_idempotency_key(operator, registry):
 
 @pytest.mark.parametrize("headers", [
     {},
+    {"Authorization": "Bearer dev-operator-token"},  # the shared token of old: gone
     {"Authorization": "Bearer wrong-token"},
     {"Authorization": "Bearer "},
-    {"Authorization": "test-operator-token"},
-    {"Authorization": "Basic test-operator-token"},
-    {"Authorization": "Bearer test-operator-token-and-more"},
+    {"Authorization": "Bearer thp_" + "x" * 43},  # shaped like a personal token, but nobody's
+    {"Authorization": "Basic dGVzdDp0ZXN0"},
 ])
-def test_the_operator_api_needs_the_operator_token(client, headers):
+def test_the_operator_api_needs_a_personal_token(client, operator, headers):
     for method, path, body in [("get", "/api/admin/v1/projects", None), ("get", "/api/admin/v1/accounts", None),
                                ("post", "/api/admin/v1/methodologies", {"code": "X", "name": "x", "ecosystem": "forest",
                                                                         "version": "1", "source_document": "x"}),
@@ -409,9 +410,22 @@ def test_the_operator_api_needs_the_operator_token(client, headers):
         response = getattr(client, method)(path, json=body, headers={**headers, "Idempotency-Key": "k"})
         refused(response, 401, "unauthorized")
     # Nothing was created on the way.
-    ok = {"Authorization": "Bearer test-operator-token"}
-    assert client.get("/api/admin/v1/methodologies", headers=ok).get_json()["items"] == []
-    assert client.get("/api/admin/v1/organisations", headers=ok).get_json()["items"] == []
+    assert operator.ok(operator.get("/methodologies"))["items"] == []
+    assert operator.ok(operator.get("/organisations"))["items"] == []
+
+
+def test_the_operators_token_stops_working_when_revoked_or_the_account_is_disabled(app, client, operator, runner):
+    assert operator.get("/projects").status_code == 200
+    staff_member(app, "second-admin", "admin")  # the platform keeps an enabled admin while this one is disabled
+    with app.app_context():
+        assert runner.invoke(args=["users", "disable", "operator"]).exit_code == 0
+    refused(operator.get("/projects"), 401, "unauthorized")
+    with app.app_context():
+        assert runner.invoke(args=["users", "enable", "operator"]).exit_code == 0
+    assert operator.get("/projects").status_code == 200
+    mine = client.get("/api/staff/v1/tokens", headers=operator.headers).get_json()["items"]
+    assert client.delete(f"/api/staff/v1/tokens/{mine[0]['id']}", headers=operator.headers).status_code == 200
+    refused(operator.get("/projects"), 401, "unauthorized")
 
 
 def test_the_token_is_checked_before_the_body(client):

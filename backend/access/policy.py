@@ -1,0 +1,164 @@
+"""Who may call what: every route of the app, by endpoint, in one table (DESIGN.md §10).
+
+Read it as the whole policy on one screen. The roles: platform ``admin`` (everything), ``reviewer``
+(methodologies, projects, organisations, factor sets), ``finance`` (listings and prices, orders, refunds, offline
+payments, settlement), ``auditor`` (reads everything, runs the verifiers, changes nothing); in an organisation
+``org_admin`` ⊇ ``clerk`` ⊇ ``viewer``. Citizens sign in through the mini-program; the public needs nothing.
+
+A route missing here is refused (403) and fails tests/access/test_policy.py, which enumerates ``app.url_map``; a
+second test walks every role over every route and checks 401 / 403 / 404 / allowed as this table says.
+"""
+
+from __future__ import annotations
+
+from backend.access.rules import Citizen, Loopback, Member, Platform, Public, Rule, SignedIn
+
+READERS = ("reviewer", "finance", "auditor")  # with admin: every platform role reads the operator API
+REGISTRY = ("reviewer",)
+MONEY = ("finance",)
+ACCOUNTS = ()  # admin alone
+AUDIT = ("auditor",)
+
+PUBLIC = Public()
+PUBLIC_DOCUMENT = Public("published: registry, certificates, log, factors")
+
+POLICY: dict[str, Rule] = {
+    # --- the public: registry, certificates, transparency log, footprint calculators, health --------------------
+    "static": PUBLIC,
+    "healthz": PUBLIC,
+    "openapi_json": PUBLIC,
+    "jwks": PUBLIC_DOCUMENT,
+    "public.list_projects": PUBLIC_DOCUMENT,
+    "public.get_project": PUBLIC_DOCUMENT,
+    "public.serial": PUBLIC_DOCUMENT,
+    "certificates.certificate": PUBLIC_DOCUMENT,
+    "certificates.certificate_file": PUBLIC_DOCUMENT,
+    "verify_page.verify_page": PUBLIC_DOCUMENT,
+    "transparency.signed_tree_head": PUBLIC_DOCUMENT,
+    "transparency.get_entries": PUBLIC_DOCUMENT,
+    "transparency.consistency_proof": PUBLIC_DOCUMENT,
+    "transparency.inclusion_proof": PUBLIC_DOCUMENT,
+    "footprint.calculate_household": PUBLIC,
+    "footprint.calculate_travel": PUBLIC,
+    "footprint.calculate_lifestyle": PUBLIC,
+    "footprint.calculate_trip": PUBLIC,
+    "footprint.calculate_event": PUBLIC,
+    "footprint.calculate_judicial": PUBLIC,
+    "footprint.calculate_tree_duty": PUBLIC,
+    "footprint.list_factors": PUBLIC_DOCUMENT,
+    "footprint.list_factor_sets": PUBLIC_DOCUMENT,
+    "footprint.list_species": PUBLIC_DOCUMENT,
+    "footprint.list_duty_rules": PUBLIC_DOCUMENT,
+    "footprint.get_calculation": PUBLIC_DOCUMENT,
+    "footprint.airports": PUBLIC,
+    "org_signup.apply": Public("rate-limited per address; a reviewer verifies"),
+
+    # --- WeChat Pay and development helpers ------------------------------------------------------------------------
+    "wechat_pay.notify": Public("WeChat Pay's signature, checked by the handler"),
+    "dev_pay.pay": Loopback(),  # registered only with the fake WeChat, never in production
+
+    # --- the mini-program (/api/mp/v1) ---------------------------------------------------------------------------
+    "mp_api.login": PUBLIC,
+    "mp_api.list_listings": PUBLIC,  # WeChat's review rules: browsing needs no login
+    "mp_api.get_listing": PUBLIC,
+    "mp_api.make_quote": PUBLIC,
+    "mp_api.logout": Citizen(),
+    "mp_api.logout_all": Citizen(),
+    "mp_api.refresh": Citizen(),
+    "mp_api.me": Citizen(),
+    "mp_api.update_me": Citizen(),
+    "mp_api.save_footprint": Citizen(),
+    "mp_api.list_footprints": Citizen(),
+    "mp_api.delete_footprint": Citizen(),
+    "mp_api.list_retirements": Citizen(),
+    "mp_api.my_account": Citizen(),
+    "mp_api.my_monthly": Citizen(),
+    "mp_api.board": Citizen(),
+    "mp_api.share_code": Citizen(),
+    "mp_api.create_order": Citizen(),
+    "mp_api.list_orders": Citizen(),
+    "mp_api.get_order": Citizen(),
+    "mp_api.refund_order": Citizen(),
+
+    # --- operators (/api/admin/v1) ----------------------------------------------------------------------------------
+    "admin_api.list_methodologies": Platform(READERS),
+    "admin_api.create_methodology": Platform(REGISTRY),
+    "admin_api.list_organisations": Platform(READERS),
+    "admin_api.get_organisation": Platform(READERS),
+    "admin_api.create_organisation": Platform(REGISTRY),
+    "admin_api.decide_organisation": Platform(REGISTRY),
+    "admin_api.list_projects": Platform(READERS),
+    "admin_api.get_project": Platform(READERS),
+    "admin_api.create_project": Platform(REGISTRY),
+    "admin_api.decide_project": Platform(REGISTRY),
+    "admin_api.create_batch": Platform(REGISTRY),
+    "admin_api.get_batch": Platform(READERS),
+    "admin_api.serial": Platform(READERS),
+    "admin_api.list_accounts": Platform(READERS),
+    "admin_api.list_transfers": Platform(READERS),
+    "admin_api.get_transfer": Platform(READERS),
+    "admin_api.get_retirement": Platform(READERS),
+    "admin_api.make_transfer": Platform(MONEY),
+    "admin_api.make_reservation": Platform(MONEY),
+    "admin_api.post_reservation": Platform(MONEY),
+    "admin_api.void_reservation": Platform(MONEY),
+    "admin_api.make_retirement": Platform(MONEY),
+    "admin_api.make_cancellation": Platform(REGISTRY),  # credits found invalid are cancelled by the registry
+    "admin_api.correct_transfer": Platform(ACCOUNTS),  # rewrites what someone holds: admin only
+    "admin_api.ledger_check": Platform(READERS),
+    "admin_api.list_listings": Platform(READERS),
+    "admin_api.create_listing": Platform(MONEY),
+    "admin_api.change_listing": Platform(MONEY),
+    "admin_api.list_orders": Platform(READERS),
+    "admin_api.resolve_order": Platform(MONEY),
+    "admin_api.revoke_certificate": Platform(REGISTRY),
+    "admin_api.list_audit": Platform(AUDIT),
+    "admin_api.list_staff": Platform(AUDIT),
+    "admin_api.get_staff": Platform(AUDIT),
+    "admin_api.set_staff_disabled": Platform(ACCOUNTS),
+    "admin_api.grant_platform_role": Platform(ACCOUNTS),
+    "admin_api.revoke_platform_role": Platform(ACCOUNTS),
+    "admin_api.reset_staff_totp": Platform(ACCOUNTS),
+    "admin_api.list_platform_invitations": Platform(AUDIT),
+    "admin_api.invite_platform_staff": Platform(ACCOUNTS),
+    "admin_api.revoke_platform_invitation": Platform(ACCOUNTS),
+
+    # --- any staff account: itself (/api/staff/v1) ------------------------------------------------------------------
+    "staff_api.whoami": SignedIn(),
+    "staff_api.list_tokens": SignedIn(),
+    "staff_api.revoke_token": SignedIn(),  # the handler finds only the caller's own tokens
+
+    # --- organisations' people (/api/org/v1) ------------------------------------------------------------------------
+    "org_api.get_organisation": Member("viewer", READERS, acting=False),
+    "org_api.resubmit": Member("org_admin", acting=False),  # a rejected application, corrected
+    "org_api.list_members": Member("viewer", READERS, acting=False),
+    "org_api.change_member_role": Member("org_admin"),
+    "org_api.remove_member": Member("org_admin"),
+    "org_api.list_invitations": Member("org_admin", AUDIT, acting=False),
+    "org_api.invite_member": Member("org_admin"),
+    "org_api.revoke_invitation": Member("org_admin"),
+
+    # --- pages: signing in, one's own account ------------------------------------------------------------------------
+    "staff_pages.static": PUBLIC,
+    "staff_pages.sign_in": Public("throttled per account and address; CSRF-protected"),
+    "staff_pages.second_factor": Public("continues a sign-in whose password was right"),
+    "staff_pages.sign_out": PUBLIC,
+    "staff_pages.invitation": Public("the one-time link is the credential"),
+    "staff_pages.account": SignedIn(enrolling=True),
+    "staff_pages.change_password": SignedIn(),
+    "staff_pages.enrol_totp": SignedIn(enrolling=True),
+    "staff_pages.create_token": SignedIn(),
+    "staff_pages.revoke_token": SignedIn(),
+    "staff_pages.end_sessions": SignedIn(),
+
+    # --- pages: the operator console (/admin/) and the organisation portal (/org/) -----------------------------------
+    "admin_pages.home": Platform(READERS),
+    "admin_pages.decide_organisation": Platform(REGISTRY),
+    "org_pages.home": SignedIn(),
+    "org_pages.apply": Public("rate-limited per address; a reviewer verifies"),
+    "org_pages.members": Member("viewer", READERS, acting=False),
+    "org_pages.invite": Member("org_admin"),
+    "org_pages.change_role": Member("org_admin"),
+    "org_pages.remove": Member("org_admin"),
+    "org_pages.revoke_invitation": Member("org_admin"),
+}
