@@ -604,8 +604,10 @@ def bench_http(args) -> list[Serving]:
         # The app's PostgreSQL backends carry this name, so their CPU time can be told from anyone else's.
         url = f"{schema_url}&application_name={application_name}"
         env = bench_environment(url, prefix, directory, fake)
-        demo = subprocess.run([sys.executable, "-m", "flask", "--app", "backend", "demo"], cwd=REPO, env=env,
-                              capture_output=True, text=True)
+        # The demo's projects and batches are what the buyers buy; production refuses to load the demo (its
+        # accounts' password is public), so this throwaway schema is filled as development would fill it.
+        demo = subprocess.run([sys.executable, "-m", "flask", "--app", "backend", "demo"], cwd=REPO,
+                              env={**env, "APP_ENV": "development"}, capture_output=True, text=True)
         if demo.returncode != 0:
             raise RuntimeError(f"flask --app backend demo failed:\n{demo.stderr[-2000:]}")
         print(f"  {demo.stdout.strip()[:150]}…", flush=True)
