@@ -7,12 +7,13 @@ from backend.footprint.models import FactorSetRecord, FootprintCalculation
 from backend.ledger.models import LedgerAccount, PendingResolution, Retirement, SerialRange, Transfer, TransferRange
 from backend.orders.models import Order, PaymentNotification
 from backend.personal.models import SavedFootprint
+from backend.privacy.models import BeneficiaryName
 from backend.registry.models import Batch, Methodology, Organisation, OrganisationDecision, Project, ProjectDecision
 from backend.shop.models import Listing
 from backend.staff.models import ApiToken, Invitation, Membership, StaffAccount
 from backend.transparency.models import LogEntry, LogHead, LogNode, TreeHead
 
-__all__ = ["ApiToken", "AuditEvent", "AuditHead", "Batch", "Certificate", "CertificateCounter",
+__all__ = ["ApiToken", "AuditEvent", "AuditHead", "Batch", "BeneficiaryName", "Certificate", "CertificateCounter",
            "CertificateRevocation", "FactorSetRecord", "FootprintCalculation", "Invitation", "LedgerAccount", "Listing",
            "LogEntry", "LogHead", "LogNode", "Membership", "Methodology", "MiniUser", "Order", "Organisation",
            "OrganisationDecision", "PaymentNotification", "PendingResolution", "Project", "ProjectDecision",

@@ -71,6 +71,7 @@ from backend.certificates import images, lookup, render
 from backend.certificates.keys import KeyRing
 from backend.certificates.models import Certificate
 from backend.certificates.service import certificate_of, certifier, signed_claims
+from backend.privacy.fingerprint import key_from
 from backend.db import atomic, make_engine, read, snapshot
 from backend.ledger import operations
 from backend.ledger.invariants import check
@@ -210,17 +211,20 @@ class TimedCertify:
 
     def __init__(self, ring: TimedKeyRing) -> None:
         self.ring = ring
-        self.certify = certifier(ring, ISSUER)
+        self.certify = certifier(ring, ISSUER, key_from("bench-secret"))
         self.seconds: list[float] = []
         self.signing: list[float] = []
 
-    def __call__(self, session, now, retirement, ranges):
+    def __call__(self, session, now, retirement, ranges, beneficiary_name):
         signed_before, began = self.ring.signing_seconds, time.perf_counter()
         try:
-            return self.certify(session, now, retirement, ranges)
+            return self.certify(session, now, retirement, ranges, beneficiary_name)
         finally:
             self.seconds.append(time.perf_counter() - began)
             self.signing.append(self.ring.signing_seconds - signed_before)
+
+    def fingerprint(self, name: str) -> str:
+        return self.certify.fingerprint(name)
 
     def forget(self) -> None:
         self.seconds.clear()

@@ -93,9 +93,10 @@ def ours_retirement(engine, batch_id: int, phase=lambda name: None):
     from backend.certificates.service import certifier
     from backend.db import atomic
     from backend.ledger import operations
+    from backend.privacy.fingerprint import key_from
 
     # Each retirement also numbers, states and signs its certificate, in the same transaction.
-    certify = certifier(KeyRing(OKPKey.generate_key("Ed25519")), "碳汇+ (bench)")
+    certify = certifier(KeyRing(OKPKey.generate_key("Ed25519")), "碳汇+ (bench)", key_from("bench-secret"))
 
     def retirement(user_no: int, key: str) -> None:
         user = f"user:{user_no}"

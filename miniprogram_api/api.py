@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app
 
 from backend import certificates, jobs, wechat
+from backend.accounts import erasure
 from backend.accounts import service as accounts
 from backend.accounts import sessions
 from backend.db import atomic, read
@@ -16,6 +17,7 @@ from backend.errors import InvalidInput, Unauthorized
 from backend.http import Route, register
 from backend.orders import service as orders
 from backend.orders import workflow
+from backend.personal import leaderboard
 from backend.registry import adcode
 from backend.shop import service as shop
 from miniprogram_api import account, schemas
@@ -36,10 +38,10 @@ def _lifetimes() -> dict[str, int]:
 # --- auth --------------------------------------------------------------------------------------------------------
 
 def login(body: schemas.LoginIn):
-    """Exchange a wx.login code for a session token; the WeChat session_key stays on the server."""
+    """Exchange a wx.login code for a session token; WeChat's session_key is dropped, never stored or sent."""
     found = wechat.miniapp().code_to_session(body.code)
     user = atomic(lambda s: accounts.login(s, _now(), found))
-    issued = sessions.issue(user.id, found.session_key, _now(), **_lifetimes())
+    issued = sessions.issue(user.id, _now(), **_lifetimes())
     return {"token": issued.token, "expires_in": issued.expires_in, "user": accounts.profile_view(user)}
 
 
@@ -66,6 +68,16 @@ def refresh():
 def me():
     user_id = require_user()
     return read(lambda s: accounts.profile_view(accounts.get_user(s, user_id)))
+
+
+def delete_me():
+    """Delete my account: it can no longer be signed into, and the names tied to it are erased; my certificates
+    still verify, showing the masked name they always showed (backend/accounts/erasure.py)."""
+    user_id = require_user()
+    erased = atomic(lambda s: erasure.erase(s, _now(), user_id))
+    sessions.revoke_all(user_id, _now())
+    leaderboard.forget(user_id, erased.pop("previous_region"))
+    return {"erased": True, **erased}
 
 
 def update_me(body: schemas.ProfileIn):
@@ -152,6 +164,8 @@ ROUTES = [
     Route("POST", "/auth/logout-all", logout_all, "End every session of mine, on every device (sign out everywhere)"),
     Route("POST", "/auth/refresh", refresh, "Swap the session token for a fresh one"),
     Route("GET", "/me", me, "My profile"),
+    Route("DELETE", "/me", delete_me, "Delete my account and erase the names tied to it (certificates still "
+          "verify)"),
     Route("PATCH", "/me", update_me, "Change my profile (text passes WeChat's content check)",
           body=schemas.ProfileIn),
     Route("POST", "/footprints", account.save_footprint, "Save a footprint calculation to my carbon account",

@@ -198,6 +198,7 @@ def test_a_deleted_retirement_record_is_named(app, runner, operator, demo):
     tamper(app, "DELETE FROM log_entry WHERE certificate_id = (SELECT id FROM certificate WHERE retirement_id = :id)",
            id=retirement["id"])
     tamper(app, "DELETE FROM certificate WHERE retirement_id = :id", id=retirement["id"])
+    tamper(app, "DELETE FROM beneficiary_name WHERE retirement_id = :id", id=retirement["id"])
     tamper(app, "DELETE FROM retirement WHERE id = :id", id=retirement["id"])
     lines = check_fails(app, runner)
     assert [line for line in lines if not line.startswith("[transparency_log]")] == [

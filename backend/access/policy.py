@@ -67,6 +67,7 @@ POLICY: dict[str, Rule] = {
     "mp_api.refresh": Citizen(),
     "mp_api.me": Citizen(),
     "mp_api.update_me": Citizen(),
+    "mp_api.delete_me": Citizen(),
     "mp_api.save_footprint": Citizen(),
     "mp_api.list_footprints": Citizen(),
     "mp_api.delete_footprint": Citizen(),

@@ -25,6 +25,9 @@ class MiniUser(SQLModel, table=True):
     """Printed on the user's certificates (masked in public); optional."""
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_login_at: datetime = Field(sa_type=UTCDateTime)
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the citizen deleted their account: the row stays (the ledger and orders refer to ``user:<id>``) with
+    nothing in it that names or reaches them."""
 
     @property
     def holder(self) -> str:

@@ -63,14 +63,15 @@ def update_profile(session: Session, now: datetime, user_id: int, changes: dict[
     changes = {name: value for name, value in changes.items() if getattr(user, name) != value}
     if not changes:
         return user
-    before = {name: getattr(user, name) for name in changes}
     for name, value in changes.items():
         setattr(user, name, value)
     session.add(user)
-    masked = {name: (mask_name(value) if name == "real_name" and value else value) for name, value in changes.items()}
+    # Which fields changed, never their values: the chain is permanent, and a nickname or name in it could never
+    # be erased (a region is no one's name, and the boards need its history).
     audit.append(session, now, actor=f"user:{user_id}", action="user.profile", object_type="mp_user",
-                 object_id=user_id, before={name: ("***" if name == "real_name" and value else value)
-                                            for name, value in before.items()}, after=masked)
+                 object_id=user_id, after={"changed": sorted(changes),
+                                           **({"region": changes["region_adcode"]} if "region_adcode" in changes
+                                              else {})})
     return user
 
 

@@ -2,8 +2,8 @@
 
 Only the token's SHA-256 is stored, so a copy of Redis gives no one a usable token. Losing Redis logs everyone
 out and loses nothing else (DESIGN.md §7); while Redis is down the mini-program API answers 503. WeChat's
-``session_key`` is kept beside it in plain text, server-side only, for the calls that need it (decrypting
-``wx.getPhoneNumber`` data, later): a copy of Redis does expose those.
+``session_key`` is not kept at all: nothing here decrypts WeChat's signed user data, and a key that is not stored
+cannot leak. A feature that needs it (``wx.getPhoneNumber`` data) should store it encrypted, for minutes.
 
 A token lives ``ttl_seconds`` (refreshing swaps it for a new one that lives as long again), but never past its
 login plus ``max_age_seconds``: a token that keeps being refreshed, say by whoever stole it, still ends. Both are
@@ -65,10 +65,6 @@ def _index_key(user_id: int | str) -> str:
     return key("mpsu", str(user_id))
 
 
-def _session_key_key(user_id: int | str) -> str:
-    return key("mpsk", str(user_id))
-
-
 def _record(user_id: int, login_at: int, expires_at: int) -> str:
     return json.dumps({"user": user_id, "login": login_at, "expires": expires_at}, separators=(",", ":"))
 
@@ -100,15 +96,12 @@ def _store(pipe, digest: str, user_id: int, login_at: int, expires_at: int, now:
 
 
 @_guarded
-def issue(user_id: int, session_key: str | None, now: datetime, *, ttl_seconds: int,
-          max_age_seconds: int) -> Issued:
+def issue(user_id: int, now: datetime, *, ttl_seconds: int, max_age_seconds: int) -> Issued:
     """A new session for a user who has just logged in."""
     token, at = secrets.token_urlsafe(32), math.floor(now.timestamp())
     expires_at = at + min(ttl_seconds, max_age_seconds)
     pipe = get_redis().pipeline()  # MULTI: a sign-out-everywhere sees the token and its index entry together
     _store(pipe, _digest(token), user_id, at, expires_at, at, max_age_seconds)
-    if session_key is not None:
-        pipe.set(_session_key_key(user_id), session_key, ex=expires_at - at)
     pipe.execute()
     return Issued(token, expires_at - at)
 
@@ -124,10 +117,10 @@ def user_of(token: str, now: datetime, *, max_age_seconds: int) -> int | None:
 
 @_guarded
 def revoke(token: str, user_id: int) -> None:
-    """End this session and forget the WeChat session_key (the next login brings a fresh one)."""
+    """End this session."""
     digest = _digest(token)
     pipe = get_redis().pipeline()
-    pipe.delete(_token_key(digest), _session_key_key(user_id))
+    pipe.delete(_token_key(digest))
     pipe.zrem(_index_key(user_id), digest)
     pipe.execute()
 
@@ -151,14 +144,11 @@ def refresh(token: str, now: datetime, *, ttl_seconds: int, max_age_seconds: int
                 user_id, login_at = record["user"], record["login"]
                 pipe.watch(_index_key(user_id))
                 expires_at = min(at + ttl_seconds, login_at + max_age_seconds)
-                # the session_key is the user's, not this token's: a token near its end must not shorten it
-                keep_session_key = max(expires_at - at, pipe.ttl(_session_key_key(user_id)))
                 new = secrets.token_urlsafe(32)
                 pipe.multi()
                 pipe.delete(_token_key(old))
                 pipe.zrem(_index_key(user_id), old)
                 _store(pipe, _digest(new), user_id, login_at, expires_at, at, max_age_seconds)
-                pipe.expire(_session_key_key(user_id), keep_session_key)
                 pipe.execute()
                 return Issued(new, expires_at - at)
             except redis.WatchError:  # refreshed or revoked meanwhile (then gone), or another login: look again
@@ -180,7 +170,7 @@ def revoke_all(user_id: int, now: datetime) -> int:
                 pipe.watch(index)
                 scored = pipe.zrange(index, 0, -1, withscores=True)
                 pipe.multi()
-                pipe.delete(index, _session_key_key(user_id), *(_token_key(digest) for digest, _ in scored))
+                pipe.delete(index, *(_token_key(digest) for digest, _ in scored))
                 pipe.execute()
                 return sum(1 for _, expires_at in scored if expires_at > now.timestamp())
             except redis.WatchError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app, jsonify
 
 from backend.certificates import api, images, keys, page, service  # noqa: F401  (images adds routes to api.bp)
+from backend.privacy.fingerprint import key_from
 
 
 def init_app(app: Flask) -> None:
@@ -31,7 +32,8 @@ def init_app(app: Flask) -> None:
 
 def certify():
     """The ``certify`` that ledger.retire needs, with this app's signing key and issuer name."""
-    return service.certifier(key_ring(), current_app.config["CERTIFICATE_ISSUER"])
+    return service.certifier(key_ring(), current_app.config["CERTIFICATE_ISSUER"],
+                             key_from(current_app.config["SECRET_KEY"]))
 
 
 def key_ring() -> keys.KeyRing:

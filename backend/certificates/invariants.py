@@ -1,5 +1,6 @@
 """Every retirement has exactly one certificate, which states what the retirement is and what the audit chain
-recorded when both were made."""
+recorded when both were made, and one beneficiary record that, unless erased, opens the certificate's commitment
+to the name."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ from sqlmodel import Session
 from backend.audit.models import AuditEvent
 from backend.canonical import canonical_json
 from backend.certificates.models import Certificate
+from backend.certificates.service import commitment
 from backend.ledger.engine import transfer_ranges
 from backend.ledger.models import Retirement
 from backend.ledger.violation import Violation
+from backend.privacy.models import BeneficiaryName
 
 
 def check_certificates(session: Session) -> list[Violation]:
     found: list[Violation] = []
     certificates = {c.retirement_id: c for c in session.execute(select(Certificate)).scalars()}
     retirements = {r.id: r for r in session.execute(select(Retirement)).scalars()}
+    names = {n.retirement_id: n for n in session.execute(select(BeneficiaryName)).scalars()}
     recorded = {event.object_id: event.after or {} for event in session.execute(
         select(AuditEvent).where(AuditEvent.action == "ledger.retire")).scalars()}
     for retirement_id in sorted(set(certificates) - set(retirements)):
@@ -43,6 +47,14 @@ def check_certificates(session: Session) -> list[Violation]:
             wrong.append("beneficiary")
         if wrong:
             found.append(Violation("certificate", f"{where} disagrees with the retirement on: {', '.join(wrong)}"))
+        name = names.get(retirement.id)
+        if name is None:
+            found.append(Violation("certificate", f"{where} has no beneficiary record"))
+        elif not (name.full_name is None) == (name.salt is None) == (name.erased_at is not None):
+            found.append(Violation("certificate", f"{where}: beneficiary record half erased"))
+        elif name.full_name is not None and commitment(name.salt, name.full_name) != (
+                payload.get("beneficiary") or {}).get("commitment"):
+            found.append(Violation("certificate", f"{where}: the kept name and salt do not open its commitment"))
         event = recorded.get(str(retirement.transfer_id), {})
         if (event.get("certificate"), event.get("payload_sha256")) != (certificate.number,
                                                                         certificate.payload_sha256):

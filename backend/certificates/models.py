@@ -15,8 +15,9 @@ class Certificate(SQLModel, table=True):
     """The signed statement that a retirement happened: ``TH2026-00012345``.
 
     ``payload`` is the canonical JSON the certificate states; ``jws`` signs its digest together with the fields a
-    QR must carry. ``name_salt`` is the secret half of the beneficiary's commitment: with it and the full name,
-    the beneficiary can later prove the certificate names them, while the public sees only the masked name.
+    QR must carry. The payload commits to the beneficiary's full name with a salted hash; the salt and the name
+    (the commitment's opening, which lets the beneficiary prove the certificate names them) are kept erasable in
+    backend.privacy, not here: this table is history.
     """
 
     __table_args__ = (UniqueConstraint("year", "sequence", name="uq_certificate_year_sequence"),)
@@ -30,7 +31,6 @@ class Certificate(SQLModel, table=True):
     payload_sha256: str = Field(max_length=64)
     jws: str = Field(sa_column=Column(Text, nullable=False))
     kid: str = Field(max_length=64)
-    name_salt: str = Field(max_length=32)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

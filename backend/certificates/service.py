@@ -26,6 +26,8 @@ from backend.certificates.models import Certificate, CertificateCounter, Certifi
 from backend.clock import isoformat_utc
 from backend.errors import Conflict, NotFound
 from backend.ledger.models import Retirement, Transfer
+from backend.privacy.fingerprint import fingerprint
+from backend.privacy.models import BeneficiaryName
 from backend.registry.models import Batch, Project
 from backend.transparency import log as transparency_log
 
@@ -42,10 +44,10 @@ _NEW_YEAR = {dialect: make(_counter).values(year=bindparam("the_year"), last=0)
 _NEXT_NUMBER = (update(_counter).where(_counter.c.year == bindparam("the_year"))
                 .values(last=_counter.c.last + 1).returning(_counter.c.last))
 _INSERT_CERTIFICATE = insert(_certificate).returning(_certificate.c.id)
+_INSERT_NAME = insert(BeneficiaryName.__table__)
 _BATCH_AND_PROJECT = (select(_batch.c.code, _batch.c.vintage, _project.c.id, _project.c.name)
                       .join(_project, _project.c.id == _batch.c.project_id).where(_batch.c.id == bindparam("batch_id")))
 
-Certify = Callable[[Session, datetime, Retirement, Sequence[tuple[int, int]]], Certificate]
 
 
 def commitment(salt: str, full_name: str) -> str:
@@ -82,11 +84,28 @@ def signed_claims(payload: dict[str, Any], payload_sha256_hex: str) -> dict[str,
     return claims
 
 
-def certifier(ring: KeyRing, issuer: str) -> Certify:
-    """The ``certify`` for ledger.retire: number, state, commit to the name, sign, append to the log."""
+class Certifier:
+    """The ``certify`` for ledger.retire: number, state, commit to the name, sign, append to the log. It also
+    fingerprints names (a keyed hash, backend.privacy) for the retirement's idempotency hash, so that no copy of
+    the ledger can confirm a guessed name."""
 
-    def certify(session: Session, now: datetime, retirement: Retirement,
-                ranges: Sequence[tuple[int, int]]) -> Certificate:
+    def __init__(self, certify: Callable[..., Certificate], name_key: bytes) -> None:
+        self._certify = certify
+        self._name_key = name_key
+
+    def __call__(self, session: Session, now: datetime, retirement: Retirement, ranges: Sequence[tuple[int, int]],
+                 beneficiary_name: str) -> Certificate:
+        return self._certify(session, now, retirement, ranges, beneficiary_name)
+
+    def fingerprint(self, name: str) -> str:
+        return fingerprint(self._name_key, name)
+
+
+def certifier(ring: KeyRing, issuer: str, name_key: bytes) -> Certifier:
+    """The certifier of this key ring and issuer; ``name_key`` from ``privacy.fingerprint.key_from(SECRET_KEY)``."""
+
+    def certify(session: Session, now: datetime, retirement: Retirement, ranges: Sequence[tuple[int, int]],
+                beneficiary_name: str) -> Certificate:
         year = now.astimezone(CHINA).year
         sequence = _next_sequence(session, year)
         number = number_for(year, sequence)
@@ -101,18 +120,21 @@ def certifier(ring: KeyRing, issuer: str) -> Certify:
             "batch": {"code": batch_code, "vintage": vintage}, "serials": serials,
             "retired_at": isoformat_utc(retirement.retired_at),
             "beneficiary": {"masked": retirement.beneficiary_masked,
-                            "commitment": commitment(salt, retirement.beneficiary_name)},
+                            "commitment": commitment(salt, beneficiary_name)},
         }
         digest = hashlib.sha256(canonical_json(payload)).hexdigest()
         signed = signed_claims(payload, digest)
         values = dict(number=number, year=year, sequence=sequence, retirement_id=retirement.id,
                       payload=payload, payload_sha256=digest, jws=ring.sign(canonical_json(signed)), kid=ring.kid,
-                      name_salt=salt, created_at=now)
+                      created_at=now)
         certificate_id = session.connection().execute(_INSERT_CERTIFICATE, values).scalar_one()
+        # The commitment's opening, erasable (backend.privacy): the certificate itself is history.
+        session.connection().execute(_INSERT_NAME, {"retirement_id": retirement.id, "full_name": beneficiary_name,
+                                                    "salt": salt})
         transparency_log.append(session, now, certificate_id, digest, ring)
         return Certificate.model_construct(id=certificate_id, **values)
 
-    return certify
+    return Certifier(certify, name_key)
 
 
 def get_certificate(session: Session, number: str) -> Certificate:

@@ -139,6 +139,6 @@ class Retirement(SQLModel, table=True):
     purpose: str = Field(max_length=16)
     purpose_ref: str | None = Field(default=None, max_length=200)
     """Duty year, event id, case number (案号) …"""
-    beneficiary_name: str = Field(max_length=200)
     beneficiary_masked: str = Field(max_length=200)
+    """The public form of whom it was made out to; the full name is erasable, in backend.privacy."""
     retired_at: datetime = Field(sa_type=UTCDateTime)

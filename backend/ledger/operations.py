@@ -8,9 +8,9 @@ second, for the remainder), and appends one audit event. Nothing commits here: t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from sqlalchemy import bindparam, insert, select
 from sqlmodel import Session
@@ -43,7 +43,13 @@ MAX_TTL_SECONDS = 7 * 86400
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
 CORRECTABLE = ("TRANSFER", "RETIRE", "CANCEL", "POST")
 # (session, now, retirement, its serial ranges) -> the certificate (anything with .number and .payload_sha256)
-Certify = Callable[[Session, datetime, Retirement, Sequence[tuple[int, int]]], Any]
+class Certify(Protocol):
+    """What retire needs of the certificate machinery (backend.certificates.service.Certifier)."""
+
+    def __call__(self, session: Session, now: datetime, retirement: Retirement, ranges: Sequence[tuple[int, int]],
+                 beneficiary_name: str) -> Any: ...
+
+    def fingerprint(self, name: str) -> str: ...
 _OUTCOME_ZH = {"posted": "完成", "voided": "撤销", "expired": "过期"}
 
 _resolution = PendingResolution.__table__
@@ -392,8 +398,10 @@ def retire(session: Session, now: datetime, *, client_id: str, batch_id: int, ho
     account instead, all of them (``amount_g`` is its amount): an order retires the credits it bought, not ones
     the buyer kept from an earlier order. InsufficientCredits if any of them has moved on since.
 
-    ``certify(session, now, retirement, ranges)`` makes the retirement's certificate in this same transaction
-    (``backend.certificates.service.certifier``) and returns it; no retirement exists without one.
+    ``certify(session, now, retirement, ranges, beneficiary_name)`` makes the retirement's certificate in this
+    same transaction (``backend.certificates.service.certifier``) and returns it; no retirement exists without one.
+    The full name goes only there (erasable, backend.privacy); the retirement keeps its masked form, and the
+    request's idempotency hash a keyed fingerprint of it.
     """
     check_client_id(client_id)
     check_holder(holder)
@@ -405,7 +413,7 @@ def retire(session: Session, now: datetime, *, client_id: str, batch_id: int, ho
         raise InvalidInput("beneficiary_name", "应为 1–200 个字符 (1 to 200 characters)")
     if purpose_ref is not None and not 1 <= len(purpose_ref) <= 200:
         raise InvalidInput("purpose_ref", "应为 1–200 个字符 (1 to 200 characters)")
-    params = {"purpose": purpose, "purpose_ref": purpose_ref, "beneficiary_name": beneficiary_name}
+    params = {"purpose": purpose, "purpose_ref": purpose_ref, "beneficiary": certify.fingerprint(beneficiary_name)}
     exact = None
     if serials_of is not None:
         exact = _serials_of(session, serials_of, holder=holder, batch_id=batch_id, amount_g=amount_g)
@@ -416,11 +424,10 @@ def retire(session: Session, now: datetime, *, client_id: str, batch_id: int, ho
     if source is None:
         return session.execute(select(Retirement).where(Retirement.transfer_id == moved.id)).scalar_one()
     values = dict(transfer_id=moved.id, holder=holder, batch_id=batch_id, quantity_g=amount_g, purpose=purpose,
-                  purpose_ref=purpose_ref, beneficiary_name=beneficiary_name,
-                  beneficiary_masked=mask_name(beneficiary_name), retired_at=now)
+                  purpose_ref=purpose_ref, beneficiary_masked=mask_name(beneficiary_name), retired_at=now)
     retirement_id = session.connection().execute(_INSERT_RETIREMENT, values).scalar_one()
     retirement = Retirement.model_construct(id=retirement_id, **values)  # a read-only copy of the row
-    certificate = certify(session, now, retirement, ranges)
+    certificate = certify(session, now, retirement, ranges, beneficiary_name)
     _audit(session, now, moved, source, destination, ranges, actor, retirement_id=retirement.id, purpose=purpose,
            purpose_ref=purpose_ref, beneficiary_masked=retirement.beneficiary_masked,
            certificate=certificate.number, payload_sha256=certificate.payload_sha256,

@@ -22,6 +22,7 @@ from backend.ledger.models import (
     Transfer,
     TransferRange,
 )
+from backend.privacy.models import BeneficiaryName
 
 
 def batch_supply(session: Session, batch_ids: Iterable[int]) -> dict[int, dict[str, int]]:
@@ -117,7 +118,9 @@ def retirement_view(session: Session, retirement: Retirement, *, public: bool = 
                 Certificate.retirement_id == retirement.id)).scalar_one_or_none()}
     if not public:
         view["holder"] = retirement.holder
-        view["beneficiary_name"] = retirement.beneficiary_name
+        # The full name, unless erased (then None: the masked name is all that is left of it).
+        view["beneficiary_name"] = session.execute(select(BeneficiaryName.full_name).where(
+            BeneficiaryName.retirement_id == retirement.id)).scalar_one_or_none()
     return view
 
 

@@ -21,10 +21,22 @@ def run_migrations_online() -> None:
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
     try:
         with engine.connect() as connection:
+            sqlite = engine.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode copies a table and drops the old one; with foreign keys on, dropping a table other rows
+                # refer to fails. The pragma only takes effect outside a transaction, so it goes to the driver's
+                # connection before SQLAlchemy begins one; the keys are checked, then switched back on, below.
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
             # render_as_batch: SQLite can only ALTER by copying tables; batch mode does that, PostgreSQL ignores it.
             context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left rows whose foreign keys point nowhere: {broken[:5]}")
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
     finally:
         engine.dispose()
 

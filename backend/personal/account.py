@@ -25,6 +25,7 @@ from backend.ledger.models import Retirement, Transfer
 from backend.orders.models import Order
 from backend.personal.badges import Standing, Step, award
 from backend.personal.models import SavedFootprint
+from backend.privacy.models import BeneficiaryName
 from backend.registry.models import Batch, Project
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -125,6 +126,9 @@ class Retired:
     batch_code: str
     project_name: str
     certificate_no: str | None
+    beneficiary_name: str | None = None
+    name_salt: str | None = None
+    """The opening of the certificate's commitment to the name (None once erased): the buyer's to share."""
 
     @property
     def counts_as_offset(self) -> bool:
@@ -141,15 +145,17 @@ def retirements_of(session: Session, user_id: int, holder: str) -> list[Retired]
     rows = session.execute(
         select(Retirement.id, Retirement.quantity_g, Retirement.retired_at, Retirement.purpose,
                Retirement.beneficiary_masked, Order.order_no, Order.purpose.label("order_purpose"),
-               Batch.code, Project.name, Certificate.number, correcting.label("reversed"))
+               Batch.code, Project.name, Certificate.number, correcting.label("reversed"),
+               BeneficiaryName.full_name, BeneficiaryName.salt)
         .join(Batch, Batch.id == Retirement.batch_id).join(Project, Project.id == Batch.project_id)
+        .outerjoin(BeneficiaryName, BeneficiaryName.retirement_id == Retirement.id)
         .outerjoin(Order, (Order.user_id == user_id) & (Order.retirement_id == Retirement.id))
         .outerjoin(Certificate, Certificate.retirement_id == Retirement.id)
         .where(Retirement.holder == holder).order_by(Retirement.retired_at.desc(), Retirement.id.desc())).all()
     return [Retired(retirement_id=row.id, quantity_g=row.quantity_g, retired_at=row.retired_at, purpose=row.purpose,
                     gift=row.order_purpose == "gift", reversed=bool(row.reversed), order_no=row.order_no,
                     beneficiary_masked=row.beneficiary_masked, batch_code=row.code, project_name=row.name,
-                    certificate_no=row.number) for row in rows]
+                    certificate_no=row.number, beneficiary_name=row.full_name, name_salt=row.salt) for row in rows]
 
 
 def retirement_view(retired: Retired, base_url: str) -> dict[str, Any]:
@@ -161,7 +167,11 @@ def retirement_view(retired: Retired, base_url: str) -> dict[str, Any]:
             "status": "reversed" if retired.reversed else "retired", "certificate_no": number,
             "verify_url": f"{base_url}/v/{number}" if number else None,
             "card_url": f"{base_url}/api/v1/certificates/{number}/certificate.png" if number else None,
-            "pdf_url": f"{base_url}/api/v1/certificates/{number}/certificate.pdf" if number else None}
+            "pdf_url": f"{base_url}/api/v1/certificates/{number}/certificate.pdf" if number else None,
+            # The certificate shows 张* and commits to the full name: with this name and salt the beneficiary proves
+            # it names them (SHA-256 of "salt:name" equals payload.beneficiary.commitment). Only the buyer sees it.
+            "name_proof": ({"name": retired.beneficiary_name, "salt": retired.name_salt, "hash": "sha256(salt:name)"}
+                           if retired.beneficiary_name and retired.name_salt else None)}
 
 
 # --- what it adds up to --------------------------------------------------------------------------------------------

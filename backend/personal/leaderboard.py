@@ -69,7 +69,7 @@ def scores_from_database(session: Session, scope: str) -> dict[int, int]:
     rows = session.execute(
         select(MiniUser.id, func.sum(Retirement.quantity_g))
         .join(Retirement, Retirement.holder == literal("user:", String) + cast(MiniUser.id, String))
-        .where(_in_scope(scope), _standing()).group_by(MiniUser.id)).all()
+        .where(_in_scope(scope), _standing(), MiniUser.erased_at.is_(None)).group_by(MiniUser.id)).all()
     return {user_id: int(total) for user_id, total in rows if total}
 
 
@@ -167,3 +167,14 @@ def record_retired(session: Session, user: MiniUser, *, previous_region: str | N
             pipe.execute()
     except redis.RedisError as error:
         log.warning("leaderboard update for user %s skipped: Redis unavailable: %s", user.id, error)
+
+
+def forget(user_id: int, region: str | None) -> None:
+    """Take an erased citizen off every board they were on (a rebuild would leave them off too)."""
+    try:
+        with get_redis().pipeline(transaction=False) as pipe:
+            for scope in scopes_of(region):
+                pipe.zrem(_board(scope), str(user_id))
+            pipe.execute()
+    except redis.RedisError as error:
+        log.warning("leaderboards keep erased user %s until their rebuild: Redis unavailable: %s", user_id, error)

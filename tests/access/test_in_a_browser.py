@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -38,7 +39,10 @@ def browser(phone):
 def submit(browser, form) -> None:
     """Press the form's button and wait for the next page (the old one's form goes stale)."""
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser.driver, 10).until(expected_conditions.staleness_of(form))
+    # Chromium may answer "node does not belong to the document" while the old page is torn down: that is the
+    # page going, so it is waited through like staleness itself.
+    WebDriverWait(browser.driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        expected_conditions.staleness_of(form))
 
 
 def sign_in(browser, site, area: str, username: str, password: str = DEMO_PASSWORD) -> None:
@@ -86,7 +90,8 @@ def test_the_court_clerk_invites_a_second_clerk_who_joins_from_the_link(browser,
 
     members_link = browser.driver.find_element(By.LINK_TEXT, "成员")
     members_link.click()
-    WebDriverWait(browser.driver, 10).until(expected_conditions.staleness_of(members_link))
+    WebDriverWait(browser.driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        expected_conditions.staleness_of(members_link))
     assert "court-clerk" in text_of(browser, "members")
     invite = browser.driver.find_element(By.ID, "invite")
     Select(invite.find_element(By.NAME, "role")).select_by_value("clerk")

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from backend.canonical import canonical_json
 from backend.certificates.models import Certificate
 from backend.certificates.service import commitment
+from backend.privacy.models import BeneficiaryName
 from tests.certificates.test_keys import verify_by_hand
 from tests.envelope import refused
 
@@ -53,10 +54,13 @@ def test_a_retirement_comes_with_a_certificate_anyone_can_check(operator, client
 
 
 def test_the_beneficiary_can_prove_the_certificate_names_them(app, operator, client, batch):
-    """The certificate shows 张** and a salted hash; the salt (kept for the beneficiary) and the name open it."""
+    """The certificate shows 张** and a salted hash; the salt (kept for the beneficiary, erasably) and the name open
+    it."""
     number = retire(operator, batch, "cert-2")["certificate_no"]
     with Session(app.extensions["db_engine"]) as session:
-        salt = session.execute(select(Certificate.name_salt).where(Certificate.number == number)).scalar_one()
+        salt = session.execute(select(BeneficiaryName.salt).join(
+            Certificate, Certificate.retirement_id == BeneficiaryName.retirement_id)
+            .where(Certificate.number == number)).scalar_one()
     published = client.get(f"/api/v1/certificates/{number}").get_json()["payload"]["beneficiary"]["commitment"]
     assert commitment(salt, "张三丰") == published
     assert commitment(salt, "张三") != published

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from backend.certificates.service import certifier
+from backend.privacy.fingerprint import key_from
 from backend.db import atomic
 from backend.ledger import operations as op
 from backend.ledger.models import LedgerAccount, SerialRange
@@ -23,7 +24,7 @@ class Ledger:
     def __init__(self, app, clock) -> None:
         self.engine = app.extensions["db_engine"]
         self.clock = clock
-        self.certify = certifier(app.extensions["cert_keys"], "碳汇+ (test)")
+        self.certify = certifier(app.extensions["cert_keys"], "碳汇+ (test)", key_from(app.config["SECRET_KEY"]))
         self._keys = itertools.count(1)
 
     def key(self, prefix: str = "op") -> str:

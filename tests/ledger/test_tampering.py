@@ -82,13 +82,28 @@ def test_two_holdings_swapped_with_the_amounts_unchanged(ledger, story):
 
 def test_a_retirement_rewritten_to_another_purpose_and_person(ledger, story):
     _, retirement, _ = story
-    tamper(ledger, "UPDATE retirement SET purpose = 'judicial', beneficiary_name = '李四', "
-                   "beneficiary_masked = '李*' WHERE id = :r", r=retirement.id)
+    tamper(ledger, "UPDATE retirement SET purpose = 'judicial', beneficiary_masked = '李*' WHERE id = :r",
+           r=retirement.id)
     assert found(ledger) == [
         f"[audit_trail] transfer {retirement.transfer_id} (RETIRE) of batch {retirement.batch_id} no longer matches "
         "its audit event in: beneficiary_masked, purpose",
         f"[certificate] certificate TH2026-00000001 (retirement {retirement.id}) disagrees with the retirement on: "
         "purpose, beneficiary"]
+
+
+def test_a_kept_full_name_changed_no_longer_opens_the_certificates_commitment(ledger, story):
+    """The full name is kept erasable, outside history; rewriting it is caught by the commitment it must open."""
+    _, retirement, _ = story
+    tamper(ledger, "UPDATE beneficiary_name SET full_name = '李四' WHERE retirement_id = :r", r=retirement.id)
+    assert found(ledger) == [f"[certificate] certificate TH2026-00000001 (retirement {retirement.id}): the kept name "
+                             "and salt do not open its commitment"]
+
+
+def test_a_beneficiary_record_erased_by_half_is_named(ledger, story):
+    _, retirement, _ = story
+    tamper(ledger, "UPDATE beneficiary_name SET full_name = NULL WHERE retirement_id = :r", r=retirement.id)
+    assert found(ledger) == [f"[certificate] certificate TH2026-00000001 (retirement {retirement.id}): beneficiary "
+                             "record half erased"]
 
 
 def test_a_transfer_redirected_with_its_balances_made_to_fit(ledger, story):

@@ -1,10 +1,11 @@
-"""Logging in with WeChat: a wx.login code becomes an opaque session token; WeChat's session_key stays here."""
+"""Logging in with WeChat: a wx.login code becomes an opaque session token; WeChat's session_key is dropped."""
 
 from __future__ import annotations
 
 import json
 
 from backend.cache import get_redis
+from backend.wechat.miniapp import MiniApp
 from tests.miniprogram.conftest import Citizen
 
 
@@ -25,12 +26,19 @@ def test_a_good_code_logs_in_and_the_same_code_is_the_same_person(client, fake_w
     assert me["holder"] == f"user:{body['user']['id']}" and me["has_unionid"] is True
 
 
-def test_the_session_key_is_kept_server_side_and_the_token_only_as_a_hash(app, client, fake_wechat):
+def test_the_token_is_kept_only_as_a_hash_and_the_session_key_not_at_all(app, client, fake_wechat, monkeypatch):
+    """WeChat's session_key decrypts the user's signed data; nothing here needs it, so nothing keeps it."""
+    seen = []
+    exchange = MiniApp.code_to_session
+    monkeypatch.setattr(MiniApp, "code_to_session", lambda self, code: seen.append(exchange(self, code)) or seen[-1])
     token = login(client, "carol").get_json()["token"]
     with app.app_context():
-        keys = list(get_redis().scan_iter(match=app.config["REDIS_KEY_PREFIX"] + "mps*"))
-    assert keys and not any(token in key for key in keys)
-    assert any(key.startswith(app.config["REDIS_KEY_PREFIX"] + "mpsk:") for key in keys)
+        redis = get_redis()
+        stored = [(name, redis.get(name)) for name in redis.scan_iter(match=app.config["REDIS_KEY_PREFIX"] + "*")
+                  if redis.type(name) == "string"]
+    assert seen and stored
+    assert not any(token in f"{name} {value}" for name, value in stored)
+    assert not any(seen[0].session_key in f"{name} {value}" for name, value in stored)
 
 
 def test_a_code_wechat_refuses_is_a_400_naming_the_code(client, fake_wechat):
