@@ -1,7 +1,8 @@
 """The ``flask --app backend …`` commands operators and scripts rely on.
 
-db upgrade | db current | db downgrade · demo · serve · ledger check | ledger sweep · orders sweep · jobs work ·
-audit verify · keys rotate | keys show · log verify · cert verify
+db upgrade | db current | db downgrade · demo · serve · ledger check | ledger sweep · orders sweep ·
+jobs work | jobs status | jobs dead | jobs retry | jobs drop · audit verify · keys rotate | keys show · log verify ·
+cert verify
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import sys
 import threading
 from datetime import datetime, timezone
@@ -45,7 +47,7 @@ ledger_group = AppGroup("ledger", help="The credit ledger.")
 audit_group = AppGroup("audit", help="The hash-chained audit log.")
 orders_group = AppGroup("orders", help="Orders paid with WeChat Pay.")
 keys_group = AppGroup("keys", help="The certificate signing keys.")
-jobs_group = AppGroup("jobs", help="Background jobs (certificate messages, leaderboard scores).")
+jobs_group = AppGroup("jobs", help="Background jobs (certificate messages, leaderboard scores), delivered at least once.")
 log_group = AppGroup("log", help="The certificate transparency log.")
 cert_group = AppGroup("cert", help="Retirement certificates.")
 
@@ -114,14 +116,72 @@ def orders_sweep(limit: int) -> None:
 
 
 @jobs_group.command("work")
-@click.option("--drain", is_flag=True, help="Run what is queued, then stop (otherwise wait for jobs until killed).")
+@click.option("--drain", is_flag=True, help="Run what is queued, then stop (otherwise wait for jobs until stopped).")
 def jobs_work(drain: bool) -> None:
-    """Run background jobs: for a deployment with JOB_WORKER_THREADS=0, or to empty the queue by hand."""
+    """Run background jobs: for a deployment with JOB_WORKER_THREADS=0, or to empty the queue by hand.
+
+    SIGTERM or Ctrl-C stops it after the job in hand; SIGKILL mid-job loses nothing: once its lease lapses
+    (JOB_LEASE_SECONDS) another worker runs that job again."""
     app = current_app._get_current_object()
     if drain:
         click.echo(f"ran {jobs.drain(app)} job(s)")
         return
-    jobs.work(app, threading.Event())
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):  # a command's main thread may set handlers; app threads may not
+        signal.signal(number, lambda *_: stop.set())
+    jobs.work(app, stop)
+
+
+@jobs_group.command("status")
+def jobs_status() -> None:
+    """How many jobs wait, run, wait to be retried, and are dead letters."""
+    counts = jobs.status()
+    click.echo(f"queued {counts['queued']} · running {counts['running']} ({counts['workers']} worker(s)) · "
+               f"retries waiting {counts['later']} · dead letters {counts['dead']}")
+
+
+@jobs_group.command("dead")
+def jobs_dead() -> None:
+    """List the dead letters: jobs that failed MAX_ATTEMPTS times, lost their worker as often, have no handler
+    here, or were never jobs. Each stays until `jobs retry` or `jobs drop`."""
+    letters = jobs.dead_letters()
+    click.echo(f"{len(letters)} dead letter(s)")
+    for letter in letters:
+        what = (f"{letter['job']} {json.dumps(letter.get('args'), ensure_ascii=False)} "
+                f"after attempt {letter.get('attempt')}" if "job" in letter else f"not a job: {letter.get('line')!r}")
+        click.echo(f"{letter['id']}  {letter.get('died_at', '?')}  {what}")
+        click.echo(f"    {letter.get('error', '')}")
+
+
+@jobs_group.command("retry")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every dead letter that is a job.")
+def jobs_retry(ids: tuple[str, ...], everything: bool) -> None:
+    """Queue dead letters IDS again, from attempt 1 (handlers are idempotent in effect, so this is safe)."""
+    _act_on_dead(jobs.retry_dead, ids, everything, "queued again")
+
+
+@jobs_group.command("drop")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every dead letter.")
+def jobs_drop(ids: tuple[str, ...], everything: bool) -> None:
+    """Forget dead letters IDS (after reading them with `jobs dead`)."""
+    _act_on_dead(jobs.drop_dead, ids, everything, "dropped")
+
+
+def _act_on_dead(action, ids: tuple[str, ...], everything: bool, done: str) -> None:
+    if bool(ids) == everything:
+        raise click.UsageError("name the dead letters (ids from `jobs dead`), or say --all")
+    acted = action(None if everything else ids)
+    for letter in acted:
+        click.echo(f"{letter['id']} {done}")
+    missed = sorted(set(ids) - {letter["id"] for letter in acted})
+    for letter_id in missed:
+        click.echo(f"{letter_id}: no such dead letter" + (" that is a job" if action is jobs.retry_dead else ""),
+                   err=True)
+    click.echo(f"{len(acted)} dead letter(s) {done}")
+    if missed:
+        sys.exit(1)
 
 
 @audit_group.command("verify")

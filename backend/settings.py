@@ -115,6 +115,9 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "MP_SESSION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=300), 7 * 86400),
     "MP_LOGIN_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 20),
     "JOB_WORKER_THREADS": (lambda n, r: parse_int(n, r, minimum=0), 1),  # 0: only `flask jobs work` runs jobs
+    # A job worker's lease: a worker silent this long is taken for dead and its job is run again by another.
+    # Longer than a Redis failover or a GC pause, short enough that a killed worker's job waits little.
+    "JOB_LEASE_SECONDS": (lambda n, r: parse_int(n, r, minimum=1), 30),
     "BOARD_REBUILD_SECONDS": (lambda n, r: parse_int(n, r, minimum=10), 600),
     # Mini-program limits per user (issue 12): one account must neither hold a listing hostage nor flood WeChat.
     # A session ends this long after its login however often it is refreshed, so a stolen token does not live forever.
