@@ -41,6 +41,7 @@ from backend.orders import workflow
 from backend.orders.models import ORDER_CLIENT_PREFIX
 from backend.transparency.models import LogHead
 from backend.transparency.verify import check_log
+from backend.wechat.errors import WeChatUnavailable
 
 db_group = AppGroup("db", help="Database schema migrations (Alembic).")
 ledger_group = AppGroup("ledger", help="The credit ledger.")
@@ -109,7 +110,11 @@ def ledger_sweep(limit: int) -> None:
 @click.option("--limit", default=200, show_default=True, help="At most this many orders of each kind per run.")
 def orders_sweep(limit: int) -> None:
     """Close and release unpaid orders past their deadline, settle paid ones, send decided refunds."""
-    report = workflow.sweep(wechat.pay(), current_app.config["CLOCK"], certificates.certify(), limit=limit)
+    try:
+        pay = wechat.pay()
+    except WeChatUnavailable as error:  # in fake mode: the server process runs the fake WeChat, and its sweeper
+        raise click.ClickException(error.message) from None
+    report = workflow.sweep(pay, current_app.config["CLOCK"], certificates.certify(), limit=limit)
     click.echo(str(report))
     if report.failed:
         sys.exit(1)
@@ -319,8 +324,10 @@ def serve_command(host: str, port: int) -> None:
     click.echo(f"  footprint       curl -s {base}/api/v1/footprint/household -H 'Content-Type: application/json' "
                """-d '{"region": "510000", "electricity_kwh": 100}'""")
     click.echo(f"  shop            {base}/api/mp/v1/listings")
+    click.echo(f"  wx.login code   curl -s -X POST {base}/api/dev/wx-login  (what the phone's wx.login gives: "
+               "good for one login, within 5 minutes)")
     click.echo(f"  log in          curl -s {base}/api/mp/v1/auth/login -H 'Content-Type: application/json' "
-               """-d '{"code": "demo"}'""")
+               """-d '{"code": "<that code>"}'""")
     click.echo(f"  fake WeChat     in this process (WECHAT_MODE={app.config['WECHAT_MODE']}); pay an order with "
                f"curl -X POST {base}/api/dev/pay/<order_no>  (README: buying with curl)")
     click.echo(f"\n  sign in (password {DEMO_PASSWORD} for every demo account, development only):")

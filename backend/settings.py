@@ -68,6 +68,13 @@ def parse_base_url(name: str, raw: str) -> str:
     return url
 
 
+# How long a buyer has to pay, at least. No prepay is made in the last minute before the deadline (the sweeper may
+# be closing the WeChat order: orders.workflow.PREPAY_MARGIN), so a floor at or below that minute made every order
+# unpayable (pay_params null). Five minutes leave four to pay after the latest prepay, and match WeChat Pay's own
+# rule that an order may not be closed within five minutes of being placed ("订单生成后不能马上调用关单接口，最短调用
+# 时间间隔为5分钟", the close-order API) — the sweeper closes it at the deadline.
+MIN_RESERVATION_TTL_SECONDS = 300
+
 # name -> (parser, default). A default of None means "derived at app creation" (see create_app).
 SPEC: dict[str, tuple[Any, Any]] = {
     "APP_ENV": (lambda n, r: r.strip().lower(), "development"),
@@ -87,7 +94,7 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "INVITATION_DAYS": (lambda n, r: parse_int(n, r, minimum=1), 7),
     "SIGNUP_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 3),  # organisation applications
     "PUBLIC_BASE_URL": (parse_base_url, "http://127.0.0.1:5000"),
-    "RESERVATION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=30), 900),
+    "RESERVATION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=MIN_RESERVATION_TTL_SECONDS), 900),
     "EXTENSIONS": (parse_list, ["admin", "miniprogram_api", "scenarios"]),
     "CERT_SIGNING_KEY_FILE": (lambda n, r: r.strip(), None),
     "CERTIFICATE_ISSUER": (lambda n, r: r.strip(), "碳汇+ (Carbon Sink Plus)"),
@@ -170,6 +177,9 @@ def finish_settings(settings: dict[str, Any], instance_path: str) -> dict[str, A
     """Fill derived defaults and refuse an unsafe production configuration."""
     if settings["APP_ENV"] not in APP_ENVS:
         raise SettingsError(f"APP_ENV must be one of {sorted(APP_ENVS)}, got {settings['APP_ENV']!r}")
+    if settings["RESERVATION_TTL_SECONDS"] < MIN_RESERVATION_TTL_SECONDS:  # also when set by create_app(overrides)
+        raise SettingsError(f"RESERVATION_TTL_SECONDS must be >= {MIN_RESERVATION_TTL_SECONDS}, "
+                            f"got {settings['RESERVATION_TTL_SECONDS']}")
     production = settings["APP_ENV"] == "production"
     if settings["DATABASE_URL"] is None:
         if production:

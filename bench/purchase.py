@@ -19,8 +19,9 @@ schema and a Redis key prefix of its own):
 The fake WeChat (``backend.wechat.fake``) is one real HTTP server in this process: gunicorn's workers run with
 ``WECHAT_MODE=live`` pointed at it (WECHAT_API_BASE, WECHATPAY_GATEWAY, its app id and secret, merchant number,
 merchant key, platform public key and APIv3 key written to temp files or passed as variables), because
-``WECHAT_MODE=fake`` would start one fake per worker and a notification could not reach the right one. Login and
-public rate limits are raised so that the limiter counts every request but refuses none.
+``WECHAT_MODE=fake`` serves from one process only (a second worker is refused: ``backend/wechat/fake_lock.py``).
+Buyers log in with codes from ``fake.login_code``, each used once, as wx.login's are. Login and public rate
+limits are raised so that the limiter counts every request but refuses none.
 
 For each gunicorn size (``--workers``, default 2 and 4 sync workers) ``--buyers`` citizens log in
 (``POST /api/mp/v1/auth/login``; logins/s reported), a few untimed purchases warm every worker, then every buyer
@@ -248,7 +249,7 @@ def http() -> requests.Session:
 
 @dataclass
 class Buyer:
-    code: str
+    person: str
     token: str = ""
 
     @property
@@ -256,12 +257,14 @@ class Buyer:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def log_in(base: str, buyer: Buyer) -> float:
-    """A wx.login code for a session token; the seconds it took. Raises on anything but 200."""
+def log_in(base: str, fake: FakeWeChat, buyer: Buyer) -> float:
+    """A fresh wx.login code (one use, five minutes) for a session token; the seconds the login took. Raises on
+    anything but 200."""
+    code = fake.login_code(buyer.person)
     began = time.perf_counter()
-    response = http().post(f"{base}/api/mp/v1/auth/login", json={"code": buyer.code}, timeout=HTTP_TIMEOUT)
+    response = http().post(f"{base}/api/mp/v1/auth/login", json={"code": code}, timeout=HTTP_TIMEOUT)
     if response.status_code != 200:
-        raise RuntimeError(f"login of {buyer.code} answered {response.status_code}: {response.text[:200]}")
+        raise RuntimeError(f"login of {buyer.person} answered {response.status_code}: {response.text[:200]}")
     buyer.token = response.json()["token"]
     return time.perf_counter() - began
 
@@ -440,7 +443,7 @@ def serve_and_buy(workers: int, env: dict[str, str], log_path: str, fake: FakeWe
         buyers = [Buyer(f"bench-{run_tag}-w{workers}-{number}") for number in range(args.buyers)]
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             started = time.perf_counter()
-            seconds = list(pool.map(lambda buyer: log_in(base, buyer), buyers))
+            seconds = list(pool.map(lambda buyer: log_in(base, fake, buyer), buyers))
             serving.login_rate = len(buyers) / (time.perf_counter() - started)
         serving.login_p50_ms = percentile(seconds, 0.5) * 1000
         print(f"  logins: {serving.login_rate:.1f}/s, p50 {serving.login_p50_ms:.1f} ms", flush=True)
@@ -600,7 +603,8 @@ def bench_http(args) -> list[Serving]:
     application_name = f"bench-purchase-{run_tag}"
     servings: list[Serving] = []
     with (fresh_database("postgresql") as schema_url, redis_namespace() as prefix,
-          tempfile.TemporaryDirectory(prefix="bench-purchase-") as directory, FakeWeChat() as fake):
+          tempfile.TemporaryDirectory(prefix="bench-purchase-") as directory,
+          FakeWeChat(allow_loopback_http_notify=True) as fake):  # gunicorn's notify URL is http on 127.0.0.1
         # The app's PostgreSQL backends carry this name, so their CPU time can be told from anyone else's.
         url = f"{schema_url}&application_name={application_name}"
         env = bench_environment(url, prefix, directory, fake)

@@ -66,11 +66,12 @@ def board(query: schemas.BoardQuery):
 
 
 def share_code(number: str):
-    """A 小程序码 (PNG) that opens my certificate in the mini-program, for sharing."""
+    """A 小程序码 (a JPEG, as WeChat makes it) that opens my certificate in the mini-program, for sharing."""
     user_id = require_user()
     read(lambda s: sharing.check_owned(s, accounts.get_user(s, user_id).holder, number))
-    response = make_response(sharing.share_code(number))
-    response.mimetype = "image/png"
+    image, mimetype = sharing.share_code(number)
+    response = make_response(image)
+    response.mimetype = mimetype
     response.cache_control.private = True
     response.cache_control.max_age = 86400
     return response

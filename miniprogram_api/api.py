@@ -179,7 +179,7 @@ ROUTES = [
     Route("GET", "/leaderboard", account.board, "Credits retired: the top of a region's board, and my place",
           query=schemas.BoardQuery),
     Route("GET", "/certificates/<number>/share-code", account.share_code,
-          "A 小程序码 (PNG) that opens my certificate in the mini-program", rate_limit=("mp-share-code", 30)),
+          "A 小程序码 (JPEG, as WeChat makes it) that opens my certificate in the mini-program", rate_limit=("mp-share-code", 30)),
     Route("GET", "/listings", list_listings, "Credits on sale, with price per tonne and quantity available"),
     Route("GET", "/listings/<int:listing_id>", get_listing, "One listing with its project story"),
     Route("POST", "/quotes", make_quote, "Price a quantity, or a saved footprint (neutralise this)",

@@ -81,7 +81,8 @@ def test_database_urls_are_normalised_to_the_psycopg3_driver(raw, expected):
     ("DATABASE_POOL_SIZE", "ten"),
     ("DATABASE_POOL_SIZE", "1.5"),
     ("DATABASE_POOL_SIZE", "0"),             # a pool of no connections
-    ("RESERVATION_TTL_SECONDS", "10"),       # below the 30 s floor
+    ("RESERVATION_TTL_SECONDS", "10"),       # below the five-minute floor
+    ("RESERVATION_TTL_SECONDS", "60"),       # within the last minute no prepay is made: nobody could pay
     ("RESERVATION_TTL_SECONDS", "-900"),
     ("DATABASE_URL", "mysql://root@localhost/tanhui"),
     ("DATABASE_URL", "tanhui.db"),
@@ -214,6 +215,25 @@ def test_create_app_stops_on_a_bad_environment_variable(clean_env, tmp_path):
     clean_env.setenv("RESERVATION_TTL_SECONDS", "fifteen minutes")
     with pytest.raises(SettingsError, match="RESERVATION_TTL_SECONDS"):
         make_app(tmp_path)
+
+
+def test_a_reservation_too_short_to_pay_in_is_refused_from_the_environment_and_from_overrides(clean_env,
+                                                                                            tmp_path):
+    """No prepay is made in an order's last minute (PREPAY_MARGIN), so a 60-second reservation could never be paid:
+    the floor lies well above that minute, however the setting arrives."""
+    from datetime import timedelta
+
+    from backend.orders.workflow import PREPAY_MARGIN
+    from backend.settings import MIN_RESERVATION_TTL_SECONDS
+
+    assert timedelta(seconds=MIN_RESERVATION_TTL_SECONDS) - PREPAY_MARGIN >= timedelta(minutes=4)
+    for seconds in (30, 60, MIN_RESERVATION_TTL_SECONDS - 1):
+        with pytest.raises(SettingsError, match="RESERVATION_TTL_SECONDS"):
+            finish_settings(load_settings({"RESERVATION_TTL_SECONDS": str(seconds)}), str(tmp_path))
+        with pytest.raises(SettingsError, match="RESERVATION_TTL_SECONDS"):
+            make_app(tmp_path, RESERVATION_TTL_SECONDS=seconds)
+    assert load_settings({"RESERVATION_TTL_SECONDS": str(MIN_RESERVATION_TTL_SECONDS)})[
+        "RESERVATION_TTL_SECONDS"] == MIN_RESERVATION_TTL_SECONDS
 
 
 def test_create_app_in_production_without_secrets_does_not_start(clean_env, tmp_path):

@@ -56,6 +56,7 @@ POLICY: dict[str, Rule] = {
     # --- WeChat Pay and development helpers ------------------------------------------------------------------------
     "wechat_pay.notify": Public("WeChat Pay's signature, checked by the handler"),
     "dev_pay.pay": Loopback(),  # registered only with the fake WeChat, never in production
+    "dev_pay.wx_login": Loopback(),  # likewise: the phone's wx.login, for curl
 
     # --- the mini-program (/api/mp/v1) ---------------------------------------------------------------------------
     "mp_api.login": PUBLIC,

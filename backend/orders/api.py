@@ -1,7 +1,9 @@
 """POST /api/pay/wechat/notify: WeChat Pay's payment and refund notifications.
 
 Answers as WeChat expects: 200 ``{"code": "SUCCESS"}`` once the notification is acted on (or was already), and a
-4xx ``{"code": "FAIL", "message": …}`` for one we refuse, which changes nothing; the reason goes to the log.
+4xx ``{"code": "FAIL", "message": …}`` for one we refuse, which changes nothing; the reason goes to the log. The
+one refusal that does more: a genuine refund notification whose money differs from the order's refund also puts
+the order in the operators' queue (in a transaction of its own, after the refused one rolled back).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def notify():
         outcome = atomic(lambda s: _record(s, clock(), notification, pay, certify))
     except NotificationRejected as rejected:
         log.warning("payment notification refused (%s): %s", request.headers.get("Request-ID", "-"), rejected.reason)
+        if isinstance(rejected, service.RefundMismatch):
+            order_no, mismatch = rejected.order_no, rejected.mismatch
+            atomic(lambda s: service.flag_refund_mismatch(s, clock(), order_no, mismatch, actor=service.PAYER_ACTOR))
         return _fail(rejected.status, "refused")
     log.info("payment notification %s %s: %s", notification.id, notification.event_type, outcome)
     notices.after_fulfilment(notification.resource.out_trade_no, outcome)

@@ -45,12 +45,23 @@ PAYER_ACTOR = "wechatpay"
 # little after the deadline still finds its reservation.
 NOTIFICATION_GRACE_SECONDS = 300
 RETIRING_PURPOSES = {"personal", "gift"}
+REFUND_FAILED_NOTE = "微信退款未成功"
 REFUND_REASONS = {"credits_unavailable": "碳汇已售罄，全额退款", "project_suspended": "项目暂停交易，全额退款",
                   "requested_by_buyer": "买家申请退款"}
 
 
 class RefundRefused(Conflict):
     code = "refund_refused"
+
+
+class RefundMismatch(NotificationRejected):
+    """WeChat's signed refund notification names this order's refund but other money: refused, and the order goes
+    to the operators (WeChat signed it, so it is not a forgery to shrug off)."""
+
+    def __init__(self, order_no: str, reason: str) -> None:
+        super().__init__(f"order {order_no}: {reason}")
+        self.order_no = order_no
+        self.mismatch = reason
 
 
 class UnpaidLimitReached(DomainError):
@@ -211,6 +222,8 @@ def _check_transaction(order: Order, transaction: Resource) -> None:
     if transaction.amount.total != order.amount_fen:
         raise NotificationRejected(f"order {order.order_no}: paid {transaction.amount.total} fen, "
                                    f"the order is {order.amount_fen} fen")
+    if transaction.amount.currency not in (None, "CNY"):  # we only ever ask for CNY; fen of anything else are not
+        raise NotificationRejected(f"order {order.order_no}: paid in {transaction.amount.currency!r}, not CNY")
     if transaction.transaction_id is None:
         raise NotificationRejected(f"order {order.order_no}: no transaction_id")
     if order.transaction_id is not None and order.transaction_id != transaction.transaction_id:
@@ -307,14 +320,28 @@ def _decide_refund(session: Session, now: datetime, order: Order, reason: str) -
            "order.refund", refund_no=order.refund_no, reason=reason)
 
 
+def _refund_mismatch(order: Order, refund: Resource) -> str | None:
+    """What in WeChat's refund record differs from the refund we asked for: always the whole order, in CNY."""
+    amount = refund.amount
+    if amount.total != order.amount_fen:
+        return f"refund of a {amount.total} fen payment, the order is {order.amount_fen} fen"
+    if amount.refund != order.amount_fen:
+        return f"refunded {amount.refund} fen, we asked for {order.amount_fen} fen"
+    if amount.currency not in (None, "CNY"):  # the notification carries no currency; the refund query does
+        return f"refunded in {amount.currency!r}, not CNY"
+    return None
+
+
 def settle_refund(session: Session, now: datetime, *, refund: Resource) -> str:
-    """WeChat says a refund went through (or failed)."""
+    """WeChat says a refund went through (or failed). RefundMismatch if its amount is not this order's refund."""
     try:
         order = get_order(session, refund.out_trade_no, lock=True)
     except NotFound:
         raise NotificationRejected(f"refund for unknown order {refund.out_trade_no!r}") from None
     if order.refund_no is None or refund.out_refund_no != order.refund_no:
         raise NotificationRejected(f"order {order.order_no}: refund {refund.out_refund_no!r} was never asked for")
+    if (mismatch := _refund_mismatch(order, refund)) is not None:
+        raise RefundMismatch(order.order_no, mismatch)
     order.refund_id = order.refund_id or refund.refund_id  # WeChat has it: the sweeper must never send it again
     if order.status == "refunded":
         if refund.refund_status == "SUCCESS" and order.resolved_at is not None:  # an operator paid it by hand too
@@ -325,11 +352,15 @@ def settle_refund(session: Session, now: datetime, *, refund: Resource) -> str:
     if refund.refund_status != "SUCCESS":  # ABNORMAL (the payer's card was closed …) or CLOSED: done by hand
         log.error("order %s: refund %s ended %s; an operator must act", order.order_no, order.refund_no,
                   refund.refund_status)
-        _flag(session, now, order, f"微信退款未成功 (WeChat refund ended {refund.refund_status}); "
+        _flag(session, now, order, f"{REFUND_FAILED_NOTE} (WeChat refund ended {refund.refund_status}); "
                                    "请在商户平台处理 (settle it on the merchant platform)", actor=PAYER_ACTOR)
         return f"refund {refund.refund_status}"
-    cleared = order.attention  # an abnormal refund WeChat completed after all
-    order.status, order.refunded_at, order.updated_at, order.attention = "refunded", now, now, None
+    # An abnormal refund WeChat completed after all needs no operator any more; any other flag (a refund reported
+    # with other money) still does, refunded or not.
+    cleared = order.attention if order.attention and order.attention.startswith(REFUND_FAILED_NOTE) else None
+    order.status, order.refunded_at, order.updated_at = "refunded", now, now
+    if cleared:
+        order.attention = None
     session.add(order)
     _audit(session, now, order, PAYER_ACTOR, "order.refunded", refund_id=order.refund_id, cleared=cleared)
     return "refunded"
@@ -387,10 +418,23 @@ def _flag(session: Session, now: datetime, order: Order, reason: str, *, actor: 
 def flag_payment_mismatch(session: Session, now: datetime, order_no: str, reason: str, *, actor: str) -> None:
     """Queue an unpaid order whose WeChat payment does not match it; the sweeper leaves it alone from now on.
     An order settled meanwhile (an operator resolved it) is not queued again."""
+    flag_unpaid(session, now, order_no, f"微信支付记录与订单不符 (WeChat's payment does not match the order): {reason}",
+                actor=actor)
+
+
+def flag_unpaid(session: Session, now: datetime, order_no: str, reason: str, *, actor: str) -> None:
+    """Queue a still-reserved order that the code must neither deliver nor release on its own (``reason`` says
+    why); an order settled meanwhile is left as it is."""
     order = get_order(session, order_no, lock=True)
     if order.status == "reserved" and order.resolved_at is None:
-        _flag(session, now, order, f"微信支付记录与订单不符 (WeChat's payment does not match the order): {reason}",
-              actor=actor)
+        _flag(session, now, order, reason, actor=actor)
+
+
+def flag_refund_mismatch(session: Session, now: datetime, order_no: str, reason: str, *, actor: str) -> None:
+    """Queue an order whose refund WeChat reports with other money than was asked; it stays as it was until an
+    operator has compared it with the merchant platform and resolves it."""
+    _flag(session, now, get_order(session, order_no, lock=True),
+          f"微信退款通知金额与订单不符 (WeChat's refund does not match the order): {reason}", actor=actor)
 
 
 def resolve(session: Session, now: datetime, order_no: str, *, note: str, actor: str) -> Order:

@@ -21,12 +21,14 @@ from backend.orders import notices, service
 from backend.orders.models import Order
 from backend.registry.models import Batch
 from backend.wechat.errors import NotificationRejected, WeChatUnavailable
-from backend.wechat.pay import Pay
+from backend.wechat.pay import PAID_STATES, PAYING_STATE, UNPAYABLE_STATES, Pay, Resource
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
+# No prepay this close to the deadline: the sweeper may be closing the WeChat order. RESERVATION_TTL_SECONDS has a
+# floor well above this (settings.MIN_RESERVATION_TTL_SECONDS), so every order is payable for minutes.
 PREPAY_MARGIN = timedelta(minutes=1)
 
 
@@ -60,8 +62,13 @@ def place(pay: Pay, clock: Clock, *, user_id: int, openid: str, idempotency_key:
 def settle_from_query(pay: Pay, clock: Clock, certify, order_no: str, *, via: str) -> str:
     """Ask WeChat whether a still-reserved order was paid (a notification may be late or lost) and act on it."""
     transaction = pay.query(order_no)
-    if transaction is None or transaction.trade_state != "SUCCESS":
+    if transaction is None or transaction.trade_state != "SUCCESS":  # USERPAYING, PAYERROR …: nothing paid yet
         return transaction.trade_state if transaction else "unknown at WeChat"
+    return _settle(clock, certify, order_no, transaction, via=via)
+
+
+def _settle(clock: Clock, certify, order_no: str, transaction: Resource, *, via: str) -> str:
+    """Deliver against WeChat's SUCCESS record of the order, or queue the order if the record is unlike it."""
     try:
         outcome = atomic(lambda s: service.settle_payment(s, clock(), order_no=order_no, transaction=transaction,
                                                           via=via, certify=certify))
@@ -145,31 +152,95 @@ class SweepReport:
     refunds_sent: int = 0
     failed: list[str] = field(default_factory=list)
     for_operator: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         failed = f", {len(self.failed)} failed ({', '.join(self.failed[:5])})" if self.failed else ""
         queued = (f", {len(self.for_operator)} queued for an operator ({', '.join(self.for_operator[:5])})"
                   if self.for_operator else "")
+        waiting = (f", {len(self.waiting)} still being paid ({', '.join(self.waiting[:5])})"
+                   if self.waiting else "")
         return (f"{self.expired} expired, {self.settled} found paid, {self.refunds_sent} refunds sent to WeChat"
-                f"{failed}{queued}")
+                f"{failed}{queued}{waiting}")
+
+
+def _expire(clock: Clock, order_no: str) -> str:
+    return "expired" if atomic(lambda s: service.expire(s, clock(), order_no)) == "expired" else "gone"
+
+
+def _queue(clock: Clock, order_no: str, reason: str) -> str:
+    log.error("sweeper: order %s goes to the operators: %s", order_no, reason)
+    atomic(lambda s: service.flag_unpaid(s, clock(), order_no, reason, actor="sweeper"))
+    return "for_operator"
+
+
+def _act_on(clock: Clock, certify, order: Order, transaction: Resource | None) -> str | None:
+    """What WeChat's record settles for an order past its deadline; None when only closing it can tell."""
+    if transaction is None:
+        if order.prepay_id is None:  # the prepay never reached WeChat: nobody can have paid
+            return _expire(clock, order.order_no)
+        return _queue(clock, order.order_no, f"微信支付查无此单，但曾下单 (WeChat Pay knows no order {order.order_no}, "
+                                             f"though it gave us prepay id {order.prepay_id})")
+    state = transaction.trade_state
+    if state == "SUCCESS":
+        return "for_operator" if _settle(clock, certify, order.order_no, transaction, via="sweeper") == "mismatch" \
+            else "settled"
+    if state in PAID_STATES:  # REFUND: paid, and refunded since on the merchant platform; nothing for us to undo
+        return _queue(clock, order.order_no, f"微信支付记录为已支付后退款 (WeChat records the order paid, then "
+                                             f"refunded: {state}); 请在商户平台核对 (check the merchant platform)")
+    if state in UNPAYABLE_STATES:
+        return _expire(clock, order.order_no)
+    if state == PAYING_STATE:  # the payer is typing the password: wait, then ask an operator
+        grace = timedelta(seconds=service.NOTIFICATION_GRACE_SECONDS)
+        if clock() < as_utc(order.expires_at) + grace:
+            return "waiting"
+        return _queue(clock, order.order_no, f"微信支付仍显示用户支付中 (WeChat still reports {state} "
+                                             f"{service.NOTIFICATION_GRACE_SECONDS} s after the deadline)")
+    return None
+
+
+def sweep_due_order(pay: Pay, clock: Clock, certify, order_no: str) -> str:
+    """Settle an order past its deadline by what WeChat Pay records: ``expired``, ``settled``, ``for_operator``,
+    ``waiting`` (or ``gone``: settled meanwhile by someone else); WeChatUnavailable to try again next run.
+
+    The rule: an order is released only once WeChat says no payment can come (CLOSED, REVOKED, PAYERROR), or when
+    it never reached WeChat at all. Its query is asked before the close and again after it — the close API's
+    answer proves nothing (see ``Pay.close``) — so an order any WeChat reports paid is settled, never expired.
+    An order WeChat once gave a prepay id for but now says does not exist is not released either: WeChat lost it,
+    or this is not the WeChat that took the order (another fake's process, another merchant account), and it
+    may have been paid there; releasing could sell the credits a buyer paid for, delivering could give them away
+    for nothing, so an operator compares it with the merchant platform.
+    """
+    order = read(lambda s: service.get_order(s, order_no))
+    outcome = _act_on(clock, certify, order, pay.query(order_no))
+    if outcome is not None:
+        return outcome
+    pay.close(order_no)  # NOTPAY (or a state we do not know): ask WeChat to stop taking payment, then ask again
+    outcome = _act_on(clock, certify, order, pay.query(order_no))
+    if outcome is not None:
+        return outcome
+    raise WeChatUnavailable(f"微信支付未能关闭订单 (WeChat Pay still reports order {order_no} payable after closing it)")
 
 
 def sweep(pay: Pay, clock: Clock, certify, *, limit: int = 200) -> SweepReport:
-    """Close and release orders past their deadline; settle those WeChat says were paid; send decided refunds."""
+    """Close and release orders past their deadline that WeChat confirms unpaid; settle those it says were paid;
+    queue for an operator what cannot be decided; send decided refunds."""
     report = SweepReport()
     for order_no in read(lambda s: service.due_for_expiry(s, clock(), limit=limit)):
         try:
-            if pay.close(order_no) == "paid":
-                outcome = settle_from_query(pay, clock, certify, order_no, via="sweeper")
-                if outcome == "mismatch":  # WeChat's payment is not this order's: queued for an operator
-                    report.for_operator.append(order_no)
-                else:
-                    report.settled += 1
-            elif atomic(lambda s, no=order_no: service.expire(s, clock(), no)) == "expired":
-                report.expired += 1
+            outcome = sweep_due_order(pay, clock, certify, order_no)
         except Exception as error:  # one order's trouble must not stop the others being swept
             log.error("sweeper: order %s: %s", order_no, getattr(error, "message", error))
             report.failed.append(order_no)
+            continue
+        if outcome == "expired":
+            report.expired += 1
+        elif outcome == "settled":
+            report.settled += 1
+        elif outcome == "for_operator":
+            report.for_operator.append(order_no)
+        elif outcome == "waiting":
+            report.waiting.append(order_no)
     for order_no in read(lambda s: service.due_for_refund(s, limit=limit)):
         try:
             send_refund(pay, order_no)

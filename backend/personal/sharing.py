@@ -1,7 +1,9 @@
 """A 小程序码 that opens one's certificate in the mini-program, for sharing in WeChat.
 
 WeChat rations getwxacodeunlimit calls, and a certificate's code never changes, so each is made once and kept in
-Redis for a week; without Redis it is made on every request.
+Redis for a week; without Redis it is made on every request. WeChat answers a JPEG (a PNG only for a transparent
+code), so the cache keeps the bytes as they came and their type is read from the bytes on the way out, whichever
+the cache holds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from backend.certificates.api import NUMBER
 from backend.certificates.models import Certificate
 from backend.errors import NotFound
 from backend.ledger.models import Retirement
+from backend.wechat.miniapp import image_type
 
 log = logging.getLogger(__name__)
 CERTIFICATE_PAGE = "pages/certificate/detail"  # the mini-program's certificate page; ?no= or the scene names it
@@ -33,17 +36,20 @@ def check_owned(session: Session, holder: str, number: str) -> None:
         raise NotFound("证书不存在 (no such certificate of yours)")
 
 
-def share_code(number: str) -> bytes:
-    """The PNG, from the cache or from WeChat (the scene is the certificate number, ≤ 32 characters)."""
+def share_code(number: str) -> tuple[bytes, str]:
+    """The image and its MIME type, from the cache or from WeChat (the scene is the certificate number, ≤ 32
+    characters)."""
     cache_key = key("share-code", number)
     try:
-        if (png := get_redis_bytes().get(cache_key)) is not None:
-            return png
+        cached = get_redis_bytes().get(cache_key)
     except redis.RedisError as error:
         log.warning("share code cache unavailable: %s", error)
-    png = wechat.miniapp().mini_program_code(number, page=CERTIFICATE_PAGE)
+        cached = None
+    if cached is not None and (mimetype := image_type(cached)) is not None:
+        return cached, mimetype
+    image, mimetype = wechat.miniapp().mini_program_code(number, page=CERTIFICATE_PAGE)
     try:
-        get_redis_bytes().set(cache_key, png, ex=CACHE_SECONDS)
+        get_redis_bytes().set(cache_key, image, ex=CACHE_SECONDS)
     except redis.RedisError as error:
         log.warning("share code not cached: %s", error)
-    return png
+    return image, mimetype

@@ -4,6 +4,9 @@ With ``WECHAT_MODE=fake`` (the embedded default and the tests) the first use sta
 (``backend.wechat.fake``) on 127.0.0.1 inside this process and builds both clients against it, with the fake's
 freshly made keys; ``live`` builds the same clients from the WECHAT_* / WECHATPAY_* settings. Nothing else in the
 code knows which it is talking to.
+
+Only one process per database may run the fake (``fake_lock``): a second one is refused with a 503 that says
+where the fake runs, rather than starting a fake of its own whose keys and orders disagree with the first.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from backend.cache import get_redis
+from backend.wechat.fake_lock import FakeWeChatElsewhere, FakeWeChatLock
 from backend.wechat.miniapp import MiniApp
 from backend.wechat.pay import Pay, PayCredentials
 
@@ -29,13 +33,23 @@ class WeChat:
         self._miniapp: MiniApp | None = None
         self._pay: Pay | None = None
         self._lock = threading.Lock()
+        self._fake_lock: FakeWeChatLock | None = None
 
     def _build(self, redis_client) -> None:
         config = self.config
         if config["WECHAT_MODE"] == "fake":
             from backend.wechat.fake import FakeWeChat
 
-            fake = FakeWeChat(clock=config["CLOCK"]).start()
+            # The app names its own notify URL, http on loopback in development and tests (settings refuse that in
+            # production): WeChat would never accept it, this fake may, because it can reach 127.0.0.1.
+            fake = FakeWeChat(clock=config["CLOCK"], allow_loopback_http_notify=True).start()
+            lock = FakeWeChatLock(config["DATABASE_URL"])
+            try:
+                lock.acquire(f"fake WeChat at {fake.url}")
+            except FakeWeChatElsewhere:
+                fake.close()
+                raise
+            self._fake_lock = lock
             fake.auto_settle_refunds = config["APP_ENV"] == "development"
             appid, secret, api_base = fake.appid, fake.secret, fake.url
             credentials = PayCredentials(
@@ -67,6 +81,8 @@ class WeChat:
     def close(self) -> None:
         if self.fake is not None:
             self.fake.close()
+        if self._fake_lock is not None:
+            self._fake_lock.release()
 
 
 def init_app(app: Flask) -> None:

@@ -5,6 +5,12 @@ The embedded development mode and the tests point the unmodified ``wechatpy`` an
 merchant's request signatures, signs every APIv3 response with a platform key (so wechatpayv3's verification runs
 for real), and pays and refunds by POSTing encrypted, signed notifications like WeChat does.
 
+It refuses what WeChat refuses, so that tests catch what live would (each rule cites where WeChat says so):
+a ``wx.login`` code is issued by ``login_code`` (the phone's side), works once and lapses after five minutes;
+``unionid`` comes only when the app is bound to an open-platform account; a 小程序码 is a JPEG unless
+``is_hyaline``; prepay and refund refuse a notify_url that is not https (loopback http only when the app that runs
+the fake says so: WeChat could never reach it, the fake can); the query answers every documented trade state.
+
 Every moment the fake states or compares (success_time, create_time, time_expire, Wechatpay-Timestamp) comes from
 the injected clock, so a test's FakeClock governs it. The one exception is the merchant's Authorization timestamp:
 wechatpayv3 signs with time.time(), so the fake does not judge its freshness.
@@ -57,6 +63,7 @@ INVALID_GRANT_TYPE = (40002, "invalid grant_type")
 INVALID_OPENID = (40003, "invalid openid")
 INVALID_APPID = (40013, "invalid appid")
 INVALID_CODE = (40029, "invalid code")
+CODE_USED = (40163, "code been used")
 INVALID_APPSECRET = (40125, "invalid appsecret")
 INVALID_SCENE = (40169, "invalid length for scene, or the data is not json string")
 INVALID_ENV_VERSION = (40097, "invalid args")
@@ -66,22 +73,37 @@ DATA_FORMAT_ERROR = (47001, "data format error")
 ARGUMENT_INVALID = (47003, "argument invalid! data is invalid")
 
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# wx.login: "用户登录凭证（有效期五分钟）" (https://developers.weixin.qq.com/miniprogram/dev/api/open-api/login/wx.login.html),
+# and one use only — a second jscode2session answers 40163 "code been used", a lapsed or unknown code 40029
+# "invalid code" (code2Session's error table lists 40029 "code 无效"; 40163 is in WeChat's global return codes, see
+# https://developers.weixin.qq.com/community/develop/doc/000262c8de4e78e7141ce6aa056c00).
+LOGIN_CODE_LIFETIME = timedelta(minutes=5)
 SCENE_PATTERN = re.compile(r"[A-Za-z0-9!#$&'()*+,/:;=?@\-._~]{1,32}")
 OUT_TRADE_NO_PATTERN = re.compile(r"[A-Za-z0-9_*|-]{6,32}")
 OUT_REFUND_NO_PATTERN = re.compile(r"[A-Za-z0-9_*|@-]{1,64}")
-NOTIFY_URL_PATTERN = re.compile(r"https?://\S{1,248}")
+# notify_url "有效性：1. HTTPS；2. 不允许携带查询串" (the JSAPI prepay model generated from WeChat Pay's API definition,
+# wechatpay-apiv3/wechatpay-go services/payments/jsapi/models.go; the doc text: "公网域名必须为https").
+NOTIFY_URL_PATTERN = re.compile(r"https://[^\s?#]{1,248}")
+LOOPBACK_NOTIFY_URL_PATTERN = re.compile(r"http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?/[^\s?#]{0,220}")
 RFC3339_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}:\d{2}|Z)")
 AUTHORIZATION_PATTERN = re.compile(SIGNATURE_TYPE + r" (.+)")
 AUTHORIZATION_FIELD_PATTERN = re.compile(r'(\w+)="([^"]*)"')
 ENV_VERSIONS = {"release", "trial", "develop"}
 
+# Every trade_state the query documents (https://pay.weixin.qq.com/docs/merchant/apis/query-order/direct-jsons/
+# query-by-out-trade-no.html): REVOKED, USERPAYING and PAYERROR are documented for 付款码 payments only, but an app
+# that meets one must still not take it for paid; ``set_trade_state`` puts an order in one.
 TRADE_STATE_DESCRIPTIONS = {
     "NOTPAY": "订单未支付",
     "SUCCESS": "支付成功",
     "CLOSED": "订单已关闭",
     "REFUND": "订单发生过退款",
+    "USERPAYING": "用户支付中，需要输入密码",
+    "PAYERROR": "支付失败，请重新下单支付",
+    "REVOKED": "订单已撤销",
 }
 PAID_STATES = {"SUCCESS", "REFUND"}
+SETTABLE_STATES = {"NOTPAY", "USERPAYING", "PAYERROR", "REVOKED"}  # what the payer's side can make of an unpaid order
 
 
 class FakeWeChatError(ValueError):
@@ -104,6 +126,15 @@ class Reply:
     status: int
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class LoginCode:
+    """A code ``wx.login`` issued: whose it is, when, and whether jscode2session has already taken it."""
+
+    person: str
+    issued_at: datetime
+    used: bool = False
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -221,14 +252,20 @@ def mini_error(error: tuple[int, str]) -> Reply:
     return mini_reply({"errcode": errcode, "errmsg": errmsg})
 
 
-def qr_png(text: str, width: int) -> bytes:
-    """A real, scannable PNG; ``width`` picks the module size so the image comes out roughly that wide."""
+def qr_image(text: str, width: int, *, transparent: bool) -> bytes:
+    """A real, scannable code: a JPEG, or with ``transparent`` a PNG whose background is see-through.
+
+    ``width`` picks the module size so the image comes out roughly that wide.
+    """
     code = qrcode.QRCode(border=4, error_correction=qrcode.constants.ERROR_CORRECT_M)
     code.add_data(text)
     code.make(fit=True)
     code.box_size = max(1, round(width / (code.modules_count + 2 * code.border)))
     buffer = io.BytesIO()
-    code.make_image().save(buffer)
+    if transparent:
+        code.make_image(back_color="transparent").save(buffer, format="PNG")
+    else:
+        code.make_image().convert("L").save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
 
 
@@ -288,11 +325,20 @@ class FakeWeChat:
     """WeChat on 127.0.0.1: ``start()``, configure the clients with the credentials below and ``url``, ``close()``.
 
     ``transactions`` and ``refunds`` are the platform's own records (plain dicts, keyed by the merchant's numbers);
-    ``calls``, ``subscribe_messages`` and ``notifications`` record what happened. All state is guarded by one lock.
+    ``calls``, ``subscribe_messages`` and ``notifications`` record what happened, and ``crashes`` every request the
+    fake itself failed on (answered 500), so that a test never takes the fake's bug for WeChat's refusal. All state
+    is guarded by one lock.
+
+    ``bound_to_open_platform``: jscode2session answers a ``unionid`` only when the mini-program is bound to an open
+    platform account ("若当前小程序已绑定到微信开放平台帐号下会返回", code2Session); off by default, as for a new app.
+    ``allow_loopback_http_notify``: WeChat Pay requires an https notify_url and so does this fake, except that the
+    app running the fake for development and tests may name its own loopback address over http — WeChat could not
+    reach 127.0.0.1 at all, the fake can, and there is no certificate to present there.
     """
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None, appid: str = "wxfake0000000001",
-                 mchid: str = "1900000001") -> None:
+                 mchid: str = "1900000001", bound_to_open_platform: bool = False,
+                 allow_loopback_http_notify: bool = False) -> None:
         self.clock = clock or utc_now
         self.appid = appid
         self.secret = secrets.token_hex(16)
@@ -314,9 +360,13 @@ class FakeWeChat:
         self.notifications: list[Notification] = []
         self.sender: Callable[[Notification], int] = post_notification
         self.auto_settle_refunds = False
+        self.bound_to_open_platform = bound_to_open_platform
+        self.allow_loopback_http_notify = allow_loopback_http_notify
+        self.crashes: list[str] = []
         self._lock = threading.Lock()
         self._failures: dict[str, tuple[int, str]] = {}
         self._access_tokens: set[str] = set()
+        self._login_codes: dict[str, LoginCode] = {}
         self._server: FakeWeChatServer | None = None
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -352,6 +402,27 @@ class FakeWeChat:
         with self._lock:
             self._failures[path] = (errcode, errmsg or f"simulated failure {errcode}")
 
+    def login_code(self, person: str) -> str:
+        """What ``wx.login()`` hands ``person``'s phone: a fresh code, good once within five minutes.
+
+        ``person`` stands for the WeChat user: the same person has the same openid in this app every time.
+        """
+        code = random_alphanumeric(32)  # real ones look like 0a3KGG000BGdOT1rrL1000IW500KGG0L
+        with self._lock:
+            self._login_codes[code] = LoginCode(person=person, issued_at=self.clock())
+        return code
+
+    def set_trade_state(self, out_trade_no: str, state: str) -> None:
+        """The payer's side moves an unpaid order: USERPAYING (entering the password), PAYERROR (the bank said no),
+        REVOKED, or back to NOTPAY. Paying is ``pay``; closing is the merchant's close API."""
+        if state not in SETTABLE_STATES:
+            raise FakeWeChatError(f"trade state {state!r} is not one the payer's side sets ({sorted(SETTABLE_STATES)})")
+        with self._lock:
+            record = self.transactions.get(out_trade_no)
+            if record is None or record["trade_state"] not in ("NOTPAY", "USERPAYING"):
+                raise FakeWeChatError(f"order {out_trade_no!r} is not awaiting payment")
+            record["trade_state"] = state
+
     # ------------------------------------------------------------------------------------------ dispatch
 
     def answer(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Reply:
@@ -363,8 +434,10 @@ class FakeWeChat:
             if parts.path.startswith("/v3/"):
                 return self._answer_pay(method, raw_path, parts.path, parse_qs(parts.query), headers, body)
             return self._answer_mini(method, parts.path, parse_qs(parts.query), body)
-        except Exception:
+        except Exception as error:
             log.exception("fake wechat failed on %s %s", method, raw_path)
+            with self._lock:
+                self.crashes.append(f"{method} {parts.path}: {error.__class__.__name__}: {error}")
             return Reply(500, json_text({"code": "SYSTEM_ERROR", "message": "系统错误"}).encode("utf-8"),
                          (("Content-Type", PAY_CONTENT_TYPE),))
 
@@ -411,15 +484,27 @@ class FakeWeChat:
         code = first_param(query, "js_code")
         if not code:
             return mini_error(MISSING_CODE)
-        if not CODE_PATTERN.fullmatch(code):
-            return mini_error(INVALID_CODE)
-        return mini_reply({
-            "openid": derived_id("o", self.appid, code),
-            "session_key": base64.b64encode(secrets.token_bytes(16)).decode("ascii"),
-            "unionid": derived_id("u", "union", self.appid, code),
-        })
+        with self._lock:
+            issued = self._login_codes.get(code) if CODE_PATTERN.fullmatch(code) else None
+            if issued is not None and issued.used:
+                return mini_error(CODE_USED)
+            if issued is None or self.clock() - issued.issued_at > LOGIN_CODE_LIFETIME:
+                return mini_error(INVALID_CODE)
+            issued.used = True
+        answer = {"session_key": base64.b64encode(secrets.token_bytes(16)).decode("ascii"),
+                  "openid": derived_id("o", self.appid, issued.person)}
+        if self.bound_to_open_platform:  # one unionid per person across every app of the open-platform account
+            answer["unionid"] = derived_id("u", "union", issued.person)
+        return mini_reply(answer)
 
     def _wxa_code(self, query: dict[str, list[str]], body: bytes) -> Reply:
+        """getwxacodeunlimit answers the image itself: a JPEG, or a PNG with is_hyaline (transparent background).
+
+        The docs say only "返回的图片 Buffer"; what comes is a JPEG (JFIF bytes in hpyer/node-easywechat#92, "目前这个
+        接口是返回jpg的" in binarywang/WxJava#3117), and with is_hyaline a PNG still labelled image/jpeg
+        (https://developers.weixin.qq.com/community/develop/doc/00066ef8a18af825407a282cd5ac00). So the fake sends
+        image/jpeg either way: only the bytes say which it is.
+        """
         request = json_object(body)
         if request is None or not matches(SCENE_PATTERN, request.get("scene")):
             return mini_error(INVALID_SCENE)
@@ -428,8 +513,8 @@ class FakeWeChat:
         width = request.get("width", 430)
         width = min(max(width, 280), 1280) if is_positive_int(width) else 430
         page = request.get("page") or DEFAULT_QR_PAGE
-        png = qr_png(f"{page}?scene={request['scene']}", width)
-        return Reply(200, png, (("Content-Type", "image/png"),))
+        image = qr_image(f"{page}?scene={request['scene']}", width, transparent=request.get("is_hyaline") is True)
+        return Reply(200, image, (("Content-Type", "image/jpeg"),))
 
     def _msg_sec_check(self, query: dict[str, list[str]], body: bytes) -> Reply:
         request = json_object(body)
@@ -510,6 +595,10 @@ class FakeWeChat:
 
     # ------------------------------------------------------------------------------------------ pay: orders
 
+    def _notify_url_acceptable(self, url: Any) -> bool:
+        return matches(NOTIFY_URL_PATTERN, url) or (
+            self.allow_loopback_http_notify and matches(LOOPBACK_NOTIFY_URL_PATTERN, url))
+
     def _jsapi_problem(self, order: dict) -> str | None:
         """The first field WeChat would refuse, named at the start of the message; None if the order is well formed."""
         amount = order.get("amount")
@@ -524,8 +613,8 @@ class FakeWeChat:
             return "amount.total: 应为不小于1的整数（单位分）"
         if amount.get("currency", "CNY") != "CNY":
             return "amount.currency: 仅支持CNY"
-        if not matches(NOTIFY_URL_PATTERN, order.get("notify_url")):
-            return "notify_url: 应为http(s)地址"
+        if not self._notify_url_acceptable(order.get("notify_url")):
+            return "notify_url: 应为https地址，且不能携带查询参数"
         if not isinstance(payer, dict) or not is_nonempty_str(payer.get("openid")):
             return "payer.openid: 不能为空"
         if "time_expire" in order and parse_rfc3339(order["time_expire"]) is None:
@@ -551,7 +640,7 @@ class FakeWeChat:
         """Placing an order again is idempotent while unpaid and identical; WeChat refuses any other repeat."""
         if existing["trade_state"] in PAID_STATES:
             return 400, {"code": "ORDERPAID", "message": "该订单已支付"}
-        if existing["trade_state"] == "CLOSED":
+        if existing["trade_state"] in ("CLOSED", "REVOKED", "PAYERROR"):  # PAYERROR: "请重新下单支付", a new order
             return 400, {"code": "ORDER_CLOSED", "message": "订单已关闭"}
         same = (existing["total"], existing["openid"], existing["description"]) == (
             order["amount"]["total"], order["payer"]["openid"], order["description"])
@@ -620,6 +709,15 @@ class FakeWeChat:
                      if transaction_id and record["transaction_id"] == transaction_id), None)
 
     def _close_transaction(self, out_trade_no: str, query: dict, request: dict) -> tuple[int, dict | None]:
+        """Close an unpaid order: 204 with no body, also for one already closed.
+
+        What closing a *paid* order answers in APIv3 is not documented: ORDERPAID is the v2 closeorder code ("订单已
+        支付,不能发起关单,请当作已支付的正常交易"), and the v3 close page lists no such code — only 202 USER_PAYING,
+        400 ORDER_CLOSED, 403 TRADE_ERROR/RULE_LIMIT …, 429 FREQUENCY_LIMITED (https://pay.weixin.qq.com/doc/v3/
+        merchant/4012556398). The fake answers the documented 403 TRADE_ERROR, not v2's spelling, so an app that
+        reads "paid" from a close error fails here as it might live: ask the query API instead ("调用关单或撤销接口
+        API之前,需确认支付状态", the query page).
+        """
         if request.get("mchid") != self.mchid:
             return 400, {"code": "PARAM_ERROR", "message": "mchid: 与请求商户号不一致"}
         with self._lock:
@@ -627,14 +725,16 @@ class FakeWeChat:
             if record is None:
                 return 404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"}
             if record["trade_state"] in PAID_STATES:
-                return 400, {"code": "ORDERPAID", "message": "订单已支付"}
-            record["trade_state"] = "CLOSED"
+                return 403, {"code": "TRADE_ERROR", "message": "订单已支付，不能关单"}
+            if record["trade_state"] == "USERPAYING":  # the payer is typing the password: a 2xx that closed nothing
+                return 202, {"code": "USER_PAYING", "message": "用户支付中，需要输入密码"}
+            if record["trade_state"] != "REVOKED":
+                record["trade_state"] = "CLOSED"
         return 204, None
 
     # ------------------------------------------------------------------------------------------ pay: refunds
 
-    @staticmethod
-    def _refund_problem(request: dict) -> str | None:
+    def _refund_problem(self, request: dict) -> str | None:
         amount = request.get("amount")
         if not matches(OUT_REFUND_NO_PATTERN, request.get("out_refund_no")):
             return "out_refund_no: 应为1-64位数字、大小写字母或_-|*@"
@@ -648,8 +748,8 @@ class FakeWeChat:
             return "amount.currency: 应为CNY"
         if "reason" in request and not (isinstance(request["reason"], str) and len(request["reason"]) <= 80):
             return "reason: 最多80个字符"
-        if "notify_url" in request and not matches(NOTIFY_URL_PATTERN, request["notify_url"]):
-            return "notify_url: 应为http(s)地址"
+        if "notify_url" in request and not self._notify_url_acceptable(request["notify_url"]):
+            return "notify_url: 应为https地址，且不能携带查询参数"
         return None
 
     def _create_refund(self, _: str, query: dict, request: dict) -> tuple[int, dict]:
@@ -732,7 +832,7 @@ class FakeWeChat:
     # ------------------------------------------------------------------------------------------ the payer's side
 
     def pay(self, out_trade_no: str, *, deliver: bool = True) -> Notification:
-        """The payer pays: NOTPAY becomes SUCCESS and WeChat notifies the order's notify_url."""
+        """The payer pays: NOTPAY (or USERPAYING) becomes SUCCESS and WeChat notifies the order's notify_url."""
         with self._lock:
             record = self._payable(out_trade_no)
             now = self.clock()
@@ -753,6 +853,8 @@ class FakeWeChat:
         record = self.transactions.get(out_trade_no)
         if record is None:
             raise FakeWeChatError(f"no order {out_trade_no!r} was placed with the fake WeChat Pay")
+        if record["trade_state"] == "USERPAYING":  # begun before the deadline: the password completes it
+            return record
         if record["trade_state"] != "NOTPAY":
             raise FakeWeChatError(f"order {out_trade_no!r} cannot be paid: it is {record['trade_state']}")
         expires = parse_rfc3339(record["time_expire"])

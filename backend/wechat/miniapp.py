@@ -32,6 +32,17 @@ REFUSED_FOR_GOOD = {43101, 40003, 40037, 47003, 41030}
 SCENE_PROFILE = 1  # msgSecCheck v2 scenes: 1 资料, 2 评论, 3 论坛, 4 社交日志
 
 
+# getwxacodeunlimit answers a JPEG, or a PNG with is_hyaline, and labels both image/jpeg (see the fake's _wxa_code
+# for the sources); on failure a JSON errcode body, which wechatpy raises as WeChatClientException. Only the first
+# bytes are trustworthy, so they decide.
+IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+
+def image_type(content: bytes) -> str | None:
+    """The MIME type the bytes themselves announce (JPEG or PNG), or None for anything else."""
+    return next((mimetype for signature, mimetype in IMAGE_SIGNATURES if content.startswith(signature)), None)
+
+
 @dataclass(frozen=True)
 class WeChatSession:
     openid: str
@@ -104,14 +115,16 @@ class MiniApp:
             raise WeChatUnavailable("内容安全接口返回异常 (msg_sec_check answered without a suggestion)")
         return suggest == "pass"
 
-    def mini_program_code(self, scene: str, page: str | None = None, width: int = 430) -> bytes:
-        """A 小程序码 PNG that opens ``page`` with ``scene``."""
+    def mini_program_code(self, scene: str, page: str | None = None, width: int = 430) -> tuple[bytes, str]:
+        """A 小程序码 that opens ``page`` with ``scene``: the image as WeChat sends it and its MIME type, image/jpeg
+        (or image/png). Anything that is neither — a JSON answer, an error page — is WeChatUnavailable."""
         response = self._call("getwxacodeunlimit", lambda: self.client.wxa.get_wxa_code_unlimited(
             scene, width=width, page=page))
-        content = getattr(response, "content", b"")
-        if not content.startswith(b"\x89PNG"):
-            raise WeChatUnavailable("小程序码接口返回异常 (getwxacodeunlimit answered no PNG)")
-        return content
+        content = getattr(response, "content", b"")  # a dict when WeChat answered JSON without an errcode
+        mimetype = image_type(content) if isinstance(content, bytes) else None
+        if mimetype is None:
+            raise WeChatUnavailable("小程序码接口返回异常 (getwxacodeunlimit answered no JPEG or PNG image)")
+        return content, mimetype
 
     def send_subscribe_message(self, openid: str, template_id: str, data: dict, page: str | None = None) -> bool:
         """False (logged) when WeChat refuses this message for good — the user has not subscribed (43101), or the

@@ -33,11 +33,23 @@ TIMEOUT_SECONDS = (5, 10)
 MAX_CLOCK_SKEW_SECONDS = 300  # WeChat's own guidance: refuse notifications more than 5 minutes off
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 
+# The query's trade_state (https://pay.weixin.qq.com/docs/merchant/apis/query-order/direct-jsons/
+# query-by-out-trade-no.html): SUCCESS 支付成功, REFUND 转入退款 (paid, then refunded in part or whole), NOTPAY 未支付,
+# CLOSED 已关闭, REVOKED 已撤销, USERPAYING 用户支付中, PAYERROR 支付失败 (the last three "仅付款码支付会返回").
+# Only the first two mean WeChat took money; an unknown state is never read as paid, nor as unpaid for good.
+PAID_STATES = frozenset({"SUCCESS", "REFUND"})
+UNPAYABLE_STATES = frozenset({"CLOSED", "REVOKED", "PAYERROR"})  # no payment can follow ("请重新下单支付")
+PAYING_STATE = "USERPAYING"
+
 
 class Amount(BaseModel):
+    """Payment: total, payer_total, currency, payer_currency. Refund notification: total, refund, payer_total,
+    payer_refund (no currency; the refund query adds it). Fen, integers."""
+
     model_config = ConfigDict(extra="ignore", strict=True)
     total: int
     refund: int | None = None
+    currency: str | None = Field(default=None, max_length=16)
 
 
 class Resource(BaseModel):
@@ -145,14 +157,17 @@ class Pay:
         except ValidationError:
             raise WeChatUnavailable("微信支付查询应答格式异常 (WeChat Pay answered a malformed transaction)") from None
 
-    def close(self, order_no: str) -> str:
-        """Close an unpaid order: ``closed`` (or already closed / unknown to WeChat), or ``paid`` if it was paid."""
+    def close(self, order_no: str) -> int:
+        """Ask WeChat to close the order; the HTTP status, which proves nothing on its own.
+
+        A 204 comes for an order closed before and, reportedly, for an unknown number; a 202 USER_PAYING closed
+        nothing; what closing a paid order answers in APIv3 is undocumented (v2 said ORDERPAID). So the caller
+        asks ``query`` afterwards and acts on the trade_state, never on this answer's spelling.
+        """
         status, answer = self._request("close", lambda: self.client.close(out_trade_no=order_no))
-        if status in (200, 204) or (status == 404):
-            return "closed"
-        if status == 400 and isinstance(answer, dict) and answer.get("code") == "ORDERPAID":
-            return "paid"
-        raise self._refused("close", status, answer)
+        if not 200 <= status < 300:
+            log.info("WeChat Pay close of %s: HTTP %s %s", order_no, status, answer)
+        return status
 
     def refund(self, *, order_no: str, refund_no: str, total_fen: int, refund_fen: int, reason: str) -> dict[str, Any]:
         status, answer = self._request("refund", lambda: self.client.refund(

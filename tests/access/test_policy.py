@@ -24,6 +24,7 @@ from backend.access.rules import Citizen, Loopback, Member, Platform, Public, Si
 from backend.db import atomic
 from backend.staff.roles import org_rank
 from tests.conftest import staff_member
+from tests.miniprogram.conftest import wx_login
 
 NOWHERE = 999_999  # an id that names no record
 SCOPE_REFUSAL = "机构不存在 (unknown organisation)"
@@ -232,11 +233,11 @@ def test_every_caller_gets_what_the_table_says_on_every_route(app, world, citize
 @pytest.fixture
 def citizen_token(app, client):
     """A fresh mini-program session per call: the walk's own logout and refresh end the one before."""
-    codes = itertools.count()
+    walkers = itertools.count()
     app.config["MP_LOGIN_RATE_LIMIT_PER_MINUTE"] = 1000  # the walk logs in once per route
 
     def token() -> str:
-        response = client.post("/api/mp/v1/auth/login", json={"code": f"walker-{next(codes)}"})
+        response = client.post("/api/mp/v1/auth/login", json={"code": wx_login(client, f"walker-{next(walkers)}")})
         assert response.status_code == 200, response.get_json()
         return response.get_json()["token"]
     return token

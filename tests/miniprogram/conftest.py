@@ -11,12 +11,15 @@ import pytest
 from backend import wechat
 
 PRICE_FEN_PER_T = 8_000  # 80 yuan a tonne
-_codes = itertools.count(1)
+_serial = itertools.count(1)  # people and idempotency keys, unique within a run
 
 
 @pytest.fixture
 def fake_wechat(app, client):
-    """The app's fake WeChat. Its notifications are POSTed into the test client, as WeChat would POST them."""
+    """The app's fake WeChat. Its notifications are POSTed into the test client, as WeChat would POST them.
+
+    Afterwards no request may have crashed the fake: a 500 from it is a bug in the fake, never WeChat refusing.
+    """
     with app.app_context():
         fake = wechat.fake_server()
 
@@ -25,16 +28,24 @@ def fake_wechat(app, client):
         return response.status_code
 
     fake.sender = deliver
-    return fake
+    yield fake
+    assert fake.crashes == [], fake.crashes
+
+
+def wx_login(client, person: str) -> str:
+    """What wx.login() gives ``person``'s phone: a fresh code from (the fake) WeChat, good once for 5 minutes."""
+    with client.application.app_context():
+        return wechat.fake_server().login_code(person)
 
 
 class Citizen:
-    """Someone with the mini-program: logs in with a wx.login code, then calls /api/mp/v1 with the token."""
+    """Someone with the mini-program: logs in with a fresh wx.login code, then calls /api/mp/v1 with the token.
+    The same ``person`` is the same WeChat user (one openid) however often they log in."""
 
-    def __init__(self, client, code: str | None = None) -> None:
+    def __init__(self, client, person: str | None = None) -> None:
         self.client = client
-        self.code = code or f"citizen-{next(_codes)}"
-        response = client.post("/api/mp/v1/auth/login", json={"code": self.code})
+        self.person = person or f"citizen-{next(_serial)}"
+        response = client.post("/api/mp/v1/auth/login", json={"code": wx_login(client, self.person)})
         assert response.status_code == 200, response.get_json()
         self.login = response.get_json()
         self.token = self.login["token"]
@@ -55,7 +66,7 @@ class Citizen:
     def order(self, listing_id: int, quantity_g: int, *, purpose: str = "personal", key: str | None = None,
               **extra) -> dict:
         response = self.post("/orders", {"listing_id": listing_id, "quantity_g": quantity_g, "purpose": purpose,
-                                         **extra}, key=key or f"order-{next(_codes)}")
+                                         **extra}, key=key or f"order-{next(_serial)}")
         assert response.status_code == 201, response.get_json()
         return response.get_json()
 

@@ -313,15 +313,37 @@ def test_she_shares_her_certificate_as_a_mini_program_code(app, client, shop, ci
     done = buy(citizen, fake_wechat, app, shop["listing"]["id"], quantity_g=50_000)
     path = f"/certificates/{done['certificate_no']}/share-code"
     first = citizen.get(path)
-    assert first.status_code == 200 and first.mimetype == "image/png" and first.data.startswith(b"\x89PNG")
+    # WeChat makes a JPEG (a PNG only for a transparent code) and it is served as what it is.
+    assert first.status_code == 200 and first.mimetype == "image/jpeg" and first.data.startswith(b"\xff\xd8\xff")
     asked = sum(1 for _, called in fake_wechat.calls if called == "/wxa/getwxacodeunlimit")
-    assert citizen.get(path).data == first.data  # the second comes from the cache
+    second = citizen.get(path)  # from the cache, with the same type
+    assert (second.data, second.mimetype) == (first.data, "image/jpeg")
     assert sum(1 for _, called in fake_wechat.calls if called == "/wxa/getwxacodeunlimit") == asked == 1
 
     # Someone else's certificate, or none at all, is not hers to share.
     assert Citizen(client).get(path).status_code == 404
     for number in ("TH2026-99999999", "TH%00", "TH2026-0000000１", "x" * 300):
         assert citizen.get(f"/certificates/{number}/share-code").status_code == 404, number
+
+
+def test_a_share_code_is_served_as_the_type_its_bytes_say(app, client, shop, citizen, fake_wechat):
+    """A code cached as a PNG (a transparent one, or one cached before JPEGs were accepted) stays a PNG."""
+    number = buy(citizen, fake_wechat, app, shop["listing"]["id"], quantity_g=50_000)["certificate_no"]
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    with app.app_context():
+        app.extensions["redis_bytes"].set(key("share-code", number), png)
+    shown = citizen.get(f"/certificates/{number}/share-code")
+    assert (shown.status_code, shown.mimetype, shown.data) == (200, "image/png", png)
+
+
+def test_when_wechat_answers_an_error_instead_of_a_code_the_share_code_is_a_503(app, client, shop, citizen,
+                                                                             fake_wechat):
+    number = buy(citizen, fake_wechat, app, shop["listing"]["id"], quantity_g=50_000)["certificate_no"]
+    fake_wechat.fail_next("/wxa/getwxacodeunlimit", 45009, "reach max api daily quota limit")
+    refused_with(citizen.get(f"/certificates/{number}/share-code"), 503, "wechat_unavailable")
+    with app.app_context():  # nothing cached: the next request asks WeChat again
+        assert app.extensions["redis_bytes"].get(key("share-code", number)) is None
+    assert citizen.get(f"/certificates/{number}/share-code").mimetype == "image/jpeg"
 
 
 def _dead_redis():

@@ -23,7 +23,10 @@ def served(app):
 
 
 def test_login_quote_order_pay_certificate_with_nothing_but_http(served, operator, shop):
-    token = requests.post(f"{served}/api/mp/v1/auth/login", json={"code": "demo-user"}, timeout=10).json()["token"]
+    code = requests.post(f"{served}/api/dev/wx-login", json={"person": "demo-user"}, timeout=10).json()["code"]
+    token = requests.post(f"{served}/api/mp/v1/auth/login", json={"code": code}, timeout=10).json()["token"]
+    again = requests.post(f"{served}/api/mp/v1/auth/login", json={"code": code}, timeout=10)
+    assert again.status_code == 400 and again.json()["error"]["code"] == "login_refused"  # a code works once
     me = {"Authorization": f"Bearer {token}"}
     listing = requests.get(f"{served}/api/mp/v1/listings", timeout=10).json()["items"][0]
     quote = requests.post(f"{served}/api/mp/v1/quotes", json={"listing_id": listing["id"], "quantity_g": 1_000_000},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from backend.settings import MIN_RESERVATION_TTL_SECONDS
 from backend.wechat.fake import FakeWeChatError
 from tests.miniprogram.test_purchase import listing_of
 
@@ -29,6 +30,16 @@ def test_an_unpaid_order_expires_its_wechat_order_is_closed_and_the_credits_go_b
     assert listing_of(client, shop["listing"]["id"])["available_g"] == 1_000_000
     with pytest.raises(FakeWeChatError, match="CLOSED|closed"):  # WeChat takes no money for a closed order
         fake_wechat.pay(order["order_no"])
+
+
+def test_with_the_shortest_reservation_allowed_the_buyer_has_four_minutes_to_pay(app, client, shop, citizen,
+                                                                             fake_wechat):
+    app.config["RESERVATION_TTL_SECONDS"] = MIN_RESERVATION_TTL_SECONDS
+    order = citizen.order(shop["listing"]["id"], 100_000)
+    assert order["pay_params"] is not None  # WeChat was asked for a prepay id: she can pay
+    app.config["CLOCK"].advance(minutes=4)  # she takes her time, yet pays within the deadline
+    fake_wechat.pay(order["order_no"])
+    assert citizen.get(f"/orders/{order['order_no']}").get_json()["status"] == "fulfilled"
 
 
 def test_wechat_refuses_payment_after_the_deadline_even_before_the_sweeper_runs(app, shop, citizen, fake_wechat):

@@ -8,7 +8,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tests.miniprogram.conftest import Citizen
+from tests.miniprogram.conftest import Citizen, wx_login
 from tests.miniprogram.test_notifications import deliver, forge, status_of
 
 
@@ -57,7 +57,7 @@ def test_redis_down_is_a_503_for_login_and_for_sessions(app, client, fake_wechat
     app.extensions["redis"] = dead
     me = citizen.get("/me")
     assert me.status_code == 503 and me.get_json()["error"]["code"] == "sessions_unavailable"
-    login = client.post("/api/mp/v1/auth/login", json={"code": "during-the-outage"})
+    login = client.post("/api/mp/v1/auth/login", json={"code": wx_login(client, "during-the-outage")})
     assert login.status_code == 503
 
 

@@ -204,7 +204,7 @@ def test_two_orders_at_once_cannot_both_squeeze_under_the_limit(app, client, sho
     listing_id = shop["listing"]["id"]
     citizen.order(listing_id, 50_000)
     citizen.order(listing_id, 50_000)
-    devices = [Citizen(app.test_client(), citizen.code) for _ in range(4)]  # one person, four logins
+    devices = [Citizen(app.test_client(), citizen.person) for _ in range(4)]  # one person, four logins
     answers = all_at_once(lambda device: device.post("/orders", order_body(listing_id, 50_000),
                                                      key=f"device-{devices.index(device)}"), devices)
     assert sorted(answer.status_code for answer in answers) == [201, 429, 429, 429]

@@ -1,4 +1,8 @@
-"""Logging in with WeChat: a wx.login code becomes an opaque session token; WeChat's session_key is dropped."""
+"""Logging in with WeChat: a wx.login code becomes an opaque session token; WeChat's session_key is dropped.
+
+Every login takes a fresh code from the phone's wx.login (``wx_login``): WeChat takes each code once, within five
+minutes, and the fake WeChat holds the app to that as WeChat would.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,55 @@ import json
 
 from backend.cache import get_redis
 from backend.wechat.miniapp import MiniApp
-from tests.miniprogram.conftest import Citizen
+from tests.envelope import refused
+from tests.miniprogram.conftest import Citizen, wx_login
 
 
 def login(client, code):
     return client.post("/api/mp/v1/auth/login", json={"code": code})
 
 
-def test_a_good_code_logs_in_and_the_same_code_is_the_same_person(client, fake_wechat):
-    first = login(client, "alice-device-1")
+def test_a_good_code_logs_in_and_the_same_person_is_the_same_user(client, fake_wechat):
+    first = login(client, wx_login(client, "alice"))
     assert first.status_code == 200
     body = first.get_json()
     assert set(body) == {"token", "expires_in", "user"} and body["expires_in"] == 7 * 86400
     assert "session_key" not in json.dumps(body) and "openid" not in json.dumps(body)
-    again = login(client, "alice-device-1").get_json()
+    again = login(client, wx_login(client, "alice")).get_json()  # her tablet: another code, the same openid
     assert again["user"]["id"] == body["user"]["id"] and again["token"] != body["token"]
-    assert login(client, "bob").get_json()["user"]["id"] != body["user"]["id"]
+    assert login(client, wx_login(client, "bob")).get_json()["user"]["id"] != body["user"]["id"]
     me = client.get("/api/mp/v1/me", headers={"Authorization": f"Bearer {body['token']}"}).get_json()
-    assert me["holder"] == f"user:{body['user']['id']}" and me["has_unionid"] is True
+    # A new mini-program is bound to no open-platform account, so WeChat sends no unionid and none is invented.
+    assert me["holder"] == f"user:{body['user']['id']}" and me["has_unionid"] is False
+
+
+def test_the_unionid_is_kept_once_the_app_is_bound_to_an_open_platform_account(client, fake_wechat):
+    token = login(client, wx_login(client, "alice")).get_json()["token"]
+    fake_wechat.bound_to_open_platform = True
+    again = login(client, wx_login(client, "alice")).get_json()["token"]
+    for session in (token, again):
+        assert client.get("/api/mp/v1/me", headers={"Authorization": f"Bearer {session}"}).get_json()[
+            "has_unionid"] is True
+
+
+def test_a_code_is_good_for_one_login_only(client, fake_wechat):
+    code = wx_login(client, "alice")
+    assert login(client, code).status_code == 200
+    # A retry with the same code (the mini-program resending the request) is WeChat's 40163: the user's 400.
+    error = refused(login(client, code), 400, "login_refused", field="code")
+    assert "code already used" in error["message"]
+
+
+def test_a_code_older_than_five_minutes_is_refused(client, clock, fake_wechat):
+    code = wx_login(client, "alice")
+    clock.advance(minutes=5, seconds=1)
+    error = refused(login(client, code), 400, "login_refused", field="code")
+    assert "invalid code" in error["message"]
+    assert login(client, wx_login(client, "alice")).status_code == 200  # wx.login again, and all is well
+
+
+def test_a_code_wx_login_never_issued_is_refused(client, fake_wechat):
+    refused(login(client, "made-up-code"), 400, "login_refused", field="code")
 
 
 def test_the_token_is_kept_only_as_a_hash_and_the_session_key_not_at_all(app, client, fake_wechat, monkeypatch):
@@ -31,7 +66,7 @@ def test_the_token_is_kept_only_as_a_hash_and_the_session_key_not_at_all(app, cl
     seen = []
     exchange = MiniApp.code_to_session
     monkeypatch.setattr(MiniApp, "code_to_session", lambda self, code: seen.append(exchange(self, code)) or seen[-1])
-    token = login(client, "carol").get_json()["token"]
+    token = login(client, wx_login(client, "carol")).get_json()["token"]
     with app.app_context():
         redis = get_redis()
         stored = [(name, redis.get(name)) for name in redis.scan_iter(match=app.config["REDIS_KEY_PREFIX"] + "*")
@@ -62,9 +97,9 @@ def test_wechat_being_down_is_a_503_not_a_500(client, fake_wechat):
 
 def test_logins_are_rate_limited_per_client(app, client, fake_wechat):
     app.config["MP_LOGIN_RATE_LIMIT_PER_MINUTE"] = 3
-    assert [login(client, f"u{n}").status_code for n in range(4)] == [200, 200, 200, 429]
+    assert [login(client, wx_login(client, f"u{n}")).status_code for n in range(4)] == [200, 200, 200, 429]
     app.config["CLOCK"].advance(minutes=1)
-    assert login(client, "u5").status_code == 200
+    assert login(client, wx_login(client, "u5")).status_code == 200
 
 
 def test_logout_ends_the_session_and_refresh_swaps_the_token(client, fake_wechat):

@@ -51,6 +51,10 @@ FORGERIES = {
                                                                               "total": r["amount"]["total"] + 1}}),
     "not a success": dict(resource_change=lambda r: {"trade_state": "NOTPAY"}),
     "for another merchant": dict(resource_change=lambda r: {"mchid": "1999999999"}),
+    # One merchant account may serve several apps (a second mini-program, an official account): their payments are
+    # signed with the same keys and name our merchant, and only the appid tells that this one is not ours.
+    "for another app of the same merchant": dict(resource_change=lambda r: {"appid": "wx0000000000000002"}),
+    "paid in another currency": dict(resource_change=lambda r: {"amount": {**r["amount"], "currency": "USD"}}),
     "for an unknown order": dict(resource_change=lambda r: {"out_trade_no": "TH20260312FFFFFFFFFFFF"}),
 }
 

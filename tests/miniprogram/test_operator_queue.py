@@ -98,15 +98,16 @@ def test_a_payment_heard_of_after_an_operator_resolved_the_order_changes_nothing
     assert available(client, listing_id) == 1_000_000 and queue(operator) == []
 
 
-def abnormal_refund(fake_wechat, order_no: str, *, status: str = "ABNORMAL"):
-    """WeChat's refund notification for the order's refund, with this outcome (the payer's card was closed …)."""
+def abnormal_refund(fake_wechat, order_no: str, *, status: str = "ABNORMAL", **amount):
+    """WeChat's refund notification for the order's refund, with this outcome (the payer's card was closed …) and,
+    where ``amount`` says so, other money than WeChat recorded."""
     refund_no, record = next(iter(fake_wechat.refunds.items()))
     resource = {"mchid": fake_wechat.transactions[order_no]["mchid"], "out_trade_no": order_no,
                 "transaction_id": record["transaction_id"], "out_refund_no": refund_no,
                 "refund_id": record["refund_id"], "refund_status": status,
                 "user_received_account": "招商银行信用卡0403",
                 "amount": {"total": record["total"], "refund": record["refund"], "payer_total": record["total"],
-                           "payer_refund": record["refund"]}}
+                           "payer_refund": record["refund"], **amount}}
     return fake_wechat.notification(url=record["notify_url"], event_type=f"REFUND.{status}",
                                     original_type="refund", resource=resource, summary="退款异常")
 
@@ -139,6 +140,35 @@ def test_a_refund_wechat_could_not_make_waits_for_an_operator(app, client, runne
     assert queued["status"] == "refunded" and "refunded twice" in queued["attention"]
     operator.ok(operator.post(f"/orders/{order['order_no']}/resolve", {"note": "买家已退回多退的款项"}))
     assert queue(operator) == []
+
+
+def test_a_refund_reported_for_less_than_the_order_is_refused_and_waits_for_an_operator(
+        app, client, operator, shop, citizen, fake_wechat):
+    """Her 3 kg cost 24 yuan; WeChat's signed notification says 23.99 yuan went back. Not refunded: queued."""
+    order = refunding_keep_order(citizen, fake_wechat, shop)
+    assert order["amount_fen"] == 2_400
+    short = abnormal_refund(fake_wechat, order["order_no"], status="SUCCESS", refund=2_399, payer_refund=2_399)
+    assert deliver(client, short) == 400  # refused: WeChat retries, and nothing is marked refunded
+    [queued] = operator.ok(operator.get("/orders?attention=true"))["items"]
+    assert (queued["order_no"], queued["status"]) == (order["order_no"], "refunding")
+    assert "does not match" in queued["attention"] and "refunded 2399 fen" in queued["attention"]
+    assert citizen.get(f"/orders/{order['order_no']}").get_json()["under_review"] is True
+
+    # The right one arriving afterwards settles the refund, and the operator still looks at the odd one.
+    assert deliver(client, abnormal_refund(fake_wechat, order["order_no"], status="SUCCESS")) == 200
+    [queued] = operator.ok(operator.get("/orders?attention=true"))["items"]
+    assert (queued["status"], "does not match" in queued["attention"]) == ("refunded", True)
+    operator.ok(operator.post(f"/orders/{order['order_no']}/resolve", {"note": "商户平台核对：全额 24.00 元已退"}))
+    assert queue(operator) == []
+
+
+def test_a_refund_of_another_payment_or_in_another_currency_is_refused_and_queued(client, operator, shop, citizen,
+                                                                                fake_wechat):
+    order = refunding_keep_order(citizen, fake_wechat, shop)
+    for odd, named in (({"total": 9_999}, "9999 fen payment"), ({"currency": "USD"}, "'USD'")):
+        assert deliver(client, abnormal_refund(fake_wechat, order["order_no"], status="SUCCESS", **odd)) == 400
+        [queued] = operator.ok(operator.get("/orders?attention=true"))["items"]
+        assert queued["status"] == "refunding" and named in queued["attention"], queued
 
 
 def test_an_abnormal_refund_that_wechat_completes_leaves_the_queue_by_itself(client, operator, shop, citizen,

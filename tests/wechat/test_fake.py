@@ -1,6 +1,9 @@
 """The fake WeChat, driven through the real client libraries: wechatpy for the mini-program APIs and wechatpayv3
 (public-key mode, response signatures verified) for WeChat Pay. If these pass, the app's adapters talk to the
 fake exactly as they would to WeChat.
+
+A refusal is WeChat's documented answer (an errcode, or a 4xx with its code), asserted exactly; a crash of the fake
+(a 500, recorded in ``fake.crashes``) fails the test that caused it, whatever that test asserted.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from wechatpy.exceptions import WeChatClientException
 from backend.wechat.fake import BEIJING, FakeWeChat, FakeWeChatError, Notification, rsa_verify
 from tests.conftest import FakeClock
 
-NOTIFY_URL = "http://127.0.0.1:1/notify"  # nothing listens: notifications are delivered by hand or by `sender`
+NOTIFY_URL = "https://tanhui.example.cn/api/pay/wechat/notify"  # delivered by hand or by `sender`, never POSTed
 OPENID = "oFakeOpenid000000000000000001"
 
 
@@ -50,6 +53,7 @@ def fake(clock):
     wechat = FakeWeChat(clock=clock).start()
     yield wechat
     wechat.close()
+    assert wechat.crashes == [], wechat.crashes  # a 500 is the fake's bug, never a refusal
 
 
 def mini_client(fake: FakeWeChat, secret: str | None = None) -> WeChatClient:
@@ -90,32 +94,60 @@ def place(wxpay: WeChatPay, out_trade_no: str, total: int = 100, **extra) -> tup
 
 
 def decrypted(wxpay: WeChatPay, notification: Notification) -> dict | None:
-    """What wechatpayv3 makes of a notification: the envelope with the plaintext resource, or None if refused."""
-    try:
-        return wxpay.callback(notification.headers, notification.body)
-    except Exception:  # wechatpayv3 raises bare Exception/ValueError on some forgeries (an unknown key id)
-        return None
+    """What wechatpayv3 makes of a notification: the envelope with the plaintext resource, or None if refused.
+
+    Anything it raises propagates: a library that crashes on a forgery has not refused it (the app must catch
+    that itself, see backend/wechat/pay.py), and a test must say which of the two it expects.
+    """
+    return wxpay.callback(notification.headers, notification.body)
 
 
 # ---------------------------------------------------------------------------------------------- mini-program
 
 
-def test_login_code_means_one_user(fake):
+def test_each_login_gets_a_fresh_code_and_one_person_is_one_openid(fake):
     client = mini_client(fake)
-    first, again, bob = (client.wxa.code_to_session(code) for code in ("alice", "alice", "bob"))
+    codes = [fake.login_code(person) for person in ("alice", "alice", "bob")]
+    assert len(set(codes)) == 3 and all(len(code) == 32 for code in codes)
+    first, again, bob = (client.wxa.code_to_session(code) for code in codes)
     assert first["openid"] == again["openid"] != bob["openid"]
-    assert first["unionid"] == again["unionid"] != bob["unionid"]
     assert len(first["openid"]) == 28 and first["openid"].startswith("o")
     assert first["session_key"] != again["session_key"]
     assert fake.calls[0] == ("GET", "/cgi-bin/token")  # wechatpy fetches a token even for jscode2session
     assert fake.calls.count(("GET", "/cgi-bin/token")) == 1
 
 
-@pytest.mark.parametrize("code", ["bad code!", "x" * 65])
-def test_bad_login_code_is_40029(fake, code):
+def test_no_unionid_unless_the_app_is_bound_to_an_open_platform_account(fake):
+    client = mini_client(fake)
+    assert "unionid" not in client.wxa.code_to_session(fake.login_code("alice"))
+    fake.bound_to_open_platform = True
+    first, again, bob = (client.wxa.code_to_session(fake.login_code(person)) for person in ("alice", "alice", "bob"))
+    assert first["unionid"] == again["unionid"] != bob["unionid"]
+
+
+def login_refusal(fake: FakeWeChat, code: str) -> tuple[int, str]:
     with pytest.raises(WeChatClientException) as refused:
         mini_client(fake).wxa.code_to_session(code)
-    assert refused.value.errcode == 40029
+    return refused.value.errcode, refused.value.errmsg
+
+
+def test_a_login_code_works_once(fake):
+    code = fake.login_code("alice")
+    assert mini_client(fake).wxa.code_to_session(code)["openid"]
+    assert login_refusal(fake, code) == (40163, "code been used")
+
+
+def test_a_login_code_lapses_after_five_minutes(fake, clock):
+    in_time, too_late = fake.login_code("alice"), fake.login_code("alice")
+    clock.advance(minutes=5)
+    assert mini_client(fake).wxa.code_to_session(in_time)["openid"]
+    clock.advance(seconds=1)
+    assert login_refusal(fake, too_late) == (40029, "invalid code")
+
+
+@pytest.mark.parametrize("code", ["bad code!", "x" * 65, "never-issued-by-wx-login"])
+def test_a_code_wx_login_never_issued_is_40029(fake, code):
+    assert login_refusal(fake, code)[0] == 40029
 
 
 def test_token_needs_the_right_secret_and_every_api_needs_a_token(fake):
@@ -131,22 +163,34 @@ def test_token_needs_the_right_secret_and_every_api_needs_a_token(fake):
 
 def test_fail_next_fails_only_the_next_call(fake):
     client = mini_client(fake)
+    code = fake.login_code("alice")
     fake.fail_next("/sns/jscode2session", 45011, "api minute-quota reach limit mustslower retry next minute")
     with pytest.raises(WeChatClientException) as refused:
-        client.wxa.code_to_session("alice")
+        client.wxa.code_to_session(code)
     assert (refused.value.errcode, refused.value.errmsg) == (45011, "api minute-quota reach limit mustslower "
                                                                     "retry next minute")
-    assert client.wxa.code_to_session("alice")["openid"]
+    assert client.wxa.code_to_session(code)["openid"]  # the refused call did not spend the code
 
 
-def test_mini_program_code_is_a_real_png(fake):
+def test_a_mini_program_code_is_a_scannable_jpeg(fake):
     response = mini_client(fake).wxa.get_wxa_code_unlimited("sku=42&u=7", width=430, page="pages/shop/item")
-    assert response.headers["Content-Type"] == "image/png"
-    assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert response.headers["Content-Type"] == "image/jpeg"
+    assert response.content.startswith(b"\xff\xd8\xff")
     image = Image.open(io.BytesIO(response.content))
-    assert 280 <= image.width <= 600
+    assert image.format == "JPEG" and 280 <= image.width <= 600
     [code] = zxingcpp.read_barcodes(image.convert("L"))
     assert code.text == "pages/shop/item?scene=sku=42&u=7"
+
+
+def test_a_transparent_mini_program_code_is_a_png_still_labelled_jpeg(fake):
+    response = mini_client(fake).wxa.get_wxa_code_unlimited("sku=42", page="pages/shop/item", is_hyaline=True)
+    assert response.headers["Content-Type"] == "image/jpeg"  # as WeChat labels it: only the bytes tell
+    assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
+    image = Image.open(io.BytesIO(response.content))
+    assert image.mode == "RGBA" and image.getpixel((0, 0))[3] == 0  # the quiet zone shows what lies beneath
+    on_white = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
+    [code] = zxingcpp.read_barcodes(on_white.convert("L"))
+    assert code.text == "pages/shop/item?scene=sku=42"
 
 
 @pytest.mark.parametrize("scene", ["", "x" * 33, "中文"])
@@ -223,6 +267,26 @@ def test_prepay_names_the_bad_field(wxpay, out_trade_no, extra, field):
     answer = json.loads(text)
     assert (status, answer["code"]) == (400, "PARAM_ERROR")
     assert answer["message"].startswith(field)
+
+
+@pytest.mark.parametrize("notify_url", [
+    "http://tanhui.example.cn/api/pay/wechat/notify",       # WeChat Pay: "有效性：1. HTTPS"
+    "https://tanhui.example.cn/api/pay/wechat/notify?o=1",  # "2. 不允许携带查询串"
+    "http://127.0.0.1:5000/api/pay/wechat/notify",          # loopback, unless the app running the fake allows it
+])
+def test_prepay_refuses_a_notify_url_wechat_would_refuse(wxpay, notify_url):
+    status, answer = place(wxpay, "T20260312000005", notify_url=notify_url)
+    assert (status, answer["code"]) == (400, "PARAM_ERROR") and answer["message"].startswith("notify_url")
+
+
+def test_the_app_running_the_fake_may_name_its_own_loopback_address_over_http(fake, wxpay):
+    fake.allow_loopback_http_notify = True
+    assert place(wxpay, "T20260312000006", notify_url="http://127.0.0.1:5000/api/pay/wechat/notify")[0] == 200
+    status, answer = place(wxpay, "T20260312000007", notify_url="http://tanhui.example.cn/api/pay/wechat/notify")
+    assert (status, answer["code"]) == (400, "PARAM_ERROR")  # only loopback: a real host must speak https
+    status, text = wxpay.refund(out_refund_no="R1", out_trade_no="T20260312000006", notify_url="http://10.0.0.7/n",
+                                amount={"refund": 1, "total": 100, "currency": "CNY"})
+    assert (status, json.loads(text)["message"][:10]) == (400, "notify_url")
 
 
 def test_pay_query_and_payment_notification(fake, wxpay, clock):
@@ -314,10 +378,43 @@ def test_close(fake, wxpay):
 
     status, text = wxpay.close(out_trade_no="T20260312000041")
     assert (status, json.loads(text)["code"]) == (404, "ORDER_NOT_EXIST")
+
+
+def test_closing_a_paid_order_is_refused_in_a_spelling_no_one_should_rely_on(fake, wxpay):
+    """APIv3 documents no answer for closing a paid order (v2 said ORDERPAID): the fake picks the documented
+    403 TRADE_ERROR, and the order's query is what tells that it was paid."""
     place(wxpay, "T20260312000042")
     fake.pay("T20260312000042", deliver=False)
     status, text = wxpay.close(out_trade_no="T20260312000042")
-    assert (status, json.loads(text)) == (400, {"code": "ORDERPAID", "message": "订单已支付"})
+    assert (status, json.loads(text)["code"]) == (403, "TRADE_ERROR")
+    assert json.loads(wxpay.query(out_trade_no="T20260312000042")[1])["trade_state"] == "SUCCESS"
+
+
+def test_a_payer_typing_the_password_makes_close_answer_202_and_close_nothing(fake, wxpay):
+    place(wxpay, "T20260312000043")
+    fake.set_trade_state("T20260312000043", "USERPAYING")
+    status, text = wxpay.close(out_trade_no="T20260312000043")
+    assert (status, json.loads(text)["code"]) == (202, "USER_PAYING")  # a 2xx, yet nothing closed
+    assert json.loads(wxpay.query(out_trade_no="T20260312000043")[1])["trade_state"] == "USERPAYING"
+    fake.pay("T20260312000043", deliver=False)  # the password goes through
+    assert json.loads(wxpay.query(out_trade_no="T20260312000043")[1])["trade_state"] == "SUCCESS"
+
+
+@pytest.mark.parametrize(("state", "description"), [("USERPAYING", "用户支付中，需要输入密码"),
+                                                    ("PAYERROR", "支付失败，请重新下单支付"),
+                                                    ("REVOKED", "订单已撤销")])
+def test_the_query_answers_every_documented_trade_state_none_of_them_paid(fake, wxpay, state, description):
+    place(wxpay, "T20260312000044")
+    fake.set_trade_state("T20260312000044", state)
+    answer = json.loads(wxpay.query(out_trade_no="T20260312000044")[1])
+    assert (answer["trade_state"], answer["trade_state_desc"]) == (state, description)
+    assert "transaction_id" not in answer and "success_time" not in answer and "payer_total" not in answer["amount"]
+    if state != "USERPAYING":
+        with pytest.raises(FakeWeChatError, match=state):
+            fake.pay("T20260312000044", deliver=False)
+        assert place(wxpay, "T20260312000044") == (400, {"code": "ORDER_CLOSED", "message": "订单已关闭"})
+    with pytest.raises(FakeWeChatError, match="payer's side"):
+        fake.set_trade_state("T20260312000044", "SUCCESS")  # paying is fake.pay, with its notification
 
 
 def refund(wxpay: WeChatPay, out_refund_no: str, amount: int, total: int = 100,
@@ -410,6 +507,7 @@ def test_default_sender_posts_the_signed_bytes(fake, wxpay):
 
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, args=(0.02,), daemon=True).start()
+    fake.allow_loopback_http_notify = True  # as the app that runs the fake sets it
     try:
         place(wxpay, "T20260312000080", notify_url=f"http://127.0.0.1:{receiver.server_address[1]}/wechat/notify")
         notification = fake.pay("T20260312000080")
@@ -419,6 +517,21 @@ def test_default_sender_posts_the_signed_bytes(fake, wxpay):
     [(headers, body)] = received
     assert body == notification.body
     assert {name: headers[name] for name in notification.headers} == notification.headers
+
+
+def test_a_crash_of_the_fake_is_a_500_on_record_not_a_refusal(fake, wxpay, monkeypatch):
+    """Refusals are WeChat's answers (4xx with a code); a bug in the fake must never pass for one."""
+    status, text = wxpay.query(out_trade_no="T20260312000095")
+    assert (status, json.loads(text)["code"]) == (404, "ORDER_NOT_EXIST") and fake.crashes == []
+    place(wxpay, "T20260312000095")
+
+    def broken(*args):
+        raise KeyError("trade_state")
+
+    monkeypatch.setattr(FakeWeChat, "_transaction_view", broken)
+    assert wxpay.query(out_trade_no="T20260312000095")[0] == 500
+    assert fake.crashes == ["GET /v3/pay/transactions/out-trade-no/T20260312000095: KeyError: 'trade_state'"]
+    fake.crashes.clear()  # this test's crash was on purpose; the fixture fails any other
 
 
 def test_calls_and_restart(fake, wxpay):
