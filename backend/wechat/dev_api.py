@@ -13,7 +13,9 @@ from flask import Blueprint, Flask, request
 from backend import wechat
 from backend.db import read
 from backend.errors import Conflict, Forbidden
+from backend.http import Route, anchored, register
 from backend.orders import service
+from backend.schemas import Out
 from backend.wechat.fake import FakeWeChatError
 
 bp = Blueprint("dev_pay", __name__, url_prefix="/api/dev")
@@ -22,8 +24,15 @@ bp = Blueprint("dev_pay", __name__, url_prefix="/api/dev")
 LOOPBACK = {"127.0.0.1", "::1"}
 
 
-@bp.post("/pay/<order_no>")
+class DevPaid(Out):
+    order_no: str
+    paid_fen: int
+    notification_status: int | str
+    next: str
+
+
 def pay(order_no: str):
+    """The fake WeChat pays the order and POSTs its signed notification to WECHATPAY_NOTIFY_URL."""
     if request.remote_addr not in LOOPBACK:  # a development box on a shared network pays nobody's orders
         raise Forbidden("仅限本机调用 (development endpoint: loopback only)")
     order = read(lambda s: service.get_order(s, order_no))  # no transaction stays open while the fake calls us
@@ -38,6 +47,11 @@ def pay(order_no: str):
         status = f"not delivered: {error.__class__.__name__}"
     return {"order_no": order_no, "paid_fen": order.amount_fen, "notification_status": status,
             "next": f"GET /api/mp/v1/orders/{order_no}"}
+
+
+register(bp, [Route("POST", "/pay/<order_no>", pay, "Development only: the fake WeChat pays an order",
+                    response=DevPaid, params={"order_no": anchored(service.ORDER_NO_PATTERN)}, errors=(409,),
+                    tags=("development",))])
 
 
 def init_app(app: Flask) -> None:
