@@ -16,24 +16,31 @@ from backend import certificates
 from backend.certificates import service as cert_service
 from backend.db import atomic, read, snapshot
 from backend.errors import InvalidInput, NotFound
-from backend.http import Route, register
+from backend.certificates.api import NUMBER
+from backend.certificates.schemas import CertificateOut
+from backend.http import Route, anchored, register
 from backend.ledger import operations, queries
 from backend.ledger.invariants import check
 from backend.ledger.models import Retirement, Transfer
+from backend.ledger.schemas import AccountOut, LedgerCheckOut, RetirementOut, SerialOut, TransferOut
 from backend.orders import service as orders
 from backend.orders.models import Order
+from backend.orders.schemas import OperatorOrderOut
 from backend.registry import service
 from backend.orgs import schemas as org_schemas
 from backend.orgs import service as orgs
 from backend.registry.models import Batch
+from backend.registry.schemas import BatchOut, MethodologyOut, OperatorProjectOut
+from backend.schemas import Items, Revoked
 from backend.registry.views import (
     batch_view,
     methodology_view,
     project_views,
 )
 from backend.shop import service as shop
+from backend.shop.schemas import ListingOut
 from backend.staff.roles import PLATFORM_ROLES
-from backend.staff.schemas import PlatformInviteIn
+from backend.staff.schemas import InvitationLinkOut, InvitationOut, PlatformInviteIn, StaffAccountOut
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin/v1")
 PLATFORM_ROLE = f"<any({','.join(PLATFORM_ROLES)}):role>"
@@ -253,77 +260,103 @@ def ledger_check():
     return {"ok": not violations, "violations": [str(v) for v in violations]}
 
 
+ORDER_NO = {"order_no": anchored(orders.ORDER_NO_PATTERN)}
+CERTIFICATE_NO = {"number": anchored(NUMBER)}
+ORGANISATION = org_schemas.OrganisationRecordOut
+STAFF = StaffAccountOut
+
 ROUTES = [
-    Route("GET", "/methodologies", list_methodologies, "List methodologies"),
+    Route("GET", "/methodologies", list_methodologies, "List methodologies", response=Items[MethodologyOut]),
     Route("POST", "/methodologies", create_methodology, "Register a methodology", body=schemas.MethodologyIn,
-          status=201),
+          status=201, response=MethodologyOut),
     Route("GET", "/organisations", people.list_organisations, "Organisations with their verification state",
-          query=schemas.OrganisationQuery),
+          query=schemas.OrganisationQuery, response=Items[org_schemas.ReviewedOrganisationOut]),
     Route("POST", "/organisations", create_organisation, "Register an organisation (verified by doing so)",
-          body=schemas.OrganisationIn, status=201),
+          body=schemas.OrganisationIn, status=201, response=org_schemas.ReviewedOrganisationOut),
     Route("GET", "/organisations/<int:organisation_id>", people.get_organisation,
-          "One organisation: credit-code check, contact, decisions, members"),
+          "One organisation: credit-code check, contact, decisions, members", response=ORGANISATION),
     Route("POST", "/organisations/<int:organisation_id>/<any(verify,reject,suspend,reinstate):action>",
           people.decide_organisation, "Verify or reject an application; suspend or reinstate (reason required "
-          "except to verify)", body=org_schemas.DecisionIn),
-    Route("GET", "/projects", list_projects, "List projects in every state", query=schemas.ProjectQuery),
-    Route("POST", "/projects", create_project, "Create a draft project", body=schemas.ProjectIn, status=201),
-    Route("GET", "/projects/<int:project_id>", get_project, "One project with its review history"),
+          "except to verify)", body=org_schemas.DecisionIn, response=ORGANISATION,
+          description="A reason (1–500 characters) is required to reject or suspend, and not needed to verify; "
+                      "which actions are open depends on the organisation's state (409 otherwise)."),
+    Route("GET", "/projects", list_projects, "List projects in every state", query=schemas.ProjectQuery,
+          response=Items[OperatorProjectOut]),
+    Route("POST", "/projects", create_project, "Create a draft project", body=schemas.ProjectIn, status=201,
+          response=OperatorProjectOut, description=schemas.ProjectIn.RULES),
+    Route("GET", "/projects/<int:project_id>", get_project, "One project with its review history",
+          response=OperatorProjectOut),
     Route("POST", "/projects/<int:project_id>/<any(submit,register,reject,suspend,reinstate):action>",
-          decide_project, "Review step: submit, register, reject, suspend, reinstate", body=schemas.DecisionIn),
+          decide_project, "Review step: submit, register, reject, suspend, reinstate", body=schemas.DecisionIn,
+          response=OperatorProjectOut,
+          description="Each action is open from some states only (409 otherwise); reject and suspend need a "
+                      "reason."),
     Route("POST", "/projects/<int:project_id>/batches", create_batch, "Issue a batch (Idempotency-Key)",
-          body=schemas.BatchIn, status=201),
-    Route("GET", "/batches/<int:batch_id>", get_batch, "One batch with its supply"),
-    Route("GET", "/batches/<int:batch_id>/serials/<serial:serial>", serial, "Who holds a serial"),
-    Route("GET", "/accounts", list_accounts, "Ledger account balances", query=schemas.AccountQuery),
-    Route("GET", "/ledger/transfers", list_transfers, "Transfers, newest first", query=schemas.TransferQuery),
-    Route("GET", "/ledger/transfers/<int:transfer_id>", get_transfer, "One transfer with its serials"),
+          body=schemas.BatchIn, status=201, response=BatchOut, idempotent=True, description=schemas.BatchIn.RULES),
+    Route("GET", "/batches/<int:batch_id>", get_batch, "One batch with its supply", response=BatchOut),
+    Route("GET", "/batches/<int:batch_id>/serials/<serial:serial>", serial, "Who holds a serial",
+          response=SerialOut),
+    Route("GET", "/accounts", list_accounts, "Ledger account balances", query=schemas.AccountQuery,
+          response=Items[AccountOut]),
+    Route("GET", "/ledger/transfers", list_transfers, "Transfers, newest first", query=schemas.TransferQuery,
+          response=Items[TransferOut]),
+    Route("GET", "/ledger/transfers/<int:transfer_id>", get_transfer, "One transfer with its serials",
+          response=TransferOut),
     Route("POST", "/ledger/transfers", make_transfer, "TRANSFER available credits (Idempotency-Key)",
-          body=schemas.TransferIn, status=201),
+          body=schemas.TransferIn, status=201, response=TransferOut, idempotent=True,
+          description=schemas.TransferIn.RULES, errors=(404,)),
     Route("POST", "/ledger/transfers/<int:transfer_id>/correct", correct_transfer,
-          "CORRECT: reverse a transfer exactly (Idempotency-Key)", body=schemas.CorrectIn, status=201),
+          "CORRECT: reverse a transfer exactly (Idempotency-Key)", body=schemas.CorrectIn, status=201,
+          response=TransferOut, idempotent=True),
     Route("POST", "/ledger/reservations", make_reservation, "RESERVE credits until a deadline (Idempotency-Key)",
-          body=schemas.ReserveIn, status=201),
+          body=schemas.ReserveIn, status=201, response=TransferOut, idempotent=True,
+          description=schemas.TransferIn.RULES, errors=(404,)),
     Route("POST", "/ledger/reservations/<int:reservation_id>/post", post_reservation,
-          "POST all or part of a reservation (Idempotency-Key)", body=schemas.PostIn, status=201),
+          "POST all or part of a reservation (Idempotency-Key)", body=schemas.PostIn, status=201,
+          response=TransferOut, idempotent=True),
     Route("POST", "/ledger/reservations/<int:reservation_id>/void", void_reservation,
-          "VOID a reservation (Idempotency-Key)", body=schemas.VoidIn, status=201),
+          "VOID a reservation (Idempotency-Key)", body=schemas.VoidIn, status=201, response=TransferOut,
+          idempotent=True),
     Route("POST", "/ledger/retirements", make_retirement, "RETIRE credits for a purpose (Idempotency-Key)",
-          body=schemas.RetireIn, status=201),
-    Route("GET", "/ledger/retirements/<int:retirement_id>", get_retirement, "One retirement with its serials"),
+          body=schemas.RetireIn, status=201, response=RetirementOut, idempotent=True, errors=(404,)),
+    Route("GET", "/ledger/retirements/<int:retirement_id>", get_retirement, "One retirement with its serials",
+          response=RetirementOut),
     Route("POST", "/ledger/cancellations", make_cancellation, "CANCEL credits (Idempotency-Key)",
-          body=schemas.CancelIn, status=201),
-    Route("GET", "/listings", list_listings, "Every listing, withdrawn ones too"),
+          body=schemas.CancelIn, status=201, response=TransferOut, idempotent=True, errors=(404,)),
+    Route("GET", "/listings", list_listings, "Every listing, withdrawn ones too", response=Items[ListingOut]),
     Route("POST", "/listings", create_listing, "Put a batch on sale at a price per tonne", body=schemas.ListingIn,
-          status=201),
+          status=201, response=ListingOut, errors=(404,)),
     Route("PATCH", "/listings/<int:listing_id>", change_listing, "Change a listing's price, texts or availability",
-          body=schemas.ListingChange),
+          body=schemas.ListingChange, response=ListingOut, description=schemas.ListingChange.RULES),
     Route("GET", "/orders", list_orders, "Orders, newest first (attention=true: the operators' queue)",
-          query=schemas.OrderQuery),
+          query=schemas.OrderQuery, response=Items[OperatorOrderOut]),
     Route("POST", "/orders/<order_no>/resolve", resolve_order, "Close an order settled by hand on the merchant "
-          "platform", body=schemas.ResolveIn),
+          "platform", body=schemas.ResolveIn, response=OperatorOrderOut, params=ORDER_NO),
     Route("POST", "/certificates/<number>/revocation", revoke_certificate,
-          "Revoke a certificate, with the reason its verify page will show", body=schemas.RevocationIn, status=201),
-    Route("GET", "/ledger/check", ledger_check, "Run the ledger invariant checker"),
+          "Revoke a certificate, with the reason its verify page will show", body=schemas.RevocationIn, status=201,
+          response=CertificateOut, params=CERTIFICATE_NO),
+    Route("GET", "/ledger/check", ledger_check, "Run the ledger invariant checker", response=LedgerCheckOut),
     Route("GET", "/audit", people.list_audit, "The audit chain, newest first (actor, action, object, at)",
-          query=schemas.AuditQuery),
-    Route("GET", "/staff", people.list_staff, "Staff accounts with their roles"),
-    Route("GET", "/staff/<int:account_id>", people.get_staff, "One staff account"),
+          query=schemas.AuditQuery, response=Items[schemas.AuditEventOut]),
+    Route("GET", "/staff", people.list_staff, "Staff accounts with their roles", response=Items[STAFF]),
+    Route("GET", "/staff/<int:account_id>", people.get_staff, "One staff account", response=STAFF),
     Route("POST", "/staff/<int:account_id>/<any(disable,enable):action>", people.set_staff_disabled,
-          "Disable an account (no sign-in, sessions end, tokens stop) or enable it again"),
+          "Disable an account (no sign-in, sessions end, tokens stop) or enable it again", response=STAFF),
     Route("PUT", f"/staff/<int:account_id>/roles/{PLATFORM_ROLE}", people.grant_platform_role,
-          "Give an account a platform role"),
+          "Give an account a platform role", response=STAFF),
     Route("DELETE", f"/staff/<int:account_id>/roles/{PLATFORM_ROLE}", people.revoke_platform_role,
-          "Take a platform role away"),
+          "Take a platform role away", response=STAFF),
     Route("POST", "/staff/<int:account_id>/totp-reset", people.reset_staff_totp,
-          "Remove an account's second factor (a lost phone); they enrol again at their next sign-in"),
-    Route("GET", "/staff/invitations", people.list_platform_invitations, "Open invitations to platform roles"),
+          "Remove an account's second factor (a lost phone); they enrol again at their next sign-in",
+          response=STAFF),
+    Route("GET", "/staff/invitations", people.list_platform_invitations, "Open invitations to platform roles",
+          response=Items[InvitationOut]),
     Route("POST", "/staff/invitations", people.invite_platform_staff,
-          "Invite someone to a platform role: a one-time link, shown once", body=PlatformInviteIn, status=201),
+          "Invite someone to a platform role: a one-time link, shown once", body=PlatformInviteIn, status=201,
+          response=InvitationLinkOut),
     Route("DELETE", "/staff/invitations/<int:invitation_id>", people.revoke_platform_invitation,
-          "Revoke an open invitation"),
+          "Revoke an open invitation", response=Revoked),
 ]
-
 
 
 register(bp, ROUTES)  # who may call each route: backend/access/policy.py

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,7 @@ from backend.ledger.holders import HOLDER_PATTERN
 from backend.ledger.models import RETIREMENT_PURPOSES
 from backend.ledger.operations import MAX_AMOUNT_G, MAX_TTL_SECONDS
 from backend.orders.models import ORDER_STATES
+from backend.schemas import Json, Out, changes_only
 from backend.registry.models import ECOSYSTEMS, ORGANISATION_KINDS, ORGANISATION_STATES, PROJECT_STATES
 from backend.shop.service import MAX_PRICE_FEN_PER_T
 
@@ -44,6 +45,10 @@ class OrganisationIn(Body):
 
 
 class ProjectIn(Body):
+    RULES: ClassVar[str] = (
+        "Rules the schema cannot say (400 naming the field): owner_id names a registered organisation and "
+        "methodology_id a methodology of the project's ecosystem; county_adcode is a county-level GB/T 2260 code; "
+        "crediting_end is after crediting_start.")
     owner_id: Id
     name: Name
     county_adcode: str = Field(pattern=r"^\d{6}$")
@@ -60,6 +65,10 @@ class DecisionIn(Body):
 
 
 class BatchIn(Body):
+    RULES: ClassVar[str] = (
+        "Rules the schema cannot say: monitoring_end is not before monitoring_start and both lie within the "
+        "project's crediting period, vintage is a year of the monitoring period (400 naming the field); only a "
+        "registered project gets batches (409).")
     monitoring_start: date
     monitoring_end: date
     vintage: int = Field(ge=1990, le=2100)
@@ -68,6 +77,10 @@ class BatchIn(Body):
 
 
 class TransferIn(Body):
+    RULES: ClassVar[str] = (
+        "Rules the schema cannot say: to_holder must exist (an org:<id> is a registered organisation: 400 "
+        "otherwise) and differ from from_holder; from_holder must have amount_g available in the batch "
+        "(409 insufficient_credits), and a suspended project's credits do not move (409).")
     batch_id: Id
     from_holder: Holder
     to_holder: Holder
@@ -107,7 +120,7 @@ class CorrectIn(Body):
     reason: str = Field(min_length=1, max_length=500)
 
 
-PhotoUrl = Annotated[str, Field(pattern=r"^https://[^\s]{1,490}$", description="https URL of a photo")]
+PhotoUrl = Annotated[str, Field(pattern=r"^https://[^\s\x00]{1,490}$", description="https URL of a photo")]
 PriceFenPerTonne = Annotated[int, Field(gt=0, le=MAX_PRICE_FEN_PER_T, description="fen per tonne CO2e")]
 
 
@@ -121,6 +134,8 @@ class ListingIn(Body):
 
 
 class ListingChange(Body):
+    RULES: ClassVar[str] = "At least one field, and none null (400 otherwise)."
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=changes_only)
     price_fen_per_t: PriceFenPerTonne | None = None
     title: str | None = Field(default=None, min_length=1, max_length=100)
     story: str | None = Field(default=None, max_length=5000)
@@ -173,3 +188,16 @@ class OrganisationQuery(Query):
 class AuditQuery(Query):
     limit: int = Field(default=50, ge=1, le=500)
     before: int | None = Field(default=None, ge=1, le=2**62, description="events before this seq (paging)")
+
+
+# --- responses -----------------------------------------------------------------------------------------------------
+
+class AuditEventOut(Out):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    object: str = Field(description="<type>:<id>")
+    before: Json | None
+    after: Json | None
+    hash: str

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend import access, cache, certificates, db, errors, footprint, http, staff, transparency, wechat
+from backend import access, cache, certificates, db, docs, errors, footprint, http, staff, transparency, wechat
 from backend.clock import system_clock
 from backend.settings import finish_settings, load_settings
 
@@ -42,6 +42,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     transparency.init_app(app)
     footprint.init_app(app)
     wechat.init_app(app)
+    docs.init_app(app)
 
     from backend import cli, health, jobs
     from backend.orders import api as payment_notifications

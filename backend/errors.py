@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,10 @@ def init_app(app: Flask) -> None:
     def http_error(error: HTTPException):
         code = (error.name or "error").lower().replace(" ", "_")
         chinese = _HTTP_MESSAGES.get(error.code or 500, "请求错误")
-        return _envelope(error.code or 500, code, f"{chinese} ({error.name.lower()})")
+        response, status = _envelope(error.code or 500, code, f"{chinese} ({error.name.lower()})")
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:  # RFC 9110 §15.5.6: a 405 says what is
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

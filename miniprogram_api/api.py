@@ -14,12 +14,16 @@ from backend.accounts import service as accounts
 from backend.accounts import sessions
 from backend.db import atomic, read
 from backend.errors import InvalidInput, Unauthorized
-from backend.http import Route, register
+from backend.certificates.api import NUMBER
+from backend.http import Route, anchored, register
 from backend.orders import service as orders
 from backend.orders import workflow
+from backend.orders.schemas import OrderOut, PlacedOrderOut
 from backend.personal import leaderboard
 from backend.registry import adcode
+from backend.schemas import Items
 from backend.shop import service as shop
+from backend.shop.schemas import ListingOut, QuoteOut
 from miniprogram_api import account, schemas
 from miniprogram_api.auth import bearer_token, idempotency_key, per_user, require_user
 
@@ -157,40 +161,53 @@ def refund_order(order_no: str):
     return workflow.request_refund(_pay(), current_app.config["CLOCK"], order_no=order_no, user_id=user_id)
 
 
+ORDER_NO = {"order_no": anchored(orders.ORDER_NO_PATTERN)}
+
 ROUTES = [
     Route("POST", "/auth/login", login, "Log in with a wx.login code", body=schemas.LoginIn,
-          rate_limit=("mp-login", "MP_LOGIN_RATE_LIMIT_PER_MINUTE")),
-    Route("POST", "/auth/logout", logout, "End this session"),
-    Route("POST", "/auth/logout-all", logout_all, "End every session of mine, on every device (sign out everywhere)"),
-    Route("POST", "/auth/refresh", refresh, "Swap the session token for a fresh one"),
-    Route("GET", "/me", me, "My profile"),
+          rate_limit=("mp-login", "MP_LOGIN_RATE_LIMIT_PER_MINUTE"), response=schemas.LoginOut, errors=(503,),
+          description="An unknown or used code is refused by WeChat: 400 (503 when WeChat cannot be reached)."),
+    Route("POST", "/auth/logout", logout, "End this session", response=schemas.LoggedOut),
+    Route("POST", "/auth/logout-all", logout_all, "End every session of mine, on every device (sign out everywhere)",
+          response=schemas.LoggedOut),
+    Route("POST", "/auth/refresh", refresh, "Swap the session token for a fresh one", response=schemas.RefreshOut),
+    Route("GET", "/me", me, "My profile", response=schemas.ProfileOut),
     Route("DELETE", "/me", delete_me, "Delete my account and erase the names tied to it (certificates still "
-          "verify)"),
+          "verify)", response=schemas.ErasedOut, errors=(409,)),
     Route("PATCH", "/me", update_me, "Change my profile (text passes WeChat's content check)",
-          body=schemas.ProfileIn),
+          body=schemas.ProfileIn, response=schemas.ProfileOut),
     Route("POST", "/footprints", account.save_footprint, "Save a footprint calculation to my carbon account",
-          body=schemas.SaveFootprintIn, status=201),
-    Route("GET", "/footprints", account.list_footprints, "My saved footprints, newest month first"),
-    Route("DELETE", "/footprints/<int:saved_id>", account.delete_footprint, "Remove a saved footprint"),
-    Route("GET", "/retirements", account.list_retirements, "My retirements with their certificates"),
-    Route("GET", "/account", account.my_account, "My totals (footprint, offset, net, neutral %) and badges"),
+          body=schemas.SaveFootprintIn, status=201, response=schemas.SavedFootprintOut,
+          description="calculation_id must name a stored calculation (400 otherwise)."),
+    Route("GET", "/footprints", account.list_footprints, "My saved footprints, newest month first",
+          response=Items[schemas.SavedFootprintOut]),
+    Route("DELETE", "/footprints/<int:saved_id>", account.delete_footprint, "Remove a saved footprint",
+          response=schemas.Deleted),
+    Route("GET", "/retirements", account.list_retirements, "My retirements with their certificates",
+          response=Items[schemas.MyRetirementOut]),
+    Route("GET", "/account", account.my_account, "My totals (footprint, offset, net, neutral %) and badges",
+          response=schemas.AccountOut),
     Route("GET", "/account/monthly", account.my_monthly, "Footprint and offset per month, for a chart",
-          query=schemas.MonthlyQuery),
+          query=schemas.MonthlyQuery, response=Items[schemas.MonthOut]),
     Route("GET", "/leaderboard", account.board, "Credits retired: the top of a region's board, and my place",
-          query=schemas.BoardQuery),
+          query=schemas.BoardQuery, response=schemas.BoardOut),
     Route("GET", "/certificates/<number>/share-code", account.share_code,
-          "A 小程序码 (JPEG, as WeChat makes it) that opens my certificate in the mini-program", rate_limit=("mp-share-code", 30)),
-    Route("GET", "/listings", list_listings, "Credits on sale, with price per tonne and quantity available"),
-    Route("GET", "/listings/<int:listing_id>", get_listing, "One listing with its project story"),
+          "A 小程序码 (JPEG as WeChat makes it, PNG when transparent) that opens my certificate in the mini-program",
+          rate_limit=("mp-share-code", 30), media_type=("image/jpeg", "image/png"), params={"number": anchored(NUMBER)}, errors=(503,)),
+    Route("GET", "/listings", list_listings, "Credits on sale, with price per tonne and quantity available",
+          response=Items[ListingOut]),
+    Route("GET", "/listings/<int:listing_id>", get_listing, "One listing with its project story",
+          response=ListingOut),
     Route("POST", "/quotes", make_quote, "Price a quantity, or a saved footprint (neutralise this)",
-          body=schemas.QuoteIn),
+          body=schemas.QuoteIn, response=QuoteOut, errors=(404,)),
     Route("POST", "/orders", create_order, "Order credits (Idempotency-Key): reserve, prepay, wx.requestPayment "
-          "parameters", body=schemas.OrderIn, status=201,
-          rate_limit=("mp-orders", "MP_ORDERS_PER_MINUTE"), rate_limit_who=per_user),
-    Route("GET", "/orders", list_orders, "My orders, newest first"),
+          "parameters", body=schemas.OrderIn, status=201, idempotent=True, response=PlacedOrderOut,
+          rate_limit=("mp-orders", "MP_ORDERS_PER_MINUTE"), rate_limit_who=per_user, errors=(404,)),
+    Route("GET", "/orders", list_orders, "My orders, newest first", response=Items[OrderOut]),
     Route("GET", "/orders/<order_no>", get_order, "One of my orders (while it is unpaid, asks WeChat Pay at most "
-          "once per MP_ORDER_QUERY_INTERVAL_SECONDS)"),
-    Route("POST", "/orders/<order_no>/refund", refund_order, "Refund a keep-in-account order before any use"),
+          "once per MP_ORDER_QUERY_INTERVAL_SECONDS)", response=OrderOut, params=ORDER_NO),
+    Route("POST", "/orders/<order_no>/refund", refund_order, "Refund a keep-in-account order before any use",
+          response=OrderOut, params=ORDER_NO),
 ]
 register(bp, ROUTES)  # who may call each route: backend/access/policy.py
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from backend.dbtypes import MAX_ID
 from backend.ledger.operations import MAX_AMOUNT_G
 from backend.orders.models import ORDER_PURPOSES
+from backend.schemas import Json, Out, changes_only
+from backend.shop.service import MIN_ORDER_G
 
 Id = Annotated[int, Field(gt=0, le=MAX_ID)]
 Grams = Annotated[int, Field(gt=0, le=MAX_AMOUNT_G, description="integer grams CO2e")]
@@ -24,20 +26,47 @@ class LoginIn(Body):
 
 
 class ProfileIn(Body):
+    """At least one field, and none null; region must be a GB/T 2260 division code, and nickname and real_name
+    pass WeChat's content check (400 naming the field otherwise)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=changes_only)
     nickname: str | None = Field(default=None, min_length=1, max_length=32)
-    avatar_url: HttpUrl | None = Field(default=None, max_length=500, description="https URL of the avatar image")
+    avatar_url: HttpUrl | None = Field(default=None, max_length=500, description="https URL of the avatar image",
+                                         json_schema_extra={"pattern": "^https://"})
     region: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="GB/T 2260 adcode")
     real_name: str | None = Field(default=None, min_length=1, max_length=50,
                                   description="printed on certificates, shown masked")
 
 
+def _one_of_quantity_or_footprint(schema: dict[str, Any]) -> None:
+    schema["oneOf"] = [{"required": ["quantity_g"], "not": {"required": ["footprint_id"]}},
+                       {"required": ["footprint_id"], "not": {"required": ["quantity_g"]}}]
+
+
+def _beneficiary_for_gifts_only(schema: dict[str, Any]) -> None:
+    _one_of_quantity_or_footprint(schema)
+    schema["if"] = {"properties": {"purpose": {"const": "gift"}}, "required": ["purpose"]}
+    schema["then"] = {"required": ["beneficiary_name"], "properties": {"beneficiary_name": {"type": "string"}}}
+    schema["else"] = {"not": {"required": ["beneficiary_name"]}}
+
+
 class QuoteIn(Body):
+    """Exactly one of quantity_g (grams, at least MIN_ORDER_G) and footprint_id (a stored footprint calculation:
+    neutralise it). The listing must be on sale, and a footprint_id must name a stored calculation (400)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+                              json_schema_extra=_one_of_quantity_or_footprint)
     listing_id: Id
-    quantity_g: Grams | None = None
+    quantity_g: Annotated[int, Field(ge=MIN_ORDER_G, le=MAX_AMOUNT_G, description="integer grams CO2e")] | None = None
     footprint_id: FootprintId | None = None
 
 
 class OrderIn(QuoteIn):
+    """Exactly one of quantity_g and footprint_id; beneficiary_name for a gift and only for a gift. One order may
+    hold at most MP_MAX_RESERVED_G grams (400), and one user's unpaid orders are limited (429)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+                              json_schema_extra=_beneficiary_for_gifts_only)
     purpose: Literal[ORDER_PURPOSES]
     beneficiary_name: str | None = Field(default=None, min_length=1, max_length=50,
                                          description="for a gift: who the certificate is made out to")
@@ -61,3 +90,110 @@ class MonthlyQuery(Query):
 class BoardQuery(Query):
     region: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="GB/T 2260 adcode; none: nationwide")
     limit: int = Field(default=20, ge=1, le=100)
+
+
+# --- responses ---------------------------------------------------------------------------------------------------
+
+class ProfileOut(Out):
+    id: int
+    nickname: str | None
+    avatar_url: str | None
+    region: str | None
+    real_name_masked: str | None
+    has_unionid: bool
+    holder: str
+
+
+class LoginOut(Out):
+    token: str = Field(description="the session token: Authorization: Bearer <token>")
+    expires_in: int = Field(description="seconds")
+    user: ProfileOut
+
+
+class RefreshOut(Out):
+    token: str
+    expires_in: int
+
+
+class LoggedOut(Out):
+    logged_out: Literal[True]
+    sessions_ended: int | None = Field(default=None, description="logout-all: how many sessions ended")
+
+
+class ErasedOut(Out):
+    erased: Literal[True]
+    names: int = Field(description="beneficiary names (and their commitment salts) blanked")
+    gift_orders: int
+    footprints: int
+
+
+class SavedFootprintOut(Out):
+    id: int
+    calculation_id: str
+    calculator: str
+    label: str
+    month: str
+    total_g: int
+    saved_at: str
+
+
+class Deleted(Out):
+    deleted: int
+
+
+class NameProof(Out):
+    name: str
+    salt: str
+    hash: str
+
+
+class MyRetirementOut(Out):
+    retirement_id: int
+    quantity_g: int
+    retired_at: str
+    purpose: str
+    order_no: str | None
+    beneficiary_masked: str
+    batch_code: str
+    project_name: str
+    status: Literal["retired", "reversed"]
+    certificate_no: str | None
+    verify_url: str | None
+    card_url: str | None
+    pdf_url: str | None
+    name_proof: NameProof | None = Field(description="opens the certificate's name commitment: sha256(salt:name)")
+
+
+class AccountOut(Out):
+    footprint_g: int
+    offset_g: int
+    net_g: int
+    neutral_percent: int | None = Field(description="offset ÷ footprint, rounded down; may pass 100")
+    gifted_g: int
+    retired_g: int
+    footprints: int
+    retirements: int
+    badges: list[Json]
+
+
+class MonthOut(Out):
+    month: str
+    footprint_g: int
+    offset_g: int
+    gifted_g: int
+
+
+class Standing(Out):
+    rank: int
+    user_id: int
+    nickname: str
+    avatar_url: str | None
+    retired_g: int
+
+
+class BoardOut(Out):
+    region: str | None
+    region_name: str
+    entrants: int
+    items: list[Standing]
+    me: Json | None

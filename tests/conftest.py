@@ -25,6 +25,7 @@ from backend import create_app, migrate
 from backend.audit import verify
 from backend.db import atomic, snapshot
 from backend.ledger.invariants import check
+from tests import openapi_check
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -153,6 +154,7 @@ def clock():
 def app(request, stores, tmp_path, clock):
     app = create_app({"TESTING": True, "APP_ENV": "test", "CLOCK": clock, "SECRET_KEY": "test-session-secret",
                       "CERT_SIGNING_KEY_FILE": str(tmp_path / "keys" / "signing.pem"), **stores.overrides(tmp_path)})
+    openapi_check.install(app)  # every answer matches /openapi.json
     yield app
     app.extensions["wechat"].close()  # the fake WeChat server, if the test started one
     engine = app.extensions["db_engine"]

@@ -27,6 +27,8 @@ POLICY: dict[str, Rule] = {
     "static": PUBLIC,
     "healthz": PUBLIC,
     "openapi_json": PUBLIC,
+    "docs.page": PUBLIC,
+    "docs.static": PUBLIC,
     "jwks": PUBLIC_DOCUMENT,
     "public.list_projects": PUBLIC_DOCUMENT,
     "public.get_project": PUBLIC_DOCUMENT,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask, current_app, jsonify
 
 from backend.certificates import api, images, keys, page, service  # noqa: F401  (images adds routes to api.bp)
+from backend.certificates.schemas import KeySet
+from backend.http import Route, register
 from backend.privacy.fingerprint import key_from
 
 
@@ -22,12 +24,19 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(page.bp)
 
-    @app.get("/.well-known/jwks.json")
-    def jwks():
-        response = jsonify(key_ring().jwks())
-        response.cache_control.public = True
-        response.cache_control.max_age = 300
-        return response
+    register(app, ROUTES)
+
+
+def jwks():
+    """Every certificate's signature checks against one of these keys, offline; cacheable for 5 minutes."""
+    response = jsonify(key_ring().jwks())
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    return response
+
+
+ROUTES = [Route("GET", "/.well-known/jwks.json", jwks, "The certificate signing keys (JWKS, Ed25519)",
+                response=KeySet, tags=("public",), errors=(503,))]
 
 
 def certify():

@@ -20,8 +20,7 @@ from backend.canonical import canonical_json
 from backend.certificates import lookup, render
 from backend.certificates.api import NUMBER, bp
 from backend.errors import DomainError, NotFound
-from backend.http import Route, register
-from backend.ratelimit import limit
+from backend.http import Route, anchored, register
 
 log = logging.getLogger(__name__)
 RENDER_VERSION = 1  # bump when the layout changes, so cached images and ETags turn over
@@ -69,7 +68,6 @@ def _rendered(etag: str, make: Callable[[], bytes]) -> bytes:
 
 def certificate_file(number: str, kind: str):
     """The certificate's QR (qr.png), WeChat share card (certificate.png) or A4 document (certificate.pdf)."""
-    limit("render")
     if not NUMBER.fullmatch(number) or kind not in KINDS:
         raise NotFound("证书不存在 (no such certificate)")
     record = lookup.certificate_record(number)
@@ -91,4 +89,7 @@ def certificate_file(number: str, kind: str):
 
 register(bp, [Route("GET", '/certificates/<number>/<any("qr.png","certificate.png","certificate.pdf"):kind>',
                     certificate_file, "QR, share card (PNG) or A4 document (PDF) of a certificate",
-                    tags=("public",))])
+                    tags=("public",), media_type=("image/png", "application/pdf"), params={"number": anchored(NUMBER)},
+                    rate_limit=("render", None), errors=(304, 422, 503),
+                    description="image/png for qr.png and certificate.png, application/pdf for certificate.pdf; "
+                                "a strong ETag, and 304 to a matching If-None-Match.")])

@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from flask import Blueprint, make_response, render_template, render_template_string, request
+from flask import Blueprint, make_response, render_template, render_template_string
 
 from backend import certificates
 from backend.certificates import lookup, wording
-from backend.certificates.api import NUMBER
+from backend.certificates.api import NUMBER, CertificateQuery
 from backend.certificates.verifier import Verdict, verify_token
 from backend.errors import DomainError, NotFound
-from backend.ratelimit import limit
+from backend.http import Route, anchored, register
 
 bp = Blueprint("verify_page", __name__, template_folder="templates")
 
@@ -43,14 +43,15 @@ def banner(record: dict, url_jws: str | None) -> Banner:
     return Banner("genuine", "✓ 真实有效 Genuine", why)
 
 
-def verify_page(number: str):
-    limit("verify")
+def verify_page(number: str, query: CertificateQuery):
+    """Genuine or not, first; then status, facts and the checked log proof. Its errors are pages too (a bad or
+    over-long jws: 400; an unknown number: 404)."""
     if not NUMBER.fullmatch(number):
         raise NotFound("证书不存在 (no such certificate)")
     record = lookup.certificate_record(number)
     payload, proof = record["payload"], record["log_proof"]
     html = render_template(
-        "verify.html", record=record, payload=payload, proof=proof, verdict=banner(record, request.args.get("jws")),
+        "verify.html", record=record, payload=payload, proof=proof, verdict=banner(record, query.jws),
         quantity=wording.quantity_text(payload["quantity_g"]), purpose=wording.purpose_text(payload["purpose"]),
         serials=wording.serials_text(payload["serials"]), retired_at=wording.beijing_time(payload["retired_at"]),
         revoked_at=wording.beijing_time(record["revocation"]["revoked_at"]) if record["revocation"] else "",
@@ -91,4 +92,6 @@ def problem(error: DomainError):
     return response
 
 
-bp.add_url_rule("/v/<number>", view_func=verify_page)
+register(bp, [Route("GET", "/v/<number>", verify_page, "The certificate's public verify page (HTML, no script)",
+                    query=CertificateQuery, media_type="text/html", rate_limit=("verify", None),
+                    params={"number": anchored(NUMBER)}, tags=("public",), errors=(503,))])

@@ -14,7 +14,9 @@ from backend.errors import NotFound
 from backend.footprint import service, store
 from backend.footprint.calculators import CALCULATORS
 from backend.footprint.library import FactorSet
-from backend.http import MAX_BODY_BYTES, Route, register
+from backend.footprint.schemas import AirportOut, CalculationOut, FactorSetOut, FactorsOut, LibraryItems
+from backend.http import MAX_BODY_BYTES, Route, anchored, register
+from backend.schemas import Items
 
 bp = Blueprint("footprint", __name__, url_prefix="/api/v1")
 EVENT_MAX_BODY = 4 * 1024 * 1024  # 20,000 participant records at ~200 bytes each
@@ -101,16 +103,22 @@ def airports(query: AirportQuery):
 ROUTES = [
     *(Route("POST", f"/footprint/{name}", _calculator_view(name), f"Footprint: {name}", body=module.Input,
             tags=TAGS, max_body=EVENT_MAX_BODY if name == "event" else MAX_BODY_BYTES,
-            rate_limit=("footprint-event", EVENT_PER_MINUTE) if name == "event" else ("footprint", None))
+            rate_limit=("footprint-event", EVENT_PER_MINUTE) if name == "event" else ("footprint", None),
+            response=CalculationOut, description=getattr(module.Input, "RULES", ""), errors=(404,))
       for name, module in CALCULATORS.items()),
-    Route("GET", "/footprint/factors", list_factors, "Emission factors with sources", query=FactorQuery, tags=TAGS),
-    Route("GET", "/footprint/factor-sets", list_factor_sets, "Factor set versions", query=NoQuery, tags=TAGS),
-    Route("GET", "/footprint/species", list_species, "Species defaults (judicial)", query=SetQuery, tags=TAGS),
-    Route("GET", "/footprint/tree-duty-rules", list_duty_rules, "Tree-duty rules", query=SetQuery, tags=TAGS),
+    Route("GET", "/footprint/factors", list_factors, "Emission factors with sources", query=FactorQuery, tags=TAGS,
+          response=FactorsOut, errors=(404,)),
+    Route("GET", "/footprint/factor-sets", list_factor_sets, "Factor set versions", query=NoQuery, tags=TAGS,
+          response=Items[FactorSetOut]),
+    Route("GET", "/footprint/species", list_species, "Species defaults (judicial)", query=SetQuery, tags=TAGS,
+          response=LibraryItems, errors=(404,)),
+    Route("GET", "/footprint/tree-duty-rules", list_duty_rules, "Tree-duty rules", query=SetQuery, tags=TAGS,
+          response=LibraryItems, errors=(404,)),
     Route("GET", "/footprint/calculations/<calculation>", get_calculation,
-          "A stored calculation", tags=TAGS),
+          "A stored calculation", tags=TAGS, response=CalculationOut,
+          params={"calculation": anchored(CALCULATION_ID)}),
     Route("GET", "/airports", airports, "Airport type-ahead", query=AirportQuery, tags=TAGS,
-          rate_limit=("airports", None)),
+          rate_limit=("airports", None), response=Items[AirportOut]),
 ]
 
 

@@ -14,7 +14,9 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 
 from backend import certificates, wechat
 from backend.db import atomic
+from backend.http import Route, register
 from backend.orders import notices, service
+from backend.orders.schemas import NotificationAnswer, NotificationIn
 from backend.wechat.errors import NotificationRejected
 
 log = logging.getLogger(__name__)
@@ -26,8 +28,9 @@ def _fail(status: int, message: str):
     return jsonify({"code": "FAIL", "message": message}), status
 
 
-@bp.post("/notify")
 def notify():
+    """Verified over its exact bytes (Wechatpay-Signature with the platform public key, timestamp within ±5
+    minutes), decrypted with the APIv3 key, checked against the order (amount, merchant) and deduplicated by id."""
     body = request.stream.read(MAX_NOTIFICATION_BYTES + 1)  # bounded, whatever Content-Length says (or not)
     if len(body) > MAX_NOTIFICATION_BYTES:
         log.warning("payment notification refused: larger than %d bytes", MAX_NOTIFICATION_BYTES)
@@ -52,6 +55,21 @@ def notify():
 def _record(session, now, notification, pay, certify) -> str:
     return service.record_notification(session, now, notification, appid=pay.credentials.appid,
                                        mchid=pay.credentials.mchid, certify=certify)
+
+
+SIGNED = {"type": "string", "minLength": 1}
+ROUTES = [Route(
+    "POST", "/notify", notify, "WeChat Pay's payment and refund notifications", body=NotificationIn, parse=False,
+    response=NotificationAnswer, tags=("payments",), errors=(503,),
+    headers={"Wechatpay-Signature-Type": (True, {"type": "string", "const": "WECHATPAY2-SHA256-RSA2048"}, ""),
+             "Wechatpay-Serial": (True, SIGNED, "the platform public key's id (PUB_KEY_ID_…)"),
+             "Wechatpay-Timestamp": (True, {"type": "string", "pattern": "^[0-9]{1,12}$"}, "epoch seconds"),
+             "Wechatpay-Nonce": (True, SIGNED, ""),
+             "Wechatpay-Signature": (True, SIGNED, "RSA-SHA256 over timestamp, nonce and body (base64)")},
+    responses={400: ("拒绝：无法解密或格式错误 (refused: not decryptable or malformed)", NotificationAnswer),
+               401: ("拒绝：签名或时间戳无效 (refused: signature, key id or timestamp)", NotificationAnswer),
+               413: ("拒绝：过大 (refused: larger than 16 KB)", NotificationAnswer)})]
+register(bp, ROUTES)
 
 
 def init_app(app: Flask) -> None:

@@ -9,9 +9,10 @@ from backend.access.identity import staff_principal
 from backend.db import atomic, read
 from backend.errors import DomainError, InvalidInput
 from backend.http import Route, register
+from backend.schemas import Items, Revoked
 from backend.orgs import schemas, service, signup
 from backend.staff import invitations
-from backend.staff.schemas import OrgInviteIn, RoleIn
+from backend.staff.schemas import InvitationLinkOut, InvitationOut, OrgInviteIn, RoleIn
 
 signup_bp = Blueprint("org_signup", __name__, url_prefix="/api/v1")
 bp = Blueprint("org_api", __name__, url_prefix="/api/org/v1")
@@ -107,24 +108,30 @@ def revoke_invitation(org_id: int, invitation_id: int):
 SIGNUP_ROUTES = [
     Route("POST", "/organisations/applications", apply, "Sign an organisation up, with its first org_admin",
           body=schemas.ApplicationIn, status=201, tags=("organisations",),
-          rate_limit=("org-signup", "SIGNUP_RATE_LIMIT_PER_MINUTE")),
+          rate_limit=("org-signup", "SIGNUP_RATE_LIMIT_PER_MINUTE"), response=schemas.ApplicationOut, errors=(409,),
+          description="credit_code must be a valid 统一社会信用代码 (its check character) and adcode a GB/T 2260 "
+                      "code; admin.username must be free and admin.password strong enough (400 naming the field); "
+                      "an organisation with the same credit code already applied: 409."),
 ]
 ORG = "/organisations/<int:org_id>"
 ROUTES = [
-    Route("GET", ORG, get_organisation, "My organisation, with its verification history", tags=("organisations",)),
+    Route("GET", ORG, get_organisation, "My organisation, with its verification history", tags=("organisations",),
+          response=schemas.OrganisationRecordOut),
     Route("POST", f"{ORG}/resubmit", resubmit, "Correct a rejected application and submit it again",
-          body=schemas.ResubmitIn, tags=("organisations",)),
+          body=schemas.ResubmitIn, tags=("organisations",), response=schemas.ReviewedOrganisationOut,
+          description="Only a rejected application can be resubmitted (409 otherwise); null leaves a field as it is."),
     Route("GET", f"{ORG}/members", list_members, "The organisation's people and their roles",
-          tags=("organisations",)),
+          tags=("organisations",), response=Items[schemas.MemberOut]),
     Route("PATCH", f"{ORG}/members/<int:account_id>", change_member_role, "Change a member's role",
-          body=RoleIn, tags=("organisations",)),
+          body=RoleIn, tags=("organisations",), response=Items[schemas.MemberOut]),
     Route("DELETE", f"{ORG}/members/<int:account_id>", remove_member, "Remove a member",
-          tags=("organisations",)),
-    Route("GET", f"{ORG}/invitations", list_invitations, "Open invitations", tags=("organisations",)),
+          tags=("organisations",), response=Items[schemas.MemberOut]),
+    Route("GET", f"{ORG}/invitations", list_invitations, "Open invitations", tags=("organisations",),
+          response=Items[InvitationOut]),
     Route("POST", f"{ORG}/invitations", invite_member, "Invite someone: a one-time link, shown once",
-          body=OrgInviteIn, status=201, tags=("organisations",)),
+          body=OrgInviteIn, status=201, tags=("organisations",), response=InvitationLinkOut),
     Route("DELETE", f"{ORG}/invitations/<int:invitation_id>", revoke_invitation, "Revoke an open invitation",
-          tags=("organisations",)),
+          tags=("organisations",), response=Revoked),
 ]
 register(signup_bp, SIGNUP_ROUTES)
 register(bp, ROUTES)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.registry.models import ORGANISATION_KINDS
+from backend.schemas import Json, Out
 from backend.staff.schemas import Password
 
 
@@ -56,3 +57,52 @@ class ResubmitIn(Body):
 
 class DecisionIn(Body):
     reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+
+# --- responses (backend/orgs/service.py views) -------------------------------------------------------------------
+
+class OrganisationOut(Out):
+    id: int
+    name: str
+    kind: str
+    kind_label: str
+    status: str
+    status_label: str
+    credit_code: str | None
+    adcode: str | None
+    holder: str
+
+
+class ReviewedOrganisationOut(OrganisationOut):
+    """An organisation as its reviewers and its own people see it: contact, credit-code check, decisions."""
+
+    credit_code_check: bool | None
+    region_name: str | None
+    status_reason: str | None
+    contact_name: str | None
+    contact_phone: str | None
+    contact_email: str | None
+    decided_by: str | None
+    decided_at: str | None
+    created_at: str
+
+
+class MemberOut(Out):
+    account_id: int
+    username: str
+    display_name: str
+    role: str
+    disabled: bool
+    since: str
+    last_sign_in_at: str | None
+
+
+class OrganisationRecordOut(ReviewedOrganisationOut):
+    decisions: list[Json]
+    members: list[MemberOut] | None = Field(default=None, description="operators only")
+
+
+class ApplicationOut(Out):
+    organisation: OrganisationOut
+    admin: Json
+    next: str

@@ -11,7 +11,10 @@ from sqlmodel import Session
 
 from backend.db import read
 from backend.errors import NotFound
-from backend.http import Route, register
+from backend.http import Route, anchored, register
+from backend.ledger.schemas import SerialOut
+from backend.registry.schemas import ProjectOut
+from backend.schemas import Items
 from backend.ledger.queries import serial_holder
 from backend.registry import service
 from backend.registry.models import ECOSYSTEMS, Batch, Project
@@ -58,9 +61,12 @@ def serial(batch_code: str, serial: int):
 
 
 ROUTES = [
-    Route("GET", "/projects", list_projects, "List registered projects", query=ProjectQuery, tags=("public",)),
-    Route("GET", "/projects/<int:project_id>", get_project, "One registered project", tags=("public",)),
-    Route("GET", "/batches/<batch_code>/serials/<serial:serial>", serial, "Who holds a serial", tags=("public",)),
+    Route("GET", "/projects", list_projects, "List registered projects", query=ProjectQuery, tags=("public",),
+          response=Items[ProjectOut]),
+    Route("GET", "/projects/<int:project_id>", get_project, "One registered project", tags=("public",),
+          response=ProjectOut),
+    Route("GET", "/batches/<batch_code>/serials/<serial:serial>", serial, "Who holds a serial", tags=("public",),
+          response=SerialOut, params={"batch_code": anchored(BATCH_CODE)}),
 ]
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from backend import audit
+from backend.dbtypes import MAX_ID
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.ledger import engine, operations
 from backend.ledger.holders import check_holder
@@ -73,7 +74,8 @@ def require_holder(session: Session, holder: str, field: str) -> str:
     Users have no table until the mini-program arrives, so ``user:<id>`` is taken as given until then.
     """
     check_holder(holder, field)
-    if holder.startswith("org:") and session.get(Organisation, int(holder[4:])) is None:
+    # an id beyond any row's (the pattern allows 18 digits) is unknown too, not a query PostgreSQL's integer refuses
+    if holder.startswith("org:") and (int(holder[4:]) > MAX_ID or session.get(Organisation, int(holder[4:])) is None):
         raise InvalidInput(field, f"机构 {holder} 不存在 (unknown organisation)")
     return holder
 

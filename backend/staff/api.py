@@ -11,6 +11,8 @@ from flask import Blueprint, Flask, current_app
 from backend.access.identity import staff_principal
 from backend.db import atomic, read
 from backend.http import Route, register
+from backend.schemas import Items
+from backend.staff.schemas import TokenOut, WhoAmIOut
 from backend.registry.models import Organisation
 from backend.staff import service, tokens
 
@@ -47,10 +49,11 @@ def revoke_token(token_id: int):
 
 ROUTES = [
     Route("GET", "/me", whoami, "The account behind this token: name, roles in each scope, the token's name",
-          tags=("staff",)),
-    Route("GET", "/tokens", list_tokens, "My personal API tokens (never the secrets)", tags=("staff",)),
+          tags=("staff",), response=WhoAmIOut),
+    Route("GET", "/tokens", list_tokens, "My personal API tokens (never the secrets)", tags=("staff",),
+          response=Items[TokenOut]),
     Route("DELETE", "/tokens/<int:token_id>", revoke_token, "Revoke one of my tokens (this one too)",
-          tags=("staff",)),
+          tags=("staff",), response=TokenOut),
 ]
 register(bp, ROUTES)
 

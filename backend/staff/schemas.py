@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from backend.schemas import Json, Out
 from backend.staff.roles import ORG_ROLES, PLATFORM_ROLES
 from backend.staff.tokens import MAX_DAYS, NAME_MAX
 
@@ -58,12 +59,12 @@ class AcceptForm(Form):
 
 class OrgInviteIn(Form):
     role: Literal[ORG_ROLES]
-    note: str = Field(default="", max_length=50, description="whom it is for")
+    note: str = Field(default="", max_length=50, description="whom it is for: printable text")
 
 
 class PlatformInviteIn(Form):
     role: Literal[PLATFORM_ROLES]
-    note: str = Field(default="", max_length=50)
+    note: str = Field(default="", max_length=50, description="whom it is for: printable text")
 
 
 class RoleIn(Form):
@@ -72,3 +73,55 @@ class RoleIn(Form):
 
 class DisableIn(Form):
     disabled: bool
+
+
+# --- responses (backend/staff/service.py, tokens.py, invitations.py views) ---------------------------------------
+
+class MembershipOut(Out):
+    scope: str = Field(description="platform, or org:<id>")
+    role: str
+    organisation: Json | None = None
+
+
+class StaffAccountOut(Out):
+    id: int
+    username: str
+    display_name: str
+    disabled: bool
+    can_sign_in: bool
+    second_factor: bool
+    last_sign_in_at: str | None
+    memberships: list[MembershipOut]
+
+
+class TokenRef(Out):
+    id: int | None
+    name: str | None
+
+
+class WhoAmIOut(StaffAccountOut):
+    token: TokenRef
+
+
+class TokenOut(Out):
+    id: int
+    name: str
+    hint: str = Field(description="the first characters of the secret, which is never shown again")
+    state: Literal["active", "expired", "revoked"]
+    created_at: str
+    expires_at: str
+    last_used_at: str | None
+
+
+class InvitationOut(Out):
+    id: int
+    scope: str
+    role: str
+    note: str
+    invited_by: str
+    created_at: str
+    expires_at: str
+
+
+class InvitationLinkOut(InvitationOut):
+    url: str = Field(description="the one-time link, shown this once (only its hash is kept)")

@@ -10,7 +10,8 @@ from backend import certificates
 from backend.certificates.api import NUMBER
 from backend.db import read
 from backend.errors import InvalidInput, NotFound
-from backend.http import Route, register
+from backend.http import Route, anchored, register
+from backend.transparency.schemas import ConsistencyOut, EntriesOut, InclusionOut, TreeHeadOut
 from backend.transparency import log
 
 bp = Blueprint("transparency", __name__, url_prefix="/api/v1")
@@ -61,11 +62,16 @@ def consistency_proof(query: ConsistencyQuery):
 
 
 register(bp, [
-    Route("GET", "/log/sth", signed_tree_head, "The newest signed tree head", tags=("public",)),
+    Route("GET", "/log/sth", signed_tree_head, "The newest signed tree head", tags=("public",),
+          response=TreeHeadOut, errors=(503,)),
     Route("GET", "/log/entries", get_entries, "Log entries start..end (inclusive)", query=EntriesQuery,
-          tags=("public",)),
+          tags=("public",), response=EntriesOut,
+          description="end must not be less than start, and start must be within the log (400 otherwise)."),
     Route("GET", "/log/consistency", consistency_proof, "Consistency proof between two tree sizes",
-          query=ConsistencyQuery, tags=("public",)),
+          query=ConsistencyQuery, tags=("public",), response=ConsistencyOut, errors=(404,),
+          description="Both sizes must be sizes the log has had, first ≤ second (400 otherwise); an empty log has "
+                      "no signed tree head (404)."),
     Route("GET", "/certificates/<number>/proof", inclusion_proof, "Inclusion proof of a certificate",
-          query=ProofQuery, tags=("public",)),
+          query=ProofQuery, tags=("public",), response=InclusionOut, params={"number": anchored(NUMBER)},
+          description="tree_size must be a size the log has had that includes the certificate (400 otherwise)."),
 ])

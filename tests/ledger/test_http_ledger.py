@@ -329,6 +329,15 @@ def test_a_batch_id_too_large_for_any_row_is_refused_never_a_500(desk, huge):
     assert listing.status_code in (200, 400), listing.get_json()
 
 
+def test_an_organisation_id_too_large_for_any_row_is_an_unknown_holder_never_a_500(desk):
+    """The holder pattern allows 18 digits; PostgreSQL's integer does not. Found by tests/test_api_fuzz.py: the
+    look-up of org:936629699120307169 failed with 'integer out of range' (a 500) on PostgreSQL."""
+    response = desk.transfer("org:936629699120307169", 977, "huge-org")
+    refused(response, 400, field="to_holder")
+    response = desk.reserve("org:936629699120307169", 977, "huge-org-reserve")
+    refused(response, 400, field="to_holder")
+
+
 def test_the_idempotency_key_is_required(desk):
     body = {"batch_id": desk.batch_id, "from_holder": "platform", "to_holder": "org:1", "amount_g": 1}
     for path in ("/transfers", "/reservations"):
