@@ -40,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
 
 from backend import wechat
 from tests.conftest import staff_member
+from tests.miniprogram.conftest import wx_login
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 20))
 BUDGET_SECONDS = 240
@@ -102,7 +103,8 @@ class Credentials:
             self.member = staff_member(self.app, f"fuzz-member-{n}", "org_admin",
                                        organisation_id=self.organisation_id).token
         else:
-            response = self.client.post("/api/mp/v1/auth/login", json={"code": f"fuzz-citizen-{n}"})
+            code = wx_login(self.client, f"fuzz-citizen-{n}")
+            response = self.client.post("/api/mp/v1/auth/login", json={"code": code})
             assert response.status_code == 200, response.get_json()
             self.citizen = response.get_json()["token"]
 
@@ -123,6 +125,7 @@ ENDS_CREDENTIALS = {
     "admin_api.set_staff_disabled": "admin", "admin_api.revoke_platform_role": "admin",
     "staff_api.revoke_token": "admin", "org_api.change_member_role": "member", "org_api.remove_member": "member",
     "mp_api.logout": "citizen", "mp_api.logout_all": "citizen", "mp_api.refresh": "citizen",
+    "mp_api.delete_me": "citizen",
 }
 
 

@@ -16,6 +16,7 @@ from backend.certificates.api import MAX_JWS_CHARS
 from backend.http import routes_of
 from backend.ledger.models import RETIREMENT_PURPOSES
 from tests.conftest import LIVE_WECHAT, staff_member
+from tests.miniprogram.conftest import wx_login
 
 GUNICORN_LIMIT_REQUEST_LINE = 4094  # gunicorn's default --limit-request-line
 PAGES = ("/admin", "/org", "/<any(admin,org):area>", "/assets/", "/static/", "/docs")
@@ -77,7 +78,7 @@ def test_every_route_that_reads_the_idempotency_key_declares_it_and_refuses_a_re
     assert idempotent >= {"create_batch", "make_transfer", "make_reservation", "post_reservation", "void_reservation",
                           "make_retirement", "make_cancellation", "correct_transfer", "create_order"}
     admin = staff_member(app, "keyless", "admin").headers
-    login = client.post("/api/mp/v1/auth/login", json={"code": "keyless-citizen"})
+    login = client.post("/api/mp/v1/auth/login", json={"code": wx_login(client, "keyless-citizen")})
     citizen = {"Authorization": f"Bearer {login.get_json()['token']}"}
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
