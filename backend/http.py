@@ -24,7 +24,8 @@ from backend.access.policy import POLICY
 from backend.access.rules import Citizen, Loopback, Member, Platform, SignedIn
 from backend.dbtypes import MAX_ID
 from backend.errors import InvalidInput
-from backend.ledger.operations import CLIENT_ID_PATTERN, MAX_AMOUNT_G
+from backend.ledger.operations import CLIENT_ID_PATTERN, MAX_AMOUNT_G, check_client_id
+from backend.orders.models import ORDER_CLIENT_PREFIX
 from backend.ratelimit import limit
 from backend.schemas import Out
 
@@ -210,7 +211,7 @@ def register(target: Blueprint | Flask, routes: list[Route]) -> None:
 
 IDEMPOTENCY_KEY_SCHEMA: dict[str, Any] = {
     "type": "string", "pattern": CLIENT_ID_PATTERN.pattern, "maxLength": 64,
-    # "order:…" keys are the orders' own (admin/auth.py refuses them, in any case)
+    # "order:…" keys are the orders' own (idempotency_key below refuses them, in any case)
     "not": {"pattern": "^[Oo][Rr][Dd][Ee][Rr]:"}}
 _ERROR_TEXT = {
     400: "请求无效 (invalid request: details name each bad field)",
@@ -239,7 +240,9 @@ certificate page `/v/{number}` is included: a certificate's QR points at it.
 
 Authentication: `/api/admin/v1`, `/api/org/v1` and `/api/staff/v1` take a staff account's personal API token,
 `/api/mp/v1` routes that are someone's own take the mini-program session token; which roles may call a route is
-at the end of its summary. Every POST that moves credits or money carries an `Idempotency-Key` header.
+at the end of its summary. Every POST that moves credits or money on a caller's say-so carries an
+`Idempotency-Key` header; the few that act once by the record's state instead (a kept order's refund, an
+operator's resolve of a queued order) refuse a second call with 409.
 
 Parsing is strict: an integer is written as one (`17646`, not `17646.0` or `"17646"`), a string is never taken for
 a number, unknown fields are refused; every refusal is a 400 naming the field. Rules between fields that JSON
@@ -471,3 +474,16 @@ class OpenAPIDocument(Out):
 ROUTES = [Route("GET", "/openapi.json", openapi_json, "The OpenAPI 3.1 document of this API",
                 response=OpenAPIDocument, tags=("public",))]
 
+
+def idempotency_key() -> str:
+    """The ``Idempotency-Key`` header of a request that moves credits or money (the Route's ``idempotent``).
+
+    Keys starting ``order:`` (in any case: SQLite's LIKE, which ``ledger sweep`` uses, ignores it) are refused
+    everywhere: they are the prefix of every order's own ledger transfers, and the document says so once for all."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        raise InvalidInput("Idempotency-Key", "缺少幂等键请求头 (the Idempotency-Key header is required)")
+    if key.lower().startswith(ORDER_CLIENT_PREFIX):
+        raise InvalidInput("Idempotency-Key", f"以 {ORDER_CLIENT_PREFIX} 开头的幂等键保留给订单使用 "
+                                              f"(keys starting {ORDER_CLIENT_PREFIX!r} are reserved for orders)")
+    return check_client_id(key, "Idempotency-Key")

@@ -323,10 +323,10 @@ class Worker:
         return "dead", _dead_letter(line, _error_text(error), self.name, job)
 
     def _settle(self, line: bytes, outcome: Outcome) -> None:
-        """Off this worker's list and, for a failure, into the retries or the dead letters: all or nothing."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            self._settling(pipe, line, outcome)
-            pipe.execute()
+        """Off this worker's list and, for a failure, into the retries or the dead letters: all or nothing. Only
+        while the worker still holds the job: if its lease lapsed and the reaper handed the job on, the other
+        worker's run is the one that counts, and a retry queued from here as well would make two of it."""
+        self._settle_again(line, outcome)
 
     def _settling(self, pipe, line: bytes, outcome: Outcome) -> None:
         kind, value = outcome
@@ -338,7 +338,8 @@ class Worker:
             pipe.rpush(self.keys.dead, value)
 
     def _settle_again(self, line: bytes, outcome: Outcome) -> None:
-        """Settle unless the first try did (its reply lost with the connection): no retry or dead letter twice."""
+        """Settle if this worker still holds the job (not if a first try did, its reply lost with the connection,
+        nor if the reaper took it back): no retry or dead letter twice."""
         def settle(pipe) -> None:
             held = pipe.lpos(self.taken, line) is not None
             pipe.multi()

@@ -7,6 +7,9 @@ from flask import current_app, make_response
 
 from backend.accounts import service as accounts
 from backend.db import atomic, read
+from backend.certificates import lookup
+from backend.certificates.images import verify_url
+from backend.certificates.render import certificate_pdf
 from backend.personal import account, leaderboard, sharing
 from miniprogram_api import schemas
 from miniprogram_api.auth import require_user
@@ -74,4 +77,18 @@ def share_code(number: str):
     response.mimetype = mimetype
     response.cache_control.private = True
     response.cache_control.max_age = 86400
+    return response
+
+
+def own_certificate_pdf(number: str):
+    """My copy of a certificate's PDF: the public one plus the full name and salt that open its name commitment,
+    so the beneficiary can prove the certificate names them. Rendered each time, never cached or shared."""
+    user_id = require_user()
+    proof = read(lambda s: sharing.name_proof(s, accounts.get_user(s, user_id, active=True).holder, number))
+    record = lookup.certificate_record(number)
+    url = verify_url(record)
+    response = make_response(certificate_pdf(record, url, name_proof=proof))
+    response.mimetype = "application/pdf"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Disposition"] = f'inline; filename="{number}-own-copy.pdf"'
     return response

@@ -20,6 +20,7 @@ from backend.orders import service as orders
 from backend.orders import workflow
 from backend.orders.schemas import OrderOut, PlacedOrderOut
 from backend.personal import leaderboard
+from backend.privacy.fingerprint import key_from
 from backend.registry import adcode
 from backend.schemas import Items
 from backend.shop import service as shop
@@ -71,7 +72,7 @@ def refresh():
 
 def me():
     user_id = require_user()
-    return read(lambda s: accounts.profile_view(accounts.get_user(s, user_id)))
+    return read(lambda s: accounts.profile_view(accounts.get_user(s, user_id, active=True)))
 
 
 def delete_me():
@@ -141,7 +142,7 @@ def create_order(body: schemas.OrderIn):
     return workflow.place(_pay(), config["CLOCK"], user_id=user_id, openid=user.openid, idempotency_key=key,
                           ttl_seconds=config["RESERVATION_TTL_SECONDS"],
                           max_unpaid_orders=config["MP_MAX_UNPAID_ORDERS"], max_reserved_g=config["MP_MAX_RESERVED_G"],
-                          **body.model_dump())
+                          name_key=key_from(config["SECRET_KEY"]), **body.model_dump())
 
 
 def list_orders():
@@ -193,7 +194,11 @@ ROUTES = [
           query=schemas.BoardQuery, response=schemas.BoardOut),
     Route("GET", "/certificates/<number>/share-code", account.share_code,
           "A 小程序码 (JPEG as WeChat makes it, PNG when transparent) that opens my certificate in the mini-program",
-          rate_limit=("mp-share-code", 30), media_type=("image/jpeg", "image/png"), params={"number": anchored(NUMBER)}, errors=(503,)),
+          rate_limit=("mp-share-code", 30), media_type=("image/jpeg", "image/png"),
+          params={"number": anchored(NUMBER)}, errors=(503,)),
+    Route("GET", "/certificates/<number>/certificate.pdf", account.own_certificate_pdf,
+          "My copy of a certificate's PDF, with the full name and salt that open its name commitment",
+          rate_limit=("mp-own-pdf", 30), media_type="application/pdf", params={"number": anchored(NUMBER)}),
     Route("GET", "/listings", list_listings, "Credits on sale, with price per tonne and quantity available",
           response=Items[ListingOut]),
     Route("GET", "/listings/<int:listing_id>", get_listing, "One listing with its project story",

@@ -79,6 +79,7 @@ POLICY: dict[str, Rule] = {
     "mp_api.my_monthly": Citizen(),
     "mp_api.board": Citizen(),
     "mp_api.share_code": Citizen(),
+    "mp_api.own_certificate_pdf": Citizen(),  # the handler finds only the caller's own certificates
     "mp_api.create_order": Citizen(),
     "mp_api.list_orders": Citizen(),
     "mp_api.get_order": Citizen(),

@@ -5,7 +5,8 @@ it names or reaches the person: the WeChat openid and unionid, nickname, avatar,
 footprints are deleted; the full names (and commitment salts) behind their retirements' certificates are blanked,
 and so are the names their gift orders were made out to. What stays verifiable: every certificate (it only ever
 showed the masked name and a commitment, and its signature and log proof are unchanged), the ledger (serials and
-balances do not depend on names) and the audit chain (it never held the names).
+balances do not depend on names) and the audit chain (it holds no names: profile events record which fields
+changed — though events written before migration 0009, in development, held nicknames).
 
 Refused while something is unfinished that the person would lose or that could not be settled without them: an
 unpaid, paid-but-unfulfilled, refunding or operator-queued order, or credits kept in their account.
@@ -28,6 +29,7 @@ from backend.personal.models import SavedFootprint
 from backend.privacy.models import BeneficiaryName
 
 UNFINISHED = ("reserved", "paid", "refunding")
+ERASED = "erased"  # in place of a hash that could confirm a guessed name; no replay of the order can match it
 
 
 class ErasureRefused(Conflict):
@@ -46,7 +48,7 @@ def _unfinished(session: Session, user_id: int, holder: str) -> dict[str, int]:
 
 def erase(session: Session, now: datetime, user_id: int) -> dict[str, Any]:
     """Anonymise the account in place and blank the names tied to it; what was erased, as counts."""
-    user = get_user(session, user_id, lock=True)  # no order of theirs starts meanwhile (create locks it too)
+    user = get_user(session, user_id, lock=True, active=True)  # no order of theirs starts meanwhile (create locks it too)
     unfinished = _unfinished(session, user.id, user.holder)
     if unfinished["open_orders"] or unfinished["kept_g"]:
         raise ErasureRefused("账户仍有未完成的订单或未注销的碳汇，请先完成支付、退款或注销后再删除账户 (unfinished orders or "
@@ -55,8 +57,9 @@ def erase(session: Session, now: datetime, user_id: int) -> dict[str, Any]:
     names = session.execute(update(BeneficiaryName).where(
         BeneficiaryName.retirement_id.in_(retirements), BeneficiaryName.erased_at.is_(None))
         .values(full_name=None, salt=None, erased_at=now)).rowcount
+    # The request hash goes too: made before fingerprints (migration 0009), it hashed the plain name.
     gifts = session.execute(update(Order).where(Order.user_id == user.id, Order.beneficiary_name.is_not(None))
-                            .values(beneficiary_name=None)).rowcount
+                            .values(beneficiary_name=None, request_hash=ERASED)).rowcount
     footprints = session.execute(delete(SavedFootprint).where(SavedFootprint.user_id == user.id)).rowcount
     region = user.region_adcode
     user.openid = f"erased:{user.id}"  # unique, and no WeChat login can ever produce it

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from backend import audit
 from backend.accounts.models import MiniUser
-from backend.errors import NotFound
+from backend.errors import NotFound, Unauthorized
 from backend.ledger.holders import mask_name
 from backend.wechat.miniapp import WeChatSession
 
@@ -40,11 +40,15 @@ def login(session: Session, now: datetime, wechat: WeChatSession) -> MiniUser:
     return user
 
 
-def get_user(session: Session, user_id: int, *, lock: bool = False) -> MiniUser:
+def get_user(session: Session, user_id: int, *, lock: bool = False, active: bool = False) -> MiniUser:
+    """The user; ``active``: one acting for themself, so an erased account is refused like a dead session (a token
+    still in flight while the account was deleted must not write into it again)."""
     query = select(MiniUser).where(MiniUser.id == user_id)
     user = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if user is None:
         raise NotFound("用户不存在 (unknown user)")
+    if active and user.erased_at is not None:
+        raise Unauthorized("账户已删除，请重新登录 (the account was deleted)", code="session_expired")
     return user
 
 
@@ -59,19 +63,17 @@ def update_profile(session: Session, now: datetime, user_id: int, changes: dict[
     A field given its stored value is no change: the audit chain records only what changed, and nothing at all
     when nothing did.
     """
-    user = get_user(session, user_id, lock=True)
+    user = get_user(session, user_id, lock=True, active=True)
     changes = {name: value for name, value in changes.items() if getattr(user, name) != value}
     if not changes:
         return user
     for name, value in changes.items():
         setattr(user, name, value)
     session.add(user)
-    # Which fields changed, never their values: the chain is permanent, and a nickname or name in it could never
-    # be erased (a region is no one's name, and the boards need its history).
+    # Which fields changed, never their values: the chain is permanent, and a name, nickname or home region in it
+    # could never be erased.
     audit.append(session, now, actor=f"user:{user_id}", action="user.profile", object_type="mp_user",
-                 object_id=user_id, after={"changed": sorted(changes),
-                                           **({"region": changes["region_adcode"]} if "region_adcode" in changes
-                                              else {})})
+                 object_id=user_id, after={"changed": sorted(changes)})
     return user
 
 

@@ -233,10 +233,12 @@ _REVOKED_STATEMENT = ("本证书已撤销，不再证明下列注销；撤销原
 _PDF_GREEN, _PDF_GREY, _PDF_INK, _PDF_RED = (28, 94, 62), (110, 110, 110), (25, 25, 25), (204, 32, 32)
 
 
-def certificate_pdf(card: dict[str, Any], url: str, *, font_path: str | None = None) -> bytes:
+def certificate_pdf(card: dict[str, Any], url: str, *, font_path: str | None = None,
+                    name_proof: tuple[str, str] | None = None) -> bytes:
     """An A4 page for courts and organisers: every fact of the certificate as real (searchable) Chinese text, the
     digest, key and signature needed to check it offline, and the QR. The font is embedded as a subset, so it
-    reads the same on a machine without Chinese fonts."""
+    reads the same on a machine without Chinese fonts. ``name_proof`` (full name, salt) makes the buyer's own copy,
+    which opens the name commitment: never served publicly, never cached."""
     payload = card["payload"]
     chosen = face(font_path)
     pdf = FPDF(unit="pt", format="A4")
@@ -286,7 +288,7 @@ def certificate_pdf(card: dict[str, Any], url: str, *, font_path: str | None = N
     with pdf.table(col_widths=(150, _CONTENT_WIDTH - 150), width=_CONTENT_WIDTH, first_row_as_headings=False,
                    borders_layout=TableBordersLayout.HORIZONTAL_LINES, text_align="LEFT", line_height=13,
                    padding=(4, 4)) as table:
-        for label, value in _document_facts(card, url):
+        for label, value in _document_facts(card, url, name_proof):
             row = table.row()
             row.cell(label)
             row.cell(value)
@@ -297,7 +299,8 @@ def certificate_pdf(card: dict[str, Any], url: str, *, font_path: str | None = N
     return bytes(pdf.output())
 
 
-def _document_facts(card: dict[str, Any], url: str) -> list[tuple[str, str]]:
+def _document_facts(card: dict[str, Any], url: str,
+                    name_proof: tuple[str, str] | None = None) -> list[tuple[str, str]]:
     payload = card["payload"]
     grams = payload["quantity_g"]
     status = "有效 Valid"
@@ -325,6 +328,12 @@ def _document_facts(card: dict[str, Any], url: str) -> list[tuple[str, str]]:
         ("受益人 Beneficiary", payload["beneficiary"]["masked"]),
         ("姓名承诺 Name commitment", payload["beneficiary"]["commitment"]
          + "（SHA-256(盐:全名)，受益人凭盐与全名可证明 salted hash of the full name）"),
+    ]
+    if name_proof is not None:
+        full_name, salt = name_proof
+        facts += [("受益人全名 Full name（仅本人副本 own copy only）", full_name),
+                  ("盐 Salt", f"{salt}（SHA-256(“{salt}:{full_name}”) 等于上方姓名承诺 equals the commitment above）")]
+    facts += [
         ("注销时间 Retired at", f"{wording.beijing_time(payload['retired_at'])} · {payload['retired_at']}"),
         ("签发机构 Issuer", payload["issuer"]),
         ("载荷摘要 Payload SHA-256", card["payload_sha256"]),

@@ -34,6 +34,7 @@ from backend.ledger import operations
 from backend.ledger.errors import CorrectionRefused, ProjectNotRegistered, ReservationResolved
 from backend.ledger.models import PendingResolution, Transfer
 from backend.orders.models import ORDER_PURPOSES, Order, PaymentNotification
+from backend.privacy.fingerprint import fingerprint
 from backend.shop import service as shop
 from backend.wechat.errors import NotificationRejected
 from backend.wechat.pay import Notification, Resource
@@ -47,7 +48,7 @@ NOTIFICATION_GRACE_SECONDS = 300
 RETIRING_PURPOSES = {"personal", "gift"}
 REFUND_FAILED_NOTE = "微信退款未成功"
 REFUND_REASONS = {"credits_unavailable": "碳汇已售罄，全额退款", "project_suspended": "项目暂停交易，全额退款",
-                  "requested_by_buyer": "买家申请退款"}
+                  "requested_by_buyer": "买家申请退款", "released_before_payment": "订单已关闭，全额退款"}
 
 
 class RefundRefused(Conflict):
@@ -148,17 +149,19 @@ def _check_unpaid_limits(session: Session, now: datetime, user_id: int, quantity
 
 def create(session: Session, now: datetime, *, user_id: int, idempotency_key: str, listing_id: int,
            quantity_g: int | None, footprint_id: str | None, purpose: str, beneficiary_name: str | None,
-           ttl_seconds: int, max_unpaid_orders: int, max_reserved_g: int) -> Order:
+           ttl_seconds: int, max_unpaid_orders: int, max_reserved_g: int, name_key: bytes) -> Order:
     """Quote, reserve the credits and record the order; the same key and request gives back the same order.
 
     A new order must keep the user within ``max_unpaid_orders`` and ``max_reserved_g`` (UnpaidLimitReached); a
-    replay of one already placed is answered whatever the limits say now.
+    replay of one already placed is answered whatever the limits say now. The request hash covers a gift's
+    beneficiary as a keyed fingerprint (``name_key``, backend.privacy): a copy of the order, once its name is
+    erased, cannot confirm a guessed one.
     """
     beneficiary_name = _check_beneficiary(purpose, beneficiary_name)
     request = {"listing_id": listing_id, "quantity_g": quantity_g, "footprint_id": footprint_id, "purpose": purpose,
-               "beneficiary_name": beneficiary_name}
+               "beneficiary": fingerprint(name_key, beneficiary_name) if beneficiary_name else None}
     digest = sha256_hex(request)
-    user = get_user(session, user_id, lock=True)  # one user's orders are made one at a time: a key acts once
+    user = get_user(session, user_id, lock=True, active=True)  # one user's orders are made one at a time: a key acts once
     existing = session.execute(select(Order).where(Order.user_id == user_id,
                                                    Order.idempotency_key == idempotency_key)).scalar_one_or_none()
     if existing is not None:
@@ -239,11 +242,20 @@ def settle_payment(session: Session, now: datetime, *, order_no: str, transactio
     not match the order, which changes nothing.
     """
     order = get_order(session, order_no, lock=True)
-    if order.resolved_at is not None:  # an operator settled it by hand (its payment refunded): it stays so
-        return "resolved by an operator"
+    if order.resolved_at is not None:  # an operator settled it by hand: it stays so
+        if order.status == "expired" and order.transaction_id is None and _matches(order, transaction):
+            # The operator released it unpaid (WeChat was still asking for the password, or had lost it), and the
+            # payment went through after all: nobody will deliver, so the money goes back.
+            order.transaction_id, order.paid_at = transaction.transaction_id, now
+            _audit_paid(session, now, order, via)
+            _decide_refund(session, now, order, "released_before_payment")
+            session.add(order)
+            return "refunding: released_before_payment"
+        return "resolved by an operator"  # e.g. the mismatched payment the operator refunded by hand
     _check_transaction(order, transaction)
     if order.status not in ("reserved", "expired"):
         return f"already {order.status}"
+    _clear_attention(session, now, order)  # queued while unpaid (still paying, unknown at WeChat): paid now
     order.status, order.transaction_id = "paid", transaction.transaction_id
     order.paid_at = order.updated_at = now
     user = get_user(session, order.user_id)
@@ -277,6 +289,21 @@ def settle_payment(session: Session, now: datetime, *, order_no: str, transactio
     session.add(order)
     _audit(session, now, order, PAYER_ACTOR, "order.fulfilled", retirement_id=order.retirement_id)
     return "fulfilled"
+
+
+def _matches(order: Order, transaction: Resource) -> bool:
+    try:
+        _check_transaction(order, transaction)
+    except NotificationRejected:
+        return False
+    return True
+
+
+def _clear_attention(session: Session, now: datetime, order: Order) -> None:
+    """A payment settles an unpaid order an operator was asked to look at: there is nothing left for them."""
+    if order.attention is not None:
+        before, order.attention = order.attention, None
+        _audit(session, now, order, PAYER_ACTOR, "order.attention_cleared", attention=before)
 
 
 def _audit_paid(session: Session, now: datetime, order: Order, via: str) -> None:
@@ -415,11 +442,18 @@ def _flag(session: Session, now: datetime, order: Order, reason: str, *, actor: 
         _audit(session, now, order, actor, "order.attention", attention=reason)
 
 
-def flag_payment_mismatch(session: Session, now: datetime, order_no: str, reason: str, *, actor: str) -> None:
+def flag_payment_mismatch(session: Session, now: datetime, order_no: str, reason: str, *, actor: str,
+                          transaction_id: str | None = None) -> None:
     """Queue an unpaid order whose WeChat payment does not match it; the sweeper leaves it alone from now on.
-    An order settled meanwhile (an operator resolved it) is not queued again."""
+    An order settled meanwhile (an operator resolved it) is not queued again. The payment's transaction id is
+    kept: once an operator has refunded it by hand, word of that same payment changes nothing, while a payment
+    of an order they released unpaid is refunded (settle_payment)."""
     flag_unpaid(session, now, order_no, f"微信支付记录与订单不符 (WeChat's payment does not match the order): {reason}",
                 actor=actor)
+    order = get_order(session, order_no, lock=True)
+    if order.attention is not None and order.transaction_id is None and transaction_id:
+        order.transaction_id = transaction_id
+        session.add(order)
 
 
 def flag_unpaid(session: Session, now: datetime, order_no: str, reason: str, *, actor: str) -> None:

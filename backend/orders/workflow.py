@@ -43,7 +43,7 @@ def _ensure_prepay(pay: Pay, clock: Clock, order: Order, openid: str) -> Order:
 
 
 def place(pay: Pay, clock: Clock, *, user_id: int, openid: str, idempotency_key: str, ttl_seconds: int,
-          max_unpaid_orders: int, max_reserved_g: int, **request: Any) -> dict[str, Any]:
+          max_unpaid_orders: int, max_reserved_g: int, name_key: bytes, **request: Any) -> dict[str, Any]:
     """Create (or find again, by key) the order, get its prepay id, and answer what wx.requestPayment needs.
 
     If WeChat is unreachable the order and its reservation stay; the same request with the same key retries the
@@ -51,7 +51,7 @@ def place(pay: Pay, clock: Clock, *, user_id: int, openid: str, idempotency_key:
     """
     order = atomic(lambda s: service.create(s, clock(), user_id=user_id, idempotency_key=idempotency_key,
                                             ttl_seconds=ttl_seconds, max_unpaid_orders=max_unpaid_orders,
-                                            max_reserved_g=max_reserved_g, **request))
+                                            max_reserved_g=max_reserved_g, name_key=name_key, **request))
     order = _ensure_prepay(pay, clock, order, openid)
     view = read(lambda s: service.order_view(s, order))
     payable = order.status == "reserved" and order.prepay_id is not None and order.attention is None
@@ -75,7 +75,8 @@ def _settle(clock: Clock, certify, order_no: str, transaction: Resource, *, via:
     except NotificationRejected as rejected:  # never deliver against a payment unlike the order: an operator acts
         log.error("order %s: WeChat's record does not match: %s", order_no, rejected.reason)
         reason = rejected.reason
-        atomic(lambda s: service.flag_payment_mismatch(s, clock(), order_no, reason, actor=via))
+        atomic(lambda s: service.flag_payment_mismatch(s, clock(), order_no, reason, actor=via,
+                                                       transaction_id=transaction.transaction_id))
         return "mismatch"
     notices.after_fulfilment(order_no, outcome)
     return outcome

@@ -24,6 +24,7 @@ from backend.footprint.models import FootprintCalculation
 from backend.ledger.models import Retirement, Transfer
 from backend.orders.models import Order
 from backend.personal.badges import Standing, Step, award
+from backend.accounts.service import get_user
 from backend.personal.models import SavedFootprint
 from backend.privacy.models import BeneficiaryName
 from backend.registry.models import Batch, Project
@@ -65,6 +66,7 @@ def save_footprint(session: Session, now: datetime, *, user_id: int, calculation
     The same bill can recur (its calculation id is a hash of its inputs), so the same calculation may be saved for
     several months; saving it again for the same month finds that save, taking the new label if one is given.
     """
+    get_user(session, user_id, lock=True, active=True)  # not into an account deleted meanwhile
     calculation = session.get(FootprintCalculation, calculation_id)
     if calculation is None:
         raise InvalidInput("calculation_id", "计算记录不存在 (unknown calculation)")

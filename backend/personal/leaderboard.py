@@ -154,6 +154,9 @@ def standings(session: Session, *, region: str | None, limit: int, user_id: int 
 def record_retired(session: Session, user: MiniUser, *, previous_region: str | None = None) -> None:
     """Put the user's current total on every board of their region, and take them off boards of a region they
     left. Best effort: a board Redis lost or missed this on is rebuilt from the database."""
+    if user.erased_at is not None:  # a job queued before the account was deleted: it stays off every board
+        forget(user.id, previous_region)
+        return
     total = retired_by(session, user)
     scopes = scopes_of(user.region_adcode)
     left = [scope for scope in scopes_of(previous_region) if scope not in scopes] if previous_region else []

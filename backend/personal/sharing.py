@@ -20,6 +20,7 @@ from backend.certificates.api import NUMBER
 from backend.certificates.models import Certificate
 from backend.errors import NotFound
 from backend.ledger.models import Retirement
+from backend.privacy.models import BeneficiaryName
 from backend.wechat.miniapp import image_type
 
 log = logging.getLogger(__name__)
@@ -53,3 +54,12 @@ def share_code(number: str) -> tuple[bytes, str]:
     except redis.RedisError as error:
         log.warning("share code not cached: %s", error)
     return image, mimetype
+
+
+def name_proof(session: Session, holder: str, number: str) -> tuple[str, str] | None:
+    """(full name, salt) behind the holder's certificate, or None once erased; NotFound if it is not theirs."""
+    check_owned(session, holder, number)
+    row = session.execute(select(BeneficiaryName.full_name, BeneficiaryName.salt)
+                          .join(Certificate, Certificate.retirement_id == BeneficiaryName.retirement_id)
+                          .where(Certificate.number == number)).one_or_none()
+    return (row.full_name, row.salt) if row is not None and row.full_name and row.salt else None

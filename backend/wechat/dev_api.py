@@ -76,9 +76,9 @@ def pay(order_no: str):
 
 
 register(bp, [Route("POST", "/wx-login", wx_login, "Development only: a wx.login code for a WeChat user",
-                    body=DevLoginIn, response=DevLoginOut, tags=("development",)),
+                    body=DevLoginIn, response=DevLoginOut, errors=(503,), tags=("development",)),
               Route("POST", "/pay/<order_no>", pay, "Development only: the fake WeChat pays an order",
-                    response=DevPaid, params={"order_no": anchored(service.ORDER_NO_PATTERN)}, errors=(409,),
+                    response=DevPaid, params={"order_no": anchored(service.ORDER_NO_PATTERN)}, errors=(409, 503),
                     tags=("development",))])
 
 

@@ -126,3 +126,71 @@ def test_a_retirements_idempotency_hash_cannot_confirm_a_guessed_name(app, clien
                                                   "amount_g": 1000, "purpose": "personal",
                                                   "beneficiary_name": "张三丰"}, key="guess-me")
     assert again.status_code == 201 and again.get_json()["id"] == retired["id"]
+
+
+def test_a_token_still_in_flight_cannot_write_into_a_deleted_account(app, client, shop, fake_wechat, monkeypatch):
+    """The account is erased first and its sessions ended after: a request that got past the session check in
+    between (or a Redis blip that kept the session) finds the account gone, and writes nothing."""
+    from backend.accounts import sessions
+
+    qian = Citizen(client, "qian-duoduo")
+    monkeypatch.setattr(sessions, "revoke_all", lambda user_id, now: 0)  # as if the session outlived the erasure
+    assert qian.client.delete("/api/mp/v1/me", headers=qian.headers).status_code == 200
+    refused(qian.client.patch("/api/mp/v1/me", json={"nickname": "钱多多"}, headers=qian.headers), 401,
+            "session_expired")
+    refused(qian.post("/orders", {"listing_id": shop["listing"]["id"], "quantity_g": 100_000, "purpose": "personal"},
+                      key="after-erasure"), 401, "session_expired")
+    refused(qian.get("/me"), 401, "session_expired")
+    with app.app_context():
+        assert read(lambda s: s.execute(text("SELECT nickname FROM mp_user")).scalars().all()) == [""]
+
+
+def test_a_gift_orders_hash_cannot_confirm_its_erased_name(app, client, shop, fake_wechat):
+    from backend.canonical import sha256_hex
+    from backend.orders.models import Order
+
+    sun = Citizen(client, "sun-li")
+    placed = fulfilled(sun, fake_wechat, shop["listing"]["id"], 100_000, purpose="gift", beneficiary_name="孙小美")
+    with app.app_context():
+        digest = read(lambda s: s.execute(select(Order.request_hash).where(Order.order_no == placed["order_no"]))
+                      .scalar_one())
+    guess = {"listing_id": shop["listing"]["id"], "quantity_g": 100_000, "footprint_id": None, "purpose": "gift"}
+    assert digest not in {sha256_hex({**guess, "beneficiary_name": "孙小美"}), sha256_hex({**guess, "beneficiary": "孙小美"})}
+    assert sun.client.delete("/api/mp/v1/me", headers=sun.headers).status_code == 200
+    with app.app_context():
+        assert read(lambda s: s.execute(select(Order.request_hash, Order.beneficiary_name)).all()) == [("erased", None)]
+
+
+def test_a_leaderboard_job_queued_before_the_erasure_keeps_her_off(app, client, shop, fake_wechat):
+    from backend import jobs
+
+    zhou = Citizen(client, "zhou-yi")
+    fulfilled(zhou, fake_wechat, shop["listing"]["id"], 100_000)  # queues her board update
+    assert zhou.client.delete("/api/mp/v1/me", headers=zhou.headers).status_code == 200
+    with app.app_context():
+        jobs.drain(app)
+    other = Citizen(client, "wu-er")
+    assert zhou.login["user"]["id"] not in [i["user_id"] for i in other.get("/leaderboard").get_json()["items"]]
+
+
+def test_the_buyers_own_pdf_carries_the_name_proof_and_the_public_one_does_not(app, client, shop, fake_wechat):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    he = Citizen(client, "he-ping")
+    done = fulfilled(he, fake_wechat, shop["listing"]["id"], 100_000, purpose="gift", beneficiary_name="何安然")
+    number = done["certificate_no"]
+    salt = he.get("/retirements").get_json()["items"][0]["name_proof"]["salt"]
+
+    def text(response) -> str:
+        assert response.status_code == 200 and response.mimetype == "application/pdf"
+        pages = PdfReader(BytesIO(response.data)).pages
+        return "".join(page.extract_text() for page in pages).replace("\n", "").replace("\x00", "")
+
+    own = he.get(f"/certificates/{number}/certificate.pdf")
+    assert own.headers["Cache-Control"] == "private, no-store"
+    assert "何安然" in text(own) and salt in text(own)
+    public = text(client.get(f"/api/v1/certificates/{number}/certificate.pdf"))
+    assert "何安然" not in public and salt not in public
+    refused(Citizen(client, "stranger").get(f"/certificates/{number}/certificate.pdf"), 404, "not_found")

@@ -56,6 +56,35 @@ def test_a_payment_stuck_in_progress_long_after_the_deadline_goes_to_the_operato
     assert queued["status"] == "reserved" and "USERPAYING" in queued["attention"]
 
 
+def test_a_stuck_payment_that_goes_through_after_all_leaves_the_operators_queue(app, runner, operator, shop,
+                                                                                citizen, fake_wechat):
+    order = citizen.order(shop["listing"]["id"], 100_000)
+    fake_wechat.set_trade_state(order["order_no"], "USERPAYING")
+    past_the_deadline(app, minutes=21)
+    assert "1 queued for an operator" in sweep(runner)
+    fake_wechat.pay(order["order_no"])  # the password goes through at last; WeChat notifies us
+    done = citizen.get(f"/orders/{order['order_no']}").get_json()
+    assert done["status"] == "fulfilled" and done["certificate_no"] and not done.get("under_review")
+    assert queue(operator) == []  # nothing left for an operator to do
+
+
+def test_a_payment_after_an_operator_released_the_order_is_refunded(app, runner, operator, shop, citizen,
+                                                                   fake_wechat):
+    """The operator gave up on a payment stuck in progress and released the credits; then it went through. Nobody
+    will deliver it, so the money goes back rather than stay with us."""
+    order = citizen.order(shop["listing"]["id"], 100_000)
+    fake_wechat.set_trade_state(order["order_no"], "USERPAYING")
+    past_the_deadline(app, minutes=21)
+    sweep(runner)
+    operator.ok(operator.post(f"/orders/{order['order_no']}/resolve", {"note": "支付超时，已释放"}))
+    fake_wechat.pay(order["order_no"])
+    refunding = citizen.get(f"/orders/{order['order_no']}").get_json()
+    assert refunding["status"] == "refunding" and refunding["certificate_no"] is None
+    sweep(runner)  # sends the decided refund
+    [refund] = [r for r in fake_wechat.refunds.values() if r["out_trade_no"] == order["order_no"]]
+    assert refund["refund"] == order["amount_fen"]
+
+
 @pytest.mark.parametrize("state", ["PAYERROR", "REVOKED"])
 def test_a_payment_that_failed_or_was_revoked_releases_the_credits(app, client, runner, shop, citizen, fake_wechat,
                                                                   state):
