@@ -353,8 +353,9 @@ class Worker:
         if self._unsettled is not None:
             self._settle_again(*self._unsettled)
             self._unsettled = None
-        while self.redis.lmove(self.taken, self.keys.queue, "RIGHT", "RIGHT") is not None:
-            pass
+        moved = True
+        while moved:  # every job taken and not run, back to the front of the queue
+            moved = self.redis.lmove(self.taken, self.keys.queue, "RIGHT", "RIGHT") is not None
         self._unsure = False
 
     # upkeep: due retries, and jobs of workers that died

@@ -22,7 +22,7 @@ _VALIDATORS: dict[tuple[int, str], Draft202012Validator] = {}
 
 
 class NotInTheDocument(AssertionError):
-    pass
+    """An answer the OpenAPI document does not describe."""
 
 
 def _document(app: Flask) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
