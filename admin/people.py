@@ -14,7 +14,6 @@ from backend.db import atomic, read
 from backend.orgs import schemas as org_schemas
 from backend.orgs import service as orgs
 from backend.orgs.api import invitation_url
-from backend.registry.models import Organisation
 from backend.staff import invitations
 from backend.staff import service as staff
 from backend.staff.models import StaffAccount
@@ -51,21 +50,13 @@ def decide_organisation(organisation_id: int, action: str, body: org_schemas.Dec
 
 # --- staff accounts ------------------------------------------------------------------------------------------------
 
-def _staff_view(s: Session, account: StaffAccount) -> dict:
-    memberships = staff.memberships(s, account.id)
-    organisations = {m.organisation_id: s.get(Organisation, m.organisation_id)
-                     for m in memberships if m.organisation_id}
-    return staff.account_view(account, memberships, organisations)
-
-
 def list_staff():
-    def views(s: Session):
-        return [_staff_view(s, a) for a in s.execute(select(StaffAccount).order_by(StaffAccount.id)).scalars()]
-    return {"items": read(views)}
+    return {"items": read(lambda s: staff.account_views(
+        s, list(s.execute(select(StaffAccount).order_by(StaffAccount.id)).scalars())))}
 
 
 def get_staff(account_id: int):
-    return read(lambda s: _staff_view(s, staff.get_account(s, account_id)))
+    return read(lambda s: staff.account_views(s, [staff.get_account(s, account_id)])[0])
 
 
 def set_staff_disabled(account_id: int, action: str):

@@ -338,8 +338,8 @@ def serve_command(host: str, port: int) -> None:
     for name, _, role, org in DEMO_ACCOUNTS:
         if org is not None:
             click.echo(f"    {name:<16} {role} of {organisations[org]}")
-    click.echo(f"  operator API    curl -s {base}/api/admin/v1/projects -H \"Authorization: Bearer $(flask --app "
-               "backend users token admin)\"  (or make a token on /admin/account)\n")
+    click.echo(f"  operator API    curl -s {base}/api/admin/v1/projects -H \"Authorization: Bearer $(.venv/bin/flask "
+               "--app backend users token admin)\"  (or make a token on /admin/account)\n")
     # Werkzeug's development server: fine for the embedded set-up; production runs gunicorn (README).
     run_simple(host, port, app, threaded=True)
 

@@ -12,6 +12,7 @@ from backend.http import Route, register
 from backend.schemas import Items, Revoked
 from backend.orgs import schemas, service, signup
 from backend.staff import invitations
+from backend.staff.service import prepare_account
 from backend.staff.schemas import InvitationLinkOut, InvitationOut, OrgInviteIn, RoleIn
 
 signup_bp = Blueprint("org_signup", __name__, url_prefix="/api/v1")
@@ -39,9 +40,8 @@ def _in_admin_part(error: DomainError) -> DomainError:
 def apply(body: schemas.ApplicationIn):
     """Apply for an organisation; the applicant's account becomes its first org_admin."""
     try:
-        organisation = signup.apply_with_new_account(
-            _now(), signup.organisation_fields(body), username=body.admin.username,
-            display_name=body.admin.display_name, password=body.admin.password)
+        new = prepare_account(body.admin.username, body.admin.display_name, body.admin.password)
+        organisation, _ = signup.apply_with_new_account(_now(), signup.organisation_fields(body), new)
     except DomainError as error:
         raise _in_admin_part(error) from None
     return {"organisation": service.organisation_view(organisation),

@@ -7,17 +7,16 @@ from flask import current_app, flash, redirect, request
 
 from backend.access.identity import optional_staff_principal, staff_principal
 from backend.db import atomic, read
-from backend.errors import DomainError, InvalidInput
+from backend.errors import DomainError
 from backend.orgs import schemas, service, signup
 from backend.orgs.api import invitation_url
 from backend.ratelimit import limit
 from backend.registry.models import ORGANISATION_KINDS
 from backend.staff import invitations
 from backend.staff import principal as principals
-from backend.staff import service as staff
 from backend.staff.roles import ORG_ROLES, ROLE_LABELS, org_rank
 from backend.staff.schemas import OrgInviteIn, RoleIn
-from backend.staff.web import field_errors, page, page_blueprint, parse_form, sign_in
+from backend.staff.web import field_errors, new_account_from, page, page_blueprint, parse_form, sign_in
 
 bp = page_blueprint("org_pages", __name__)
 
@@ -46,15 +45,8 @@ def apply():
         if signed_in is not None:
             organisation = signup.apply_as(_now(), fields, account_id=signed_in.account_id)
         else:
-            for name in ("username", "display_name", "password", "password_again"):
-                if not getattr(form, name):
-                    raise InvalidInput(name, "必填 (required)")
-            if form.password != form.password_again:
-                raise InvalidInput("password_again", "两次输入的密码不一致 (the passwords differ)")
-            organisation = signup.apply_with_new_account(_now(), fields, username=form.username,
-                                                         display_name=form.display_name, password=form.password)
-            account = read(lambda s: staff.find_account(s, form.username))
-            sign_in(read(lambda s: principals.load(s, account.id)))  # to follow the application at /org/
+            organisation, account_id = signup.apply_with_new_account(_now(), fields, new_account_from(form))
+            sign_in(read(lambda s: principals.load(s, account_id)))  # to follow the application at /org/
     except DomainError as error:
         return page("orgs/apply.html", error.status, error=error, errors=field_errors(error), form=request.form,
                     **context)

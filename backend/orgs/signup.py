@@ -9,20 +9,17 @@ from sqlmodel import Session
 from backend.db import atomic
 from backend.orgs import service
 from backend.registry.models import Organisation
-from backend.staff import passwords
 from backend.staff import service as staff
 from backend.staff.models import StaffAccount
+from backend.staff.service import NewAccount
 
 
-def apply_with_new_account(now: datetime, fields: dict, *, username: str, display_name: str,
-                           password: str) -> Organisation:
-    username = staff.normalise_username(username)
-    password_hash = passwords.new_hash(password, username=username)  # before the transaction: argon2 is slow
-
-    def work(session: Session) -> Organisation:
-        account = staff.create_account(session, now, username=username, display_name=display_name,
-                                       password_hash=password_hash, actor=None)
-        return service.apply(session, now, applicant=account, **fields)
+def apply_with_new_account(now: datetime, fields: dict, new: NewAccount) -> tuple[Organisation, int]:
+    """The organisation, applied for by a new account (``staff.service.prepare_account``); and that account's id."""
+    def work(session: Session) -> tuple[Organisation, int]:
+        account = staff.create_account(session, now, username=new.username, display_name=new.display_name,
+                                       password_hash=new.password_hash, actor=None)
+        return service.apply(session, now, applicant=account, **fields), account.id
     return atomic(work)
 
 

@@ -13,7 +13,6 @@ from backend.db import atomic, read
 from backend.http import Route, register
 from backend.schemas import Items
 from backend.staff.schemas import TokenOut, WhoAmIOut
-from backend.registry.models import Organisation
 from backend.staff import service, tokens
 
 bp = Blueprint("staff_api", __name__, url_prefix="/api/staff/v1")
@@ -22,13 +21,7 @@ bp = Blueprint("staff_api", __name__, url_prefix="/api/staff/v1")
 def whoami():
     principal = staff_principal()
 
-    def view(s):
-        account = service.get_account(s, principal.account_id)
-        memberships = service.memberships(s, account.id)
-        organisations = {m.organisation_id: s.get(Organisation, m.organisation_id)
-                         for m in memberships if m.organisation_id}
-        return service.account_view(account, memberships, organisations)
-    result = read(view)
+    result = read(lambda s: service.account_views(s, [service.get_account(s, principal.account_id)])[0])
     result["token"] = {"id": principal.token_id, "name": principal.token_name}
     return result
 

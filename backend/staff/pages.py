@@ -32,6 +32,7 @@ from backend.staff.web import (
     AREA_TITLES,
     field_errors,
     must_enrol,
+    new_account_from,
     page,
     page_blueprint,
     parse_form,
@@ -51,9 +52,10 @@ def _now():
 
 
 def _home(area: str, principal: principals.Principal) -> str:
-    if area == "admin" and principal.platform_roles:
+    """Operators land in the console (from /org/ too if they belong to no organisation); everyone else in /org/."""
+    if principal.platform_roles and (area == "admin" or not principal.organisations):
         return "/admin/"
-    return "/org/" if principal.organisations or not principal.platform_roles else "/admin/"
+    return "/org/"
 
 
 def _throttle(username: str, address: str) -> None:
@@ -274,17 +276,11 @@ def invitation_page(area: str, secret: str):
 
 
 def _create_and_accept(form: AcceptForm, secret: str) -> int:
-    for name in ("username", "display_name", "password", "password_again"):
-        if not getattr(form, name):
-            raise InvalidInput(name, "必填 (required)")
-    username = service.normalise_username(form.username)
-    if form.password != form.password_again:
-        raise InvalidInput("password_again", "两次输入的密码不一致 (the passwords differ)")
-    password_hash = passwords.new_hash(form.password, username=username)  # before the transaction: it is slow
+    new = new_account_from(form)
 
     def work(s: Session) -> int:
-        account = service.create_account(s, _now(), username=username, display_name=form.display_name,
-                                         password_hash=password_hash, actor=None)
+        account = service.create_account(s, _now(), username=new.username, display_name=new.display_name,
+                                         password_hash=new.password_hash, actor=None)
         invitations.accept(s, _now(), secret=secret, account=account)
         return account.id
     return atomic(work)

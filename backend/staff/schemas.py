@@ -71,9 +71,6 @@ class RoleIn(Form):
     role: Literal[ORG_ROLES]
 
 
-class DisableIn(Form):
-    disabled: bool
-
 
 # --- responses (backend/staff/service.py, tokens.py, invitations.py views) ---------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +55,22 @@ def get_account(session: Session, account_id: int, *, lock: bool = False) -> Sta
     if account is None:
         raise NotFound("账号不存在 (unknown account)")
     return account
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """A person's own new account, checked and with its password hashed, ready for ``create_account``."""
+
+    username: str
+    display_name: str
+    password_hash: str
+
+
+def prepare_account(username: str, display_name: str, password: str) -> NewAccount:
+    """Check the fields and hash the password: call it before the transaction (argon2 is slow on purpose)."""
+    username = normalise_username(username)
+    return NewAccount(username, check_display_name(display_name),
+                      passwords.new_hash(password, username=username))
 
 
 def create_account(session: Session, now: datetime, *, username: str, display_name: str,
@@ -257,17 +274,20 @@ def reset_totp(session: Session, now: datetime, *, account_id: int, actor: str) 
     return account
 
 
-def account_view(account: StaffAccount, roles: list[Membership] | None = None,
-                 organisations: dict[int, Organisation] | None = None) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": account.id, "username": account.username, "display_name": account.display_name,
-        "disabled": account.disabled, "can_sign_in": account.password_hash is not None,
-        "second_factor": account.totp_secret is not None,
-        "last_sign_in_at": isoformat_utc(account.last_sign_in_at) if account.last_sign_in_at else None,
-    }
-    if roles is not None:
-        view["memberships"] = [membership_view(m, (organisations or {}).get(m.organisation_id)) for m in roles]
-    return view
+def account_views(session: Session, accounts: list[StaffAccount]) -> list[dict[str, Any]]:
+    """Accounts with their memberships and each membership's organisation, in two queries however many."""
+    ids = [account.id for account in accounts]
+    rows = session.execute(select(Membership, Organisation).outerjoin(
+        Organisation, Organisation.id == Membership.organisation_id).where(Membership.account_id.in_(ids))
+        .order_by(Membership.organisation_id.is_not(None), Membership.organisation_id, Membership.role)).all()
+    held: dict[int, list[dict[str, Any]]] = {account_id: [] for account_id in ids}
+    for membership, organisation in rows:
+        held[membership.account_id].append(membership_view(membership, organisation))
+    return [{"id": account.id, "username": account.username, "display_name": account.display_name,
+             "disabled": account.disabled, "can_sign_in": account.password_hash is not None,
+             "second_factor": account.totp_secret is not None,
+             "last_sign_in_at": isoformat_utc(account.last_sign_in_at) if account.last_sign_in_at else None,
+             "memberships": held[account.id]} for account in accounts]
 
 
 def membership_view(membership: Membership, organisation: Organisation | None = None) -> dict[str, Any]:

@@ -26,10 +26,11 @@ from pydantic import BaseModel, ValidationError
 from backend.access.identity import EnrolmentRequired, SignInRequired
 from backend.cache import get_redis, key
 from backend.db import read
-from backend.errors import DomainError
+from backend.errors import DomainError, InvalidInput
 from backend.http import refuse_nul, validation_error
 from backend.staff import principal as principals
 from backend.staff.principal import Principal
+from backend.staff.service import NewAccount, prepare_account
 from backend.staff.throttle import SignInUnavailable
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,16 @@ def parse_form(model: type[BaseModel]) -> BaseModel:
         raise validation_error(error) from None
     refuse_nul(parsed.model_dump())  # PostgreSQL text cannot hold U+0000: a 400, as for JSON bodies
     return parsed
+
+
+def new_account_from(form: Any) -> NewAccount:
+    """The new-account part of a form (invitation, sign-up): every field given, the password typed twice alike."""
+    for name in ("username", "display_name", "password", "password_again"):
+        if not getattr(form, name):
+            raise InvalidInput(name, "必填 (required)")
+    if form.password != form.password_again:
+        raise InvalidInput("password_again", "两次输入的密码不一致 (the passwords differ)")
+    return prepare_account(form.username, form.display_name, form.password)
 
 
 def field_errors(error: DomainError | None) -> dict[str, str]:
