@@ -30,7 +30,9 @@ def test_the_migrations_build_exactly_the_tables_the_models_describe(app, stores
     """Hand-written migrations (0008 widens columns on PostgreSQL only, rewrites a CHECK in batch mode on SQLite)
     must land where the models are: Alembic's own comparison finds nothing to add, drop or change. Column types
     are compared on PostgreSQL; SQLite keeps no VARCHAR lengths worth comparing."""
-    import backend.models  # noqa: F401  (every table on the metadata)
+    import backend.models
+
+    backend.models.import_extension_models()  # every table on the metadata
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
     from sqlmodel import SQLModel

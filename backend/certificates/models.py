@@ -14,19 +14,27 @@ from backend.dbtypes import UTCDateTime
 class Certificate(SQLModel, table=True):
     """The signed statement that a retirement happened: ``TH2026-00012345``.
 
+    Or, of ``kind`` other than ``retirement``, a scenario's document that vouches for several retirements at once
+    (a court case's witness certificate, an event's neutrality certificate): numbered, signed and logged the same
+    way, with no retirement of its own (see ``service.issue_document``).
+
     ``payload`` is the canonical JSON the certificate states; ``jws`` signs its digest together with the fields a
     QR must carry. The payload commits to the beneficiary's full name with a salted hash; the salt and the name
     (the commitment's opening, which lets the beneficiary prove the certificate names them) are kept erasable in
     backend.privacy, not here: this table is history.
     """
 
-    __table_args__ = (UniqueConstraint("year", "sequence", name="uq_certificate_year_sequence"),)
+    __table_args__ = (UniqueConstraint("year", "sequence", name="uq_certificate_year_sequence"),
+                      CheckConstraint("(kind = 'retirement') = (retirement_id IS NOT NULL)",
+                                      name="ck_certificate_kind_retirement"))
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=20, unique=True)
     year: int
     sequence: int
-    retirement_id: int = Field(foreign_key="retirement.id", unique=True)
+    kind: str = Field(default="retirement", max_length=32)
+    """``retirement``, or a document kind such as ``judicial_witness``."""
+    retirement_id: int | None = Field(default=None, foreign_key="retirement.id", unique=True)
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     payload_sha256: str = Field(max_length=64)
     jws: str = Field(sa_column=Column(Text, nullable=False))

@@ -73,15 +73,38 @@ def signed_claims(payload: dict[str, Any], payload_sha256_hex: str) -> dict[str,
     seconds), p: purpose, h: SHA-256 of the canonical payload (base64url). A retirement fragmented into more
     than MAX_SIGNED_RANGES ranges signs their span [first, last] in ``s`` and their count in ``r`` instead, so
     its QR stays scannable; the full list is in the payload, which ``h`` commits to.
+
+    A document (``kind`` in the payload, see ``issue_document``) has no batch or serials of its own: it signs
+    n, q (the grams it vouches for), p, t (issued-at), h and k, its kind.
     """
+    digest = base64.urlsafe_b64encode(bytes.fromhex(payload_sha256_hex)).rstrip(b"=").decode()
+    if "kind" in payload:
+        issued_at = datetime.fromisoformat(payload["issued_at"].replace("Z", "+00:00"))
+        return {"n": payload["number"], "k": payload["kind"], "q": payload["quantity_g"], "p": payload["purpose"],
+                "t": int(issued_at.timestamp()), "h": digest}
     retired_at = datetime.fromisoformat(payload["retired_at"].replace("Z", "+00:00"))
     serials = payload["serials"]
     claims = {"n": payload["number"], "q": payload["quantity_g"], "b": payload["batch"]["code"], "s": serials,
-              "t": int(retired_at.timestamp()), "p": payload["purpose"],
-              "h": base64.urlsafe_b64encode(bytes.fromhex(payload_sha256_hex)).rstrip(b"=").decode()}
+              "t": int(retired_at.timestamp()), "p": payload["purpose"], "h": digest}
     if len(serials) > MAX_SIGNED_RANGES:
         claims["s"], claims["r"] = [[serials[0][0], serials[-1][1]]], len(serials)
     return claims
+
+
+def _seal(session: Session, now: datetime, ring: KeyRing, payload: dict[str, Any], *, kind: str,
+          retirement_id: int | None) -> Certificate:
+    """Number the payload (``number`` is filled in here), sign it, store it and append it to the log."""
+    year = now.astimezone(CHINA).year
+    sequence = _next_sequence(session, year)
+    payload["number"] = number = number_for(year, sequence)
+    digest = hashlib.sha256(canonical_json(payload)).hexdigest()
+    signed = signed_claims(payload, digest)
+    values = dict(number=number, year=year, sequence=sequence, kind=kind, retirement_id=retirement_id,
+                  payload=payload, payload_sha256=digest, jws=ring.sign(canonical_json(signed)), kid=ring.kid,
+                  created_at=now)
+    certificate_id = session.connection().execute(_INSERT_CERTIFICATE, values).scalar_one()
+    transparency_log.append(session, now, certificate_id, digest, ring)
+    return Certificate.model_construct(id=certificate_id, **values)
 
 
 class Certifier:
@@ -89,9 +112,16 @@ class Certifier:
     fingerprints names (a keyed hash, backend.privacy) for the retirement's idempotency hash, so that no copy of
     the ledger can confirm a guessed name."""
 
-    def __init__(self, certify: Callable[..., Certificate], name_key: bytes) -> None:
+    def __init__(self, certify: Callable[..., Certificate], name_key: bytes,
+                 document: Callable[..., Certificate]) -> None:
         self._certify = certify
         self._name_key = name_key
+        self.issue_document = document
+        """``issue_document(session, now, *, kind, purpose, purpose_ref, quantity_g, content)``: a scenario's
+        document (witness, neutrality certificate …) vouching for retirements it lists in ``content``. ``content``
+        is what the document states, as shown: ``title``, ``title_en``, ``statement``, ``facts`` (label, value
+        pairs in reading order), ``items`` (the retirements: certificate_no, quantity_g, project, batch,
+        serials, retired_at) and ``record`` (the scenario's structured data); signed like a certificate."""
 
     def __call__(self, session: Session, now: datetime, retirement: Retirement, ranges: Sequence[tuple[int, int]],
                  beneficiary_name: str) -> Certificate:
@@ -106,35 +136,32 @@ def certifier(ring: KeyRing, issuer: str, name_key: bytes) -> Certifier:
 
     def certify(session: Session, now: datetime, retirement: Retirement, ranges: Sequence[tuple[int, int]],
                 beneficiary_name: str) -> Certificate:
-        year = now.astimezone(CHINA).year
-        sequence = _next_sequence(session, year)
-        number = number_for(year, sequence)
         batch_code, vintage, project_id, project_name = session.connection().execute(
             _BATCH_AND_PROJECT, {"batch_id": retirement.batch_id}).one()
         salt = secrets.token_hex(16)
-        serials = [[first, last] for first, last in ranges]
         payload: dict[str, Any] = {
-            "v": PAYLOAD_VERSION, "number": number, "issuer": issuer,
+            "v": PAYLOAD_VERSION, "number": None, "issuer": issuer,
             "purpose": retirement.purpose, "purpose_ref": retirement.purpose_ref,
             "quantity_g": retirement.quantity_g, "project": {"id": project_id, "name": project_name},
-            "batch": {"code": batch_code, "vintage": vintage}, "serials": serials,
+            "batch": {"code": batch_code, "vintage": vintage}, "serials": [[first, last] for first, last in ranges],
             "retired_at": isoformat_utc(retirement.retired_at),
             "beneficiary": {"masked": retirement.beneficiary_masked,
                             "commitment": commitment(salt, beneficiary_name)},
         }
-        digest = hashlib.sha256(canonical_json(payload)).hexdigest()
-        signed = signed_claims(payload, digest)
-        values = dict(number=number, year=year, sequence=sequence, retirement_id=retirement.id,
-                      payload=payload, payload_sha256=digest, jws=ring.sign(canonical_json(signed)), kid=ring.kid,
-                      created_at=now)
-        certificate_id = session.connection().execute(_INSERT_CERTIFICATE, values).scalar_one()
+        certificate = _seal(session, now, ring, payload, kind="retirement", retirement_id=retirement.id)
         # The commitment's opening, erasable (backend.privacy): the certificate itself is history.
         session.connection().execute(_INSERT_NAME, {"retirement_id": retirement.id, "full_name": beneficiary_name,
                                                     "salt": salt})
-        transparency_log.append(session, now, certificate_id, digest, ring)
-        return Certificate.model_construct(id=certificate_id, **values)
+        return certificate
 
-    return Certifier(certify, name_key)
+    def document(session: Session, now: datetime, *, kind: str, purpose: str, purpose_ref: str | None,
+                 quantity_g: int, content: dict[str, Any]) -> Certificate:
+        return _seal(session, now, ring, {
+            "v": PAYLOAD_VERSION, "kind": kind, "number": None, "issuer": issuer, "purpose": purpose,
+            "purpose_ref": purpose_ref, "quantity_g": quantity_g, "issued_at": isoformat_utc(now), **content},
+            kind=kind, retirement_id=None)
+
+    return Certifier(certify, name_key, document)
 
 
 def get_certificate(session: Session, number: str) -> Certificate:
@@ -158,12 +185,14 @@ def status_of(session: Session, number: str) -> dict[str, Any]:
     return {"status": "revoked" if revocation else "valid", "revocation": revocation}
 
 
-def revocation_of(session: Session, certificate_id: int, retirement_id: int) -> dict[str, Any] | None:
+def revocation_of(session: Session, certificate_id: int, retirement_id: int | None) -> dict[str, Any] | None:
     """Why the certificate no longer stands, if it does not: an operator revoked it, or its retirement was
     reversed by a correction (a certificate must never vouch for credits that went back)."""
     revoked = session.get(CertificateRevocation, certificate_id)
     if revoked is not None:
         return {"reason": revoked.reason, "revoked_at": isoformat_utc(revoked.revoked_at), "by": "operator"}
+    if retirement_id is None:  # a document: only an operator revokes it
+        return None
     correction = session.execute(
         select(Transfer.reason, Transfer.created_at)
         .join(Retirement, Retirement.transfer_id == Transfer.corrects_id)

@@ -3,8 +3,10 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import backend.models  # noqa: F401  (registers every table on the metadata)
+import backend.models
 from backend.db import make_engine
+
+backend.models.import_extension_models()  # every table on the metadata: the core's and the extensions'
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -9,8 +9,13 @@ from sqlmodel import Field, SQLModel
 
 from backend.dbtypes import UTCDateTime, one_of
 
-ORDER_PURPOSES = ("personal", "gift", "keep")
-"""personal: retired for the buyer; gift: retired for a named beneficiary; keep: held in the buyer's account."""
+ORDER_PURPOSES = ("personal", "gift", "keep", "judicial", "event", "tree_duty", "tourism")
+"""personal: retired for the buyer; gift: retired for a named beneficiary; keep: held in the buyer's account. The
+others are scenarios' purposes (scenarios/): retired at once for the record ``purpose_ref`` names, whose scenario
+checks the order before it is placed and again before its credits retire (backend.orders.purposes)."""
+ORDER_CHANNELS = ("jsapi", "native", "offline")
+"""How it is paid: WeChat Pay in the mini-program (JSAPI), WeChat Pay from a QR on a PC screen (Native), or by bank
+transfer that a platform ``finance`` user records (offline)."""
 ORDER_STATES = ("reserved", "paid", "fulfilled", "expired", "refunding", "refunded")
 """reserved → paid → fulfilled (→ refunding → refunded, keep orders only); reserved → expired. ``paid`` is
 momentary: a paid order is fulfilled in the same transaction, unless its credits are gone (then it is refunded)."""
@@ -25,6 +30,9 @@ class Order(SQLModel, table=True):
     __tablename__ = "purchase_order"
     __table_args__ = (
         UniqueConstraint("user_id", "idempotency_key", name="uq_order_user_idempotency_key"),
+        UniqueConstraint("org_id", "idempotency_key", name="uq_order_org_idempotency_key"),
+        CheckConstraint("(user_id IS NULL) <> (org_id IS NULL)", name="ck_order_one_buyer"),
+        one_of("channel", ORDER_CHANNELS, "ck_order_channel"),
         CheckConstraint("amount_fen > 0", name="ck_order_amount_positive"),
         CheckConstraint("quantity_g > 0", name="ck_order_quantity_positive"),
         one_of("purpose", ORDER_PURPOSES, "ck_order_purpose"),
@@ -34,7 +42,12 @@ class Order(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_no: str = Field(max_length=32, unique=True)
     """Our out_trade_no at WeChat Pay."""
-    user_id: int = Field(foreign_key="mp_user.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="mp_user.id", index=True)
+    """The citizen who buys; or ``org_id``, the organisation (exactly one of the two)."""
+    org_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    placed_by: str | None = Field(default=None, max_length=128)
+    """The staff member (``staff:<id>``) who placed an organisation's order."""
+    channel: str = Field(default="jsapi", max_length=16)
     idempotency_key: str = Field(max_length=64)
     request_hash: str = Field(max_length=64)
     listing_id: int = Field(foreign_key="listing.id")
@@ -46,6 +59,10 @@ class Order(SQLModel, table=True):
     beneficiary_name: str | None = Field(default=None, max_length=200)
     footprint_id: str | None = Field(default=None, max_length=26)
     """The saved footprint this order neutralises, when it was bought with ``neutralise this``."""
+    purpose_ref: str | None = Field(default=None, max_length=64, index=True)
+    """A scenario purpose's record, in that scenario's words (``case-payer:12``, ``event:7`` …)."""
+    payment_reference: str | None = Field(default=None, max_length=64)
+    """An offline payment's voucher (bank transfer reference), as ``finance`` recorded it."""
     status: str = Field(default="reserved", max_length=16, index=True)
     reservation_id: int = Field(foreign_key="transfer.id")
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -1,0 +1,5 @@
+"""Every scenario's tables, for the metadata (backend.models.import_extension_models)."""
+
+from scenarios.judicial.models import CaseDecision, CasePayer, CasePurchase, JudicialCase
+
+__all__ = ["CaseDecision", "CasePayer", "CasePurchase", "JudicialCase"]
