@@ -247,6 +247,15 @@ def resolve_order(order_no: str, body: schemas.ResolveIn):
                                               for_operator=True))
 
 
+def record_offline_payment(order_no: str, body: schemas.OfflinePaymentIn):
+    """Finance records the bank transfer that paid an organisation's offline order: its credits retire and its
+    certificates are made, as a WeChat payment would. The same voucher again answers the same order."""
+    actor, certify = acting(), certificates.certify()
+    return atomic(lambda s: orders.order_view(s, orders.settle_offline(
+        s, _now(), order_no=order_no, reference=body.reference, amount_fen=body.amount_fen, actor=actor,
+        certify=certify), for_operator=True))
+
+
 # --- certificates ---------------------------------------------------------------------------------------------
 
 def revoke_certificate(number: str, body: schemas.RevocationIn):
@@ -332,6 +341,10 @@ ROUTES = [
           query=schemas.OrderQuery, response=Items[OperatorOrderOut]),
     Route("POST", "/orders/<order_no>/resolve", resolve_order, "Close an order settled by hand on the merchant "
           "platform", body=schemas.ResolveIn, response=OperatorOrderOut, params=ORDER_NO),
+    Route("POST", "/orders/<order_no>/offline-payment", record_offline_payment, "Record the bank transfer that "
+          "paid an offline order: it is fulfilled (credits retired, certificates made)", body=schemas.OfflinePaymentIn,
+          response=OperatorOrderOut, params=ORDER_NO, errors=(404, 409),
+          description="amount_fen must be the order's (409 amount_mismatch); a voucher paying another order: 409."),
     Route("POST", "/certificates/<number>/revocation", revoke_certificate,
           "Revoke a certificate, with the reason its verify page will show", body=schemas.RevocationIn, status=201,
           response=CertificateOut, params=CERTIFICATE_NO),

@@ -201,3 +201,10 @@ class AuditEventOut(Out):
     before: Json | None
     after: Json | None
     hash: str
+
+
+class OfflinePaymentIn(Body):
+    """The bank transfer, as the bank statement shows it."""
+
+    reference: str = Field(min_length=3, max_length=64, description="the transfer's voucher / reference number")
+    amount_fen: int = Field(gt=0, le=10**12, description="the amount received, in fen")

@@ -21,7 +21,7 @@ from werkzeug.routing import AnyConverter, IntegerConverter
 from werkzeug.routing import ValidationError as RoutingValidationError
 
 from backend.access.policy import POLICY
-from backend.access.rules import Citizen, Loopback, Member, Platform, SignedIn
+from backend.access.rules import Citizen, Loopback, Member, OrgKind, Platform, SignedIn
 from backend.dbtypes import MAX_ID
 from backend.errors import InvalidInput
 from backend.ledger.operations import CLIENT_ID_PATTERN, MAX_AMOUNT_G, check_client_id
@@ -273,7 +273,7 @@ def _error_statuses(route: Route, rule: Any, has_path_params: bool) -> set[int]:
         codes |= {401, 503}  # sessions live in Redis: 503 when it is unreachable
     elif isinstance(rule, (SignedIn, Platform)):
         codes |= {401, 403}
-    elif isinstance(rule, Member):
+    elif isinstance(rule, (Member, OrgKind)):
         codes |= {401, 403, 404}
     elif isinstance(rule, Loopback):
         codes.add(403)
@@ -421,7 +421,7 @@ def security_scheme(rule: Any) -> str | None:
     """How a route authenticates, from its entry in the permission table."""
     if isinstance(rule, Citizen):
         return "citizenSession"
-    if isinstance(rule, (SignedIn, Platform, Member)):
+    if isinstance(rule, (SignedIn, Platform, Member, OrgKind)):
         return "personalToken"
     return None
 

@@ -21,13 +21,15 @@ class SettingsError(ValueError):
     """A setting is present but cannot be parsed, or production lacks a required one."""
 
 
-def parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
+def parse_int(name: str, raw: str, *, minimum: int = 0, maximum: int | None = None) -> int:
     try:
         value = int(raw.strip())
     except ValueError:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name} must be <= {maximum}, got {value}")
     return value
 
 
@@ -95,6 +97,9 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "SIGNUP_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 3),  # organisation applications
     "PUBLIC_BASE_URL": (parse_base_url, "http://127.0.0.1:5000"),
     "RESERVATION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=MIN_RESERVATION_TTL_SECONDS), 900),
+    # How long an organisation's offline order (a bank transfer finance records) holds its credits: 6 days, within
+    # the ledger's 7-day reservation ceiling with the notification grace on top.
+    "OFFLINE_ORDER_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=3600, maximum=6 * 86400), 6 * 86400),
     "EXTENSIONS": (parse_list, ["admin", "miniprogram_api", "scenarios"]),
     "CERT_SIGNING_KEY_FILE": (lambda n, r: r.strip(), None),
     "CERTIFICATE_ISSUER": (lambda n, r: r.strip(), "碳汇+ (Carbon Sink Plus)"),

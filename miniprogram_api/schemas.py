@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
@@ -70,6 +70,11 @@ class OrderIn(QuoteIn):
     purpose: Literal[ORDER_PURPOSES]
     beneficiary_name: str | None = Field(default=None, min_length=1, max_length=50,
                                          description="for a gift: who the certificate is made out to")
+    claim_code: str | None = Field(default=None, min_length=4, max_length=20,
+                                   description="purpose judicial: the claim code the court gave the payer")
+
+    REFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("claim_code",)
+    """The fields that name a scenario's record (backend.orders.purposes)."""
 
 
 class SaveFootprintIn(Body):

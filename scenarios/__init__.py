@@ -1,8 +1,10 @@
-"""One package per 碳汇+ scenario (tree_duty, events, judicial, tourism), on top of backend services. The scenario
-packages arrive with their issues; until then this registers nothing."""
+"""One package per 碳汇+ scenario (tree_duty, events, judicial, tourism), on top of backend services: each its
+record, rules, purchases (a purpose of the shared order flow, backend.orders.purposes) and document."""
 
 from flask import Flask
 
+from scenarios import judicial
+
 
 def init_app(app: Flask) -> None:
-    """Nothing to register yet."""
+    judicial.init_app(app)

@@ -11,13 +11,14 @@ second test walks every role over every route and checks 401 / 403 / 404 / allow
 
 from __future__ import annotations
 
-from backend.access.rules import Citizen, Loopback, Member, Platform, Public, Rule, SignedIn
+from backend.access.rules import Citizen, Loopback, Member, OrgKind, Platform, Public, Rule, SignedIn
 
 READERS = ("reviewer", "finance", "auditor")  # with admin: every platform role reads the operator API
 REGISTRY = ("reviewer",)
 MONEY = ("finance",)
 ACCOUNTS = ()  # admin alone
 AUDIT = ("auditor",)
+COURTS = ("court", "procuratorate")
 
 PUBLIC = Public()
 PUBLIC_DOCUMENT = Public("published: registry, certificates, log, factors")
@@ -84,6 +85,7 @@ POLICY: dict[str, Rule] = {
     "mp_api.list_orders": Citizen(),
     "mp_api.get_order": Citizen(),
     "mp_api.refund_order": Citizen(),
+    "judicial_mp_api.claim": Citizen(),  # rate-limited per citizen: a claim code is 60 bits
 
     # --- operators (/api/admin/v1) ----------------------------------------------------------------------------------
     "admin_api.list_methodologies": Platform(READERS),
@@ -116,6 +118,7 @@ POLICY: dict[str, Rule] = {
     "admin_api.change_listing": Platform(MONEY),
     "admin_api.list_orders": Platform(READERS),
     "admin_api.resolve_order": Platform(MONEY),
+    "admin_api.record_offline_payment": Platform(MONEY),
     "admin_api.revoke_certificate": Platform(REGISTRY),
     "admin_api.list_audit": Platform(AUDIT),
     "admin_api.list_staff": Platform(AUDIT),
@@ -142,6 +145,17 @@ POLICY: dict[str, Rule] = {
     "org_api.list_invitations": Member("org_admin", AUDIT, acting=False),
     "org_api.invite_member": Member("org_admin"),
     "org_api.revoke_invitation": Member("org_admin"),
+
+    # --- courts and procuratorates: 碳汇+生态司法 (/api/org/v1/cases; the handler scopes each case) --------------------
+    "judicial_org_api.open_case": OrgKind("clerk", COURTS),
+    "judicial_org_api.list_cases": OrgKind("viewer", COURTS, READERS, acting=False),
+    "judicial_org_api.export_cases": OrgKind("viewer", COURTS, READERS, acting=False),
+    "judicial_org_api.get_case": OrgKind("viewer", COURTS, READERS, acting=False),
+    "judicial_org_api.extend_case": OrgKind("clerk", COURTS),
+    "judicial_org_api.close_case": OrgKind("clerk", COURTS),
+    "judicial_org_api.place_offline_order": OrgKind("clerk", COURTS),
+    "judicial_org_api.withdraw_order": OrgKind("clerk", COURTS),
+    "judicial_org_api.claim_code_image": OrgKind("viewer", COURTS, acting=False),
 
     # --- pages: signing in, one's own account ------------------------------------------------------------------------
     "staff_pages.static": PUBLIC,

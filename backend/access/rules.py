@@ -117,4 +117,39 @@ class Member:
         return f"member ≥ {self.least} of <{self.scope}>{' (verified)' if self.acting else ''}; platform: {platform}"
 
 
-Rule = Public | Citizen | Loopback | SignedIn | Platform | Member
+@dataclass(frozen=True)
+class OrgKind:
+    """At least ``least`` in some verified organisation of one of ``kinds`` (courts and procuratorates, event
+    organisers …), or a platform role that acts on every organisation: ``admin``, and those in ``platform``. For
+    routes whose path names a record, not an organisation (``/api/org/v1/cases/<id>``): the handler finds the
+    record's organisation and checks it with backend.access.scope, so another organisation's record is a 404."""
+
+    least: str
+    kinds: tuple[str, ...]
+    platform: tuple[str, ...] = ()
+    acting: bool = True
+
+    def __post_init__(self) -> None:
+        assert self.least in ORG_ROLES and set(self.platform) <= set(PLATFORM_ROLES), self
+
+    def authorise(self) -> None:
+        principal = staff_principal()
+        if principal.has_platform_role("admin", *self.platform):
+            return
+        roles = [role for role in principal.organisations.values() if role.kind in self.kinds]
+        if not roles:
+            raise Forbidden("仅限相关机构的人员使用 (only for people of the organisations this is for)")
+        if not any(org_rank(role.role) >= org_rank(self.least) for role in roles):
+            raise Forbidden("你在该机构的角色无权执行此操作 (your role in this organisation does not allow this)")
+        if self.acting and not any(org_rank(role.role) >= org_rank(self.least) and role.status == "verified"
+                                   for role in roles):
+            raise Forbidden("机构尚未通过审核或已暂停，暂不能办理 (the organisation is not verified, or suspended)",
+                            code="organisation_not_active")
+
+    def __str__(self) -> str:
+        platform = ", ".join(sorted({"admin", *self.platform}))
+        return (f"member ≥ {self.least} of a {'/'.join(self.kinds)}{' (verified)' if self.acting else ''}, "
+                f"its own records; platform: {platform}")
+
+
+Rule = Public | Citizen | Loopback | SignedIn | Platform | Member | OrgKind

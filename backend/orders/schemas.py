@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.orders.models import ORDER_PURPOSES, ORDER_STATES
+from backend.orders.models import ORDER_CHANNELS, ORDER_PURPOSES, ORDER_STATES
 from backend.schemas import Out
 
 
@@ -29,6 +29,8 @@ class OrderOut(Out):
     refund_reason: str | None
     under_review: bool = Field(description="an operator must act before it can go on")
     refunded_at: str | None
+    channel: Literal[ORDER_CHANNELS] = Field(description="jsapi (mini-program), native (a QR on a PC), offline")
+    purpose_ref: str | None = Field(description="the scenario record a judicial, event … order is for")
 
 
 class PayParams(Out):
@@ -47,7 +49,10 @@ class PlacedOrderOut(OrderOut):
 
 
 class OperatorOrderOut(OrderOut):
-    user_id: int
+    user_id: int | None
+    org_id: int | None
+    placed_by: str | None
+    payment_reference: str | None = Field(description="an offline payment's voucher, as finance recorded it")
     transaction_id: str | None
     refund_no: str | None
     attention: str | None

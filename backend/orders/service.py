@@ -24,7 +24,6 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from backend import audit
-from backend.accounts.models import MiniUser
 from backend.accounts.service import display_name, get_user
 from backend.canonical import sha256_hex
 from backend.certificates.service import certificate_of
@@ -33,8 +32,10 @@ from backend.errors import Conflict, DomainError, IdempotencyConflict, Insuffici
 from backend.ledger import operations
 from backend.ledger.errors import CorrectionRefused, ProjectNotRegistered, ReservationResolved
 from backend.ledger.models import PendingResolution, Transfer
-from backend.orders.models import ORDER_PURPOSES, Order, PaymentNotification
+from backend.orders.models import ORDER_CHANNELS, ORDER_PURPOSES, Order, PaymentNotification
+from backend.orders.purposes import NoLongerOwed, Retiring, scenario_for
 from backend.privacy.fingerprint import fingerprint
+from backend.registry.models import Organisation
 from backend.shop import service as shop
 from backend.wechat.errors import NotificationRejected
 from backend.wechat.pay import Notification, Resource
@@ -48,7 +49,9 @@ NOTIFICATION_GRACE_SECONDS = 300
 RETIRING_PURPOSES = {"personal", "gift"}
 REFUND_FAILED_NOTE = "微信退款未成功"
 REFUND_REASONS = {"credits_unavailable": "碳汇已售罄，全额退款", "project_suspended": "项目暂停交易，全额退款",
-                  "requested_by_buyer": "买家申请退款", "released_before_payment": "订单已关闭，全额退款"}
+                  "requested_by_buyer": "买家申请退款", "released_before_payment": "订单已关闭，全额退款",
+                  "no_longer_owed": "已由他人付清，无需再购，全额退款"}
+OFFLINE_REFERENCE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._:/\-]{2,63}$")
 
 
 class RefundRefused(Conflict):
@@ -94,6 +97,26 @@ def _check_beneficiary(purpose: str, beneficiary_name: str | None) -> str | None
     if beneficiary_name is not None:
         raise InvalidInput("beneficiary_name", "仅赠送时填写 (only a gift names a beneficiary)")
     return None
+
+
+def _check_reference(purpose: str, reference: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A scenario purpose needs its record named (``claim_code`` …); no other purpose may name one."""
+    given = {name: value for name, value in (reference or {}).items() if value is not None}
+    scenario = scenario_for(purpose)
+    if scenario is None:
+        if purpose not in ("personal", "gift", "keep"):
+            raise InvalidInput("purpose", f"暂不支持用途 {purpose} (purpose {purpose} is not available)")
+        if given:
+            field = sorted(given)[0]
+            raise InvalidInput(field, f"用途为 {purpose} 时不填此项 (not used with purpose {purpose})")
+        return None
+    unknown = sorted(set(given) - set(scenario.reference_fields))
+    if unknown:
+        raise InvalidInput(unknown[0], f"用途为 {purpose} 时不填此项 (not used with purpose {purpose})")
+    missing = [name for name in scenario.reference_fields if name not in given]
+    if missing:
+        raise InvalidInput(missing[0], f"用途为 {purpose} 时必填 (required with purpose {purpose})")
+    return given
 
 
 def get_order(session: Session, order_no: str, *, user_id: int | None = None, lock: bool = False) -> Order:
@@ -149,46 +172,107 @@ def _check_unpaid_limits(session: Session, now: datetime, user_id: int, quantity
 
 def create(session: Session, now: datetime, *, user_id: int, idempotency_key: str, listing_id: int,
            quantity_g: int | None, footprint_id: str | None, purpose: str, beneficiary_name: str | None,
-           ttl_seconds: int, max_unpaid_orders: int, max_reserved_g: int, name_key: bytes) -> Order:
+           ttl_seconds: int, max_unpaid_orders: int, max_reserved_g: int, name_key: bytes,
+           reference: dict[str, Any] | None = None) -> Order:
     """Quote, reserve the credits and record the order; the same key and request gives back the same order.
 
     A new order must keep the user within ``max_unpaid_orders`` and ``max_reserved_g`` (UnpaidLimitReached); a
     replay of one already placed is answered whatever the limits say now. The request hash covers a gift's
     beneficiary as a keyed fingerprint (``name_key``, backend.privacy): a copy of the order, once its name is
-    erased, cannot confirm a guessed one.
+    erased, cannot confirm a guessed one. A scenario purpose names its record in ``reference`` (``claim_code`` …),
+    which the scenario checks (backend.orders.purposes).
     """
     beneficiary_name = _check_beneficiary(purpose, beneficiary_name)
+    reference = _check_reference(purpose, reference)
     request = {"listing_id": listing_id, "quantity_g": quantity_g, "footprint_id": footprint_id, "purpose": purpose,
                "beneficiary": fingerprint(name_key, beneficiary_name) if beneficiary_name else None}
+    if reference is not None:  # only then: orders of the other purposes keep the hashes they had
+        request["reference"] = reference
     digest = sha256_hex(request)
     user = get_user(session, user_id, lock=True, active=True)  # one user's orders are made one at a time: a key acts once
     existing = session.execute(select(Order).where(Order.user_id == user_id,
                                                    Order.idempotency_key == idempotency_key)).scalar_one_or_none()
     if existing is not None:
-        if existing.request_hash != digest:
-            raise IdempotencyConflict("该幂等键已用于另一笔订单 (Idempotency-Key already used for another order)",
-                                      details={"order_no": existing.order_no})
-        return existing
-    priced = shop.quote(session, listing_id=listing_id, quantity_g=quantity_g, footprint_id=footprint_id)
+        return _replayed(existing, digest)
+    if reference is not None and footprint_id is not None:
+        raise InvalidInput("footprint_id", f"用途为 {purpose} 时按应付数量购买 (give quantity_g with purpose {purpose})")
+    priced = shop.quote(session, listing_id=listing_id, quantity_g=quantity_g, footprint_id=footprint_id,
+                        min_g=1 if reference is not None else shop.MIN_ORDER_G)
     _check_unpaid_limits(session, now, user_id, priced["quantity_g"],
                          field="quantity_g" if footprint_id is None else "footprint_id",
                          max_unpaid_orders=max_unpaid_orders, max_reserved_g=max_reserved_g)
-    listing = shop.get_listing(session, listing_id, for_sale=True)
-    order_no = new_order_no(now)
+    return _reserve_and_record(
+        session, now, buyer=user.holder, priced=priced, ttl_seconds=ttl_seconds, reference=reference,
+        order=Order(user_id=user_id, idempotency_key=idempotency_key, request_hash=digest, purpose=purpose,
+                    beneficiary_name=beneficiary_name, footprint_id=footprint_id, channel="jsapi"))
+
+
+def create_for_organisation(session: Session, now: datetime, *, org_id: int, actor: str, channel: str,
+                            idempotency_key: str, listing_id: int, quantity_g: int, purpose: str,
+                            reference: dict[str, Any] | None, ttl_seconds: int) -> Order:
+    """An organisation's order, placed by one of its people (``actor``): paid offline by bank transfer, which a
+    platform ``finance`` user records (``settle_offline``), or by WeChat Pay Native. Same key, same order."""
+    if channel not in ORDER_CHANNELS or channel == "jsapi":
+        raise InvalidInput("payment", "应为 offline 或 native (offline or native)")
+    _check_beneficiary(purpose, None)
+    reference = _check_reference(purpose, reference)
+    if reference is None:  # an organisation buys for a record of its own (a case, an event), never to keep
+        raise InvalidInput("purpose", "机构订单须用于案件、活动等记录 (an organisation's order is for a record)")
+    request = {"listing_id": listing_id, "quantity_g": quantity_g, "purpose": purpose, "channel": channel,
+               "reference": reference}
+    digest = sha256_hex(request)
+    organisation = session.execute(select(Organisation).where(Organisation.id == org_id)
+                                   .with_for_update()).scalar_one_or_none()  # one organisation's orders in turn
+    if organisation is None:
+        raise NotFound("机构不存在 (unknown organisation)")
+    existing = session.execute(select(Order).where(Order.org_id == org_id,
+                                                   Order.idempotency_key == idempotency_key)).scalar_one_or_none()
+    if existing is not None:
+        return _replayed(existing, digest)
+    priced = shop.quote(session, listing_id=listing_id, quantity_g=quantity_g,
+                        min_g=1 if reference is not None else shop.MIN_ORDER_G)
+    return _reserve_and_record(
+        session, now, buyer=organisation.holder, priced=priced, ttl_seconds=ttl_seconds, reference=reference,
+        order=Order(org_id=org_id, placed_by=actor, idempotency_key=idempotency_key, request_hash=digest,
+                    purpose=purpose, channel=channel))
+
+
+def _replayed(existing: Order, digest: str) -> Order:
+    if existing.request_hash != digest:
+        raise IdempotencyConflict("该幂等键已用于另一笔订单 (Idempotency-Key already used for another order)",
+                                  details={"order_no": existing.order_no})
+    return existing
+
+
+def _reserve_and_record(session: Session, now: datetime, *, buyer: str, priced: dict[str, Any], ttl_seconds: int,
+                        reference: dict[str, Any] | None, order: Order) -> Order:
+    """Bind the order to its scenario's record (if any), reserve its credits, and store it."""
+    listing = shop.get_listing(session, priced["listing_id"], for_sale=True)
+    bound = None
+    if reference is not None:  # the record is locked here, before the ledger's audit head: one lock order
+        bound = scenario_for(order.purpose).bind(
+            session, now, reference=reference, buyer=buyer, listing_id=listing.id, quantity_g=priced["quantity_g"],
+            amount_fen=priced["amount_fen"], price_fen_per_t=listing.price_fen_per_t)
+        if priced["quantity_g"] < bound.min_g:
+            raise InvalidInput("quantity_g", f"至少 {bound.min_g} 克 (at least {bound.min_g} g)")
+        order.purpose_ref = bound.purpose_ref
+    order.order_no = new_order_no(now)
     reservation = operations.reserve(
-        session, now, client_id=f"order:{order_no}", batch_id=listing.batch_id, from_holder=listing.seller,
-        to_holder=user.holder, amount_g=priced["quantity_g"], ttl_seconds=ttl_seconds + NOTIFICATION_GRACE_SECONDS,
-        actor=user.holder)
-    order = Order(order_no=order_no, user_id=user_id, idempotency_key=idempotency_key, request_hash=digest,
-                  listing_id=listing.id, batch_id=listing.batch_id, quantity_g=priced["quantity_g"],
-                  price_fen_per_t=listing.price_fen_per_t, amount_fen=priced["amount_fen"], purpose=purpose,
-                  beneficiary_name=beneficiary_name, footprint_id=footprint_id, status="reserved",
-                  reservation_id=reservation.id, expires_at=now + timedelta(seconds=ttl_seconds),
-                  created_at=now, updated_at=now)
+        session, now, client_id=f"order:{order.order_no}", batch_id=listing.batch_id, from_holder=listing.seller,
+        to_holder=buyer, amount_g=priced["quantity_g"], ttl_seconds=ttl_seconds + NOTIFICATION_GRACE_SECONDS,
+        actor=order.placed_by or buyer)
+    order.listing_id, order.batch_id = listing.id, listing.batch_id
+    order.quantity_g, order.price_fen_per_t, order.amount_fen = (priced["quantity_g"], listing.price_fen_per_t,
+                                                                 priced["amount_fen"])
+    order.status, order.reservation_id = "reserved", reservation.id
+    order.expires_at, order.created_at, order.updated_at = now + timedelta(seconds=ttl_seconds), now, now
     session.add(order)
     session.flush()
-    _audit(session, now, order, user.holder, "order.create", quantity_g=order.quantity_g,
-           amount_fen=order.amount_fen, purpose=purpose, reservation_id=reservation.id)
+    if bound is not None and bound.on_created is not None:
+        bound.on_created(session, order)
+    _audit(session, now, order, order.placed_by or buyer, "order.create", quantity_g=order.quantity_g,
+           amount_fen=order.amount_fen, purpose=order.purpose, purpose_ref=order.purpose_ref, channel=order.channel,
+           reservation_id=reservation.id)
     return order
 
 
@@ -255,40 +339,129 @@ def settle_payment(session: Session, now: datetime, *, order_no: str, transactio
     _check_transaction(order, transaction)
     if order.status not in ("reserved", "expired"):
         return f"already {order.status}"
+    retiring, refusal = _before_retire(session, now, order)  # before _clear_attention takes the audit head
     _clear_attention(session, now, order)  # queued while unpaid (still paying, unknown at WeChat): paid now
     order.status, order.transaction_id = "paid", transaction.transaction_id
     order.paid_at = order.updated_at = now
-    user = get_user(session, order.user_id)
+    return _fulfil(session, now, order, via=via, certify=certify, retiring=retiring, refusal=refusal)
+
+
+def _before_retire(session: Session, now: datetime, order: Order) -> tuple[Retiring | None, NoLongerOwed | None]:
+    """A scenario order's record, locked and asked whether it still needs the order (see purposes.py)."""
+    scenario = scenario_for(order.purpose) if order.purpose_ref is not None else None
+    if scenario is None:
+        return None, None
     try:
+        return scenario.before_retire(session, now, order), None
+    except NoLongerOwed as refused:
+        return None, refused
+
+
+def _holder(session: Session, order: Order) -> str:
+    return f"org:{order.org_id}" if order.org_id is not None else get_user(session, order.user_id).holder
+
+
+def _fulfil(session: Session, now: datetime, order: Order, *, via: str, certify, retiring: Retiring | None,
+            refusal: NoLongerOwed | None, actor: str = PAYER_ACTOR) -> str:
+    """Deliver a paid order: post its credits, retire them for its purpose, certify — or, if that cannot be done,
+    release the credits and decide the refund. Returns ``fulfilled`` or ``refunding: <reason>``."""
+    holder = _holder(session, order)
+    try:
+        if refusal is not None:
+            raise refusal
         with session.begin_nested():  # all or nothing: delivered and retired, or neither and refunded
-            posted_id = _deliver(session, now, order, user)
+            posted_id = _deliver(session, now, order, holder)
             if posted_id is None:
                 raise InsufficientCredits("credits gone")
-            if order.purpose in RETIRING_PURPOSES:
+            if retiring is not None or order.purpose in RETIRING_PURPOSES:
+                if retiring is None:
+                    user = get_user(session, order.user_id)
+                    retiring = Retiring(purpose_ref=None, beneficiary_name=order.beneficiary_name or display_name(user))
                 # Exactly the serials this order delivered: the lowest the buyer holds may be a kept order's,
                 # whose refund must still find them.
-                order.retirement_id = operations.retire(
+                retirement = operations.retire(
                     session, now, client_id=f"order:{order.order_no}:retire", batch_id=order.batch_id,
-                    holder=user.holder, amount_g=order.quantity_g, purpose="personal",
-                    beneficiary_name=order.beneficiary_name or display_name(user), actor=user.holder,
-                    certify=certify, serials_of=posted_id).id
-    except (InsufficientCredits, ProjectNotRegistered) as error:
+                    holder=holder, amount_g=order.quantity_g,
+                    purpose="personal" if order.purpose in RETIRING_PURPOSES else order.purpose,
+                    purpose_ref=retiring.purpose_ref, beneficiary_name=retiring.beneficiary_name,
+                    actor=holder, certify=certify, serials_of=posted_id)
+                order.retirement_id = retirement.id
+                if order.purpose_ref is not None:
+                    scenario_for(order.purpose).after_retire(session, now, order, retirement, certify)
+    except (InsufficientCredits, ProjectNotRegistered, NoLongerOwed) as error:
         log.warning("order %s paid but cannot be fulfilled, refunding: %s", order.order_no, error)
-        reason = "credits_unavailable" if isinstance(error, InsufficientCredits) else "project_suspended"
+        reason = {InsufficientCredits: "credits_unavailable", ProjectNotRegistered: "project_suspended",
+                  NoLongerOwed: "no_longer_owed"}[next(kind for kind in (InsufficientCredits, ProjectNotRegistered,
+                                                                          NoLongerOwed) if isinstance(error, kind))]
         order.retirement_id = None
         if session.get(PendingResolution, order.reservation_id) is None:  # release what the buyer will not get
             reservation = session.get(Transfer, order.reservation_id)
-            operations.void(session, now, client_id=f"order:{order.order_no}:void", actor=PAYER_ACTOR,
+            operations.void(session, now, client_id=f"order:{order.order_no}:void", actor=actor,
                             reservation_id=order.reservation_id, expired=as_utc(reservation.expires_at) <= now)
-        _audit_paid(session, now, order, via)
+        _audit_paid(session, now, order, via, actor)
         _decide_refund(session, now, order, reason)
         session.add(order)
         return f"refunding: {reason}"
-    _audit_paid(session, now, order, via)
+    _audit_paid(session, now, order, via, actor)
     order.status, order.fulfilled_at = "fulfilled", now
     session.add(order)
-    _audit(session, now, order, PAYER_ACTOR, "order.fulfilled", retirement_id=order.retirement_id)
+    _audit(session, now, order, actor, "order.fulfilled", retirement_id=order.retirement_id)
     return "fulfilled"
+
+
+def settle_offline(session: Session, now: datetime, *, order_no: str, reference: str, amount_fen: int, actor: str,
+                   certify) -> Order:
+    """A platform ``finance`` user records the bank transfer that paid an offline order: the order is fulfilled
+    as a WeChat payment would fulfil it. Recording the same voucher again answers the order; anything the order
+    cannot take (other money, a voucher already used, a record no longer owed, credits gone) is refused and
+    changes nothing — the money goes back the way it came, by bank."""
+    if not isinstance(reference, str) or not OFFLINE_REFERENCE.fullmatch(reference):
+        raise InvalidInput("reference", "应为 3–64 位字母、数字或 ._:/- 的转账凭证号 (the transfer's voucher reference)")
+    order = get_order(session, order_no, lock=True)
+    if order.channel != "offline":
+        raise Conflict("该订单不是线下支付订单 (not an offline order)", code="not_offline",
+                       details={"order_no": order_no, "channel": order.channel})
+    if order.status == "fulfilled" and order.payment_reference == reference and order.amount_fen == amount_fen:
+        return order  # recorded already: the same answer
+    if order.status not in ("reserved", "expired") or order.resolved_at is not None:
+        raise Conflict(f"订单状态为 {order.status}，不能再入账 (the order is {order.status})", code="order_not_payable",
+                       details={"order_no": order_no, "status": order.status})
+    if amount_fen != order.amount_fen:
+        raise Conflict(f"入账金额 {amount_fen} 分与订单金额 {order.amount_fen} 分不符 (the amount differs from the "
+                       "order's)", code="amount_mismatch",
+                       details={"order_no": order_no, "amount_fen": order.amount_fen, "recorded_fen": amount_fen})
+    used = session.execute(select(Order.order_no).where(Order.payment_reference == reference)).first()
+    if used is not None:
+        raise Conflict(f"凭证 {reference} 已用于订单 {used[0]} (the voucher already paid another order)",
+                       code="reference_used", details={"order_no": used[0]})
+    retiring, refusal = _before_retire(session, now, order)
+    if refusal is not None:
+        raise refusal
+    order.status, order.payment_reference = "paid", reference
+    order.paid_at = order.updated_at = now
+    outcome = _fulfil(session, now, order, via="offline", certify=certify, retiring=retiring, refusal=None,
+                      actor=actor)
+    if outcome != "fulfilled":  # the caller's unit of work rolls back: nothing was paid here
+        raise Conflict(f"订单无法完成，未入账 (the order cannot be fulfilled: {outcome})", code="cannot_fulfil",
+                       details={"order_no": order_no, "reason": outcome.partition(": ")[2]})
+    return order
+
+
+def cancel_unpaid(session: Session, now: datetime, order_no: str, *, org_id: int, actor: str) -> Order:
+    """An organisation withdraws its unpaid offline order: the credits it held go back on sale."""
+    order = get_order(session, order_no, lock=True)
+    if order.org_id != org_id:
+        raise NotFound("订单不存在 (unknown order)")
+    if order.status != "reserved" or order.channel != "offline":
+        raise Conflict(f"订单状态为 {order.status}，不能撤销 (only an unpaid offline order can be withdrawn)",
+                       code="order_not_cancellable", details={"order_no": order_no, "status": order.status})
+    if session.get(PendingResolution, order.reservation_id) is None:
+        operations.void(session, now, client_id=f"order:{order_no}:void", reservation_id=order.reservation_id,
+                        actor=actor)
+    order.status, order.updated_at = "expired", now
+    session.add(order)
+    _audit(session, now, order, actor, "order.withdrawn")
+    return order
 
 
 def _matches(order: Order, transaction: Resource) -> bool:
@@ -306,14 +479,14 @@ def _clear_attention(session: Session, now: datetime, order: Order) -> None:
         _audit(session, now, order, PAYER_ACTOR, "order.attention_cleared", attention=before)
 
 
-def _audit_paid(session: Session, now: datetime, order: Order, via: str) -> None:
+def _audit_paid(session: Session, now: datetime, order: Order, via: str, actor: str = PAYER_ACTOR) -> None:
     # Only after the ledger moved: ledger operations lock accounts, then the audit head. Taking the audit head
     # first here deadlocked with orders being placed (account locks, then the audit head) — bench/purchase.py.
-    _audit(session, now, order, PAYER_ACTOR, "order.paid", transaction_id=order.transaction_id, via=via,
-           amount_fen=order.amount_fen)
+    _audit(session, now, order, actor, "order.paid", transaction_id=order.transaction_id, via=via,
+           amount_fen=order.amount_fen, **({"reference": order.payment_reference} if order.payment_reference else {}))
 
 
-def _deliver(session: Session, now: datetime, order: Order, user: MiniUser) -> int | None:
+def _deliver(session: Session, now: datetime, order: Order, holder: str) -> int | None:
     """Post the order's credits to the buyer; if the reservation is gone, reserve afresh.
 
     Returns the POST transfer's id, or None if no credits are left.
@@ -331,7 +504,7 @@ def _deliver(session: Session, now: datetime, order: Order, user: MiniUser) -> i
     try:
         with session.begin_nested():
             again = operations.reserve(session, now, client_id=f"{prefix}:again", batch_id=order.batch_id,
-                                       from_holder=listing.seller, to_holder=user.holder, amount_g=order.quantity_g,
+                                       from_holder=listing.seller, to_holder=holder, amount_g=order.quantity_g,
                                        ttl_seconds=60, actor=PAYER_ACTOR)
             posted = operations.post(session, now, client_id=f"{prefix}:post-again", reservation_id=again.id,
                                      actor=PAYER_ACTOR)
@@ -563,9 +736,12 @@ def order_view(session: Session, order: Order, *, for_operator: bool = False) ->
             "fulfilled_at": isoformat_utc(order.fulfilled_at) if order.fulfilled_at else None,
             "certificate_no": certificate.number if certificate else None,
             "refund_reason": order.refund_reason, "under_review": order.attention is not None,
-            "refunded_at": isoformat_utc(order.refunded_at) if order.refunded_at else None}
+            "refunded_at": isoformat_utc(order.refunded_at) if order.refunded_at else None,
+            "channel": order.channel, "purpose_ref": order.purpose_ref}
     if for_operator:
-        view.update(user_id=order.user_id, transaction_id=order.transaction_id, refund_no=order.refund_no,
+        view.update(user_id=order.user_id, org_id=order.org_id, placed_by=order.placed_by,
+                    payment_reference=order.payment_reference, transaction_id=order.transaction_id,
+                    refund_no=order.refund_no,
                     attention=order.attention,
                     resolved_at=isoformat_utc(order.resolved_at) if order.resolved_at else None)
     return view

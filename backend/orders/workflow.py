@@ -213,6 +213,8 @@ def sweep_due_order(pay: Pay, clock: Clock, certify, order_no: str) -> str:
     for nothing, so an operator compares it with the merchant platform.
     """
     order = read(lambda s: service.get_order(s, order_no))
+    if order.channel == "offline":  # WeChat never took it: nobody paid it there, and finance records a transfer
+        return _expire(clock, order_no)
     outcome = _act_on(clock, certify, order, pay.query(order_no))
     if outcome is not None:
         return outcome

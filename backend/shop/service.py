@@ -125,8 +125,9 @@ def footprint_total(session: Session, footprint_id: str) -> int:
 
 
 def quote(session: Session, *, listing_id: int, quantity_g: int | None = None,
-          footprint_id: str | None = None) -> dict[str, Any]:
-    """What a quantity (or a saved footprint) costs from a listing, and whether that much is on sale."""
+          footprint_id: str | None = None, min_g: int = MIN_ORDER_G) -> dict[str, Any]:
+    """What a quantity (or a saved footprint) costs from a listing, and whether that much is on sale. ``min_g``:
+    a scenario's order may settle a tail below the kilogram (its scenario sets its own least, purposes.Bound)."""
     if (quantity_g is None) == (footprint_id is None):
         raise InvalidInput("quantity_g", "quantity_g 与 footprint_id 须且只须给出一个 "
                                          "(give either quantity_g or footprint_id)")
@@ -134,8 +135,8 @@ def quote(session: Session, *, listing_id: int, quantity_g: int | None = None,
     if footprint_id is not None:
         quantity_g = footprint_total(session, footprint_id)
     check_amount(quantity_g, "quantity_g")
-    if quantity_g < MIN_ORDER_G:
-        raise InvalidInput("quantity_g", f"至少 {MIN_ORDER_G} 克 (at least {MIN_ORDER_G} g)")
+    if quantity_g < min_g:
+        raise InvalidInput("quantity_g", f"至少 {min_g} 克 (at least {min_g} g)")
     view = listing_views(session, [listing])[0]
     return {"listing_id": listing.id, "batch_id": listing.batch_id, "quantity_g": quantity_g,
             "price_fen_per_t": listing.price_fen_per_t, "amount_fen": amount_fen(quantity_g, listing.price_fen_per_t),

@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 
 from backend.access.policy import POLICY
-from backend.access.rules import Citizen, Loopback, Member, Platform, Public, SignedIn
+from backend.access.rules import Citizen, Loopback, Member, OrgKind, Platform, Public, SignedIn
 from backend.db import atomic
 from backend.staff.roles import org_rank
 from tests.conftest import staff_member
@@ -87,6 +87,9 @@ CALLERS = {  # name: (platform role, organisation role, organisation)
 }
 
 
+ORGANISATION_KINDS = {"A": "court", "B": "company", "C": "event_organiser"}
+
+
 def _organisation(app, name: str, kind: str, status: str) -> int:
     from backend.registry import service
 
@@ -116,9 +119,9 @@ def _signed_in_client(app, account_id: int):
 
 @pytest.fixture
 def world(app, client):
-    organisations = {"A": _organisation(app, "甲法院", "court", "verified"),
-                     "B": _organisation(app, "乙公司", "company", "verified"),
-                     "C": _organisation(app, "丙主办方", "event_organiser", "applied")}
+    organisations = {"A": _organisation(app, "甲法院", ORGANISATION_KINDS["A"], "verified"),
+                     "B": _organisation(app, "乙公司", ORGANISATION_KINDS["B"], "verified"),
+                     "C": _organisation(app, "丙主办方", ORGANISATION_KINDS["C"], "applied")}
     callers = {}
     for name, (platform, org_role, organisation) in CALLERS.items():
         caller = Caller(name, frozenset({platform} if platform else ()), org_role, organisation,
@@ -171,6 +174,16 @@ def expectation(decision, caller: Caller, asked_about: str, page: bool):
         if org_rank(caller.org_role) < org_rank(decision.least):
             return 403
         if decision.acting and asked_about == "C":  # C still awaits verification: it reads, it does not act
+            return 403
+        return "ok"
+    if isinstance(decision, OrgKind):  # the route names a record; being of the right kind of organisation is asked
+        if caller.platform & {"admin", *decision.platform}:
+            return "ok"
+        if ORGANISATION_KINDS.get(caller.organisation) not in decision.kinds:
+            return 403
+        if org_rank(caller.org_role) < org_rank(decision.least):
+            return 403
+        if decision.acting and caller.organisation == "C":
             return 403
         return "ok"
     raise AssertionError(f"unknown rule {decision!r}")
