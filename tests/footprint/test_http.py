@@ -82,6 +82,33 @@ def test_changed_data_files_load_as_a_new_set_and_the_old_set_still_answers(app,
     assert first.sha256 == library.files_sha256(shipped) and first.files == shipped
 
 
+# The row factor set 1 shipped with, withdrawn since: a 2011 sales figure, not a damage-assessment parameter.
+WITHDRAWN_AREA_SINK = ("judicial.area_sink_per_mu,新造林年固碳量 (new forest sink per mu),0.56,tCO2/mu-year,national,"
+                       "2011,unverified,2011-01-01,北京市2011年碳汇认购：1000元≈0.5亩新造林≈20年5.6吨二氧化碳,"
+                       "北京市园林绿化局,5.6 t ÷ 0.5 mu ÷ 20 years; an appraisal's own value overrides it\n")
+
+
+def test_an_area_calculation_made_with_the_withdrawn_default_still_reproduces(client, runner, monkeypatch):
+    """A set loaded before the area default was withdrawn keeps it: what was computed with it reproduces, to the
+    byte, and asking that set again answers the same; the current set refuses the same question."""
+    shipped = library.packaged_files()
+    assert "judicial.area_sink_per_mu," not in shipped["factors.csv"]
+    monkeypatch.setattr(library, "packaged_files",
+                        lambda: {**shipped, "factors.csv": shipped["factors.csv"] + WITHDRAWN_AREA_SINK})
+    body = {"method": "area", "area_mu": "4", "recovery_years": 20}
+    old = post(client, "judicial", body).get_json()
+    assert (old["factor_set"]["number"], old["total_g"]) == (1, 44_800_000)  # 4 mu × 0.56 t × 20 years
+    assert "excludes" not in old and old["breakdown"][0]["factors"][0]["key"] == "judicial.area_sink_per_mu"
+
+    monkeypatch.setattr(library, "packaged_files", lambda: shipped)
+    assert "loaded as number 2" in runner.invoke(args=["footprint", "load"]).output
+    refused(post(client, "judicial", body), 400, field="parameters.annual_sink_t_per_mu")
+    assert post(client, "judicial", {**body, "factor_set": 1}).get_json() == old
+    outcome = runner.invoke(args=["footprint", "reproduce", old["id"]])
+    assert outcome.exit_code == 0, outcome.output
+    assert "reproduced, total 44800000 g with factor set 1" in outcome.output
+
+
 @pytest.mark.parametrize("calculator, body, field", [
     ("household", {"region": "510000", "electricity_kwh": 10**12}, "electricity_kwh"),
     ("household", {"region": "510000", "electricity_kwh": -1}, "electricity_kwh"),
@@ -118,6 +145,7 @@ def test_changed_data_files_load_as_a_new_set_and_the_old_set_still_answers(app,
      "parameters.carbon_fraction.value"),
     ("judicial", {"method": "area", "area_mu": 1}, "recovery_years"),
     ("judicial", {"method": "area", "area_mu": 1, "area_ha": 1, "recovery_years": 5}, "area_ha"),
+    ("judicial", {"method": "area", "area_mu": 1, "recovery_years": 5}, "parameters.annual_sink_t_per_mu"),
     ("tree_duty", {"region": "510000", "trees": 3, "price_fen_per_t": 10_000}, "region"),
     ("tree_duty", {"region": "110000", "trees": 3}, "price_fen_per_t"),
     ("tree_duty", {"region": "110000", "trees": 3, "amount_fen": 100, "price_fen_per_t": 1}, "amount_fen"),

@@ -208,14 +208,14 @@ APPRAISAL = {"body": "四川省林业司法鉴定中心", "report_no": "川林�
 @st.composite
 def judicial_body(draw) -> dict:
     """The stock method with a species, appraised parameters or both; or the area method in 亩, 公顷 or m², with the
-    default or an appraised annual sink."""
+    appraisal's annual sink (it has no default)."""
     if draw(st.booleans()):
         species = draw(maybe(st.sampled_from(SPECIES)))
         chosen = draw(st.sets(st.sampled_from(STOCK_PARAMETERS))) if species else set(STOCK_PARAMETERS)
         body = {"method": "stock", "volume_m3": draw(amount(10**7)), **({"species": species} if species else {})}
     else:
         unit = draw(st.sampled_from(sorted(AREA_UNITS)))
-        chosen = draw(st.sets(st.just("annual_sink_t_per_mu")))
+        chosen = {"annual_sink_t_per_mu"}
         body = {"method": "area", unit: draw(amount(AREA_UNITS[unit])),
                 "recovery_years": draw(amount(200, Decimal("0.000001")))}
     if chosen:
@@ -412,7 +412,9 @@ WRITTEN_WITH_TRAILING_ZEROS = {
     "event custom material": ("event", {**EVENT, "materials": [
         {"kind": "custom", "name": "展台板材", "quantity": "120", "unit": "块", "kgco2e_per_unit": "0.50",
          "source": "供应商产品碳足迹声明 2025"}]}),
-    "judicial recovery years": ("judicial", {"method": "area", "area_mu": "10", "recovery_years": "20.0"}),
+    "judicial recovery years": ("judicial", {
+        "method": "area", "area_mu": "10", "recovery_years": "20.0", "appraisal": APPRAISAL,
+        "parameters": {"annual_sink_t_per_mu": {"value": "0.80", "source": "鉴定意见书第5页"}}}),
     "judicial appraised parameter": ("judicial", {
         "method": "stock", "species": "杉木", "volume_m3": "12.5", "appraisal": APPRAISAL,
         "parameters": {"bef": {"value": "1.60", "source": "鉴定意见书第3页"}}}),
@@ -458,13 +460,12 @@ def test_neither_a_better_cabin_nor_a_flight_past_the_long_haul_threshold_weighs
 
 
 @EXAMPLES
-@given(hectares=amount(10**6), years=amount(200, Decimal("0.000001")),
-       sink=maybe(amount(20, Decimal("0.000001"))))
+@given(hectares=amount(10**6), years=amount(200, Decimal("0.000001")), sink=amount(20, Decimal("0.000001")))
 def test_a_damaged_area_is_the_same_loss_in_mu_hectares_or_square_metres(hectares, years, sink):
     """An appraisal may measure the damaged forest in 亩, 公顷 or m²: 1 公顷 = 15 亩 = 10,000 m² exactly, so which
     one the court file uses must not change the restoration it orders by a single gram."""
     parameters = {"parameters": {"annual_sink_t_per_mu": {"value": sink, "source": "鉴定意见书第5页"}},
-                  "appraisal": APPRAISAL} if sink is not None else {}
+                  "appraisal": APPRAISAL}
     totals = {unit: calculate("judicial", {"method": "area", unit: area, "recovery_years": years, **parameters})
               ["total_g"] for unit, area in (("area_ha", hectares), ("area_mu", hectares * 15),
                                              ("area_m2", hectares * 10_000))}

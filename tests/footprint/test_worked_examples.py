@@ -14,6 +14,7 @@ from fractions import Fraction
 import pytest
 
 from backend.footprint import library
+from tests.envelope import refused
 
 TONNE = 1_000_000
 
@@ -215,6 +216,7 @@ def test_a_felling_case_with_the_appraisals_own_parameters(client):
                              "鉴定意见（福建省林业调查规划院 闽林鉴〔2020〕7号）：意见书第3页")
     assert derivation[-1].startswith("21.39 tC × 44/12（CO2 与 C 分子量比） = 78.43 tCO2")
     assert "案号：(2020)闽0721刑初12号" in result["notes"]
+    assert result["excludes"] == ["lost_growth"]
 
 
 def test_species_defaults_fill_what_the_appraisal_leaves_out(client, shipped):
@@ -238,6 +240,37 @@ def test_the_area_method_converts_square_metres_to_mu(client):
         "parameters": {"annual_sink_t_per_mu": {"value": "0.8", "source": "第5页"}}})
 
     assert result["total_g"] == 7_482_600
+    assert "鉴定意见（重庆市林业科学研究院 渝林司鉴〔2023〕2号）：第5页" in result["trace"][1]
+
+
+def test_the_area_method_has_no_national_default_sink(client):
+    """The library's 0.56 tCO2/mu/yr was 北京市2011年碳汇认购's sales figure (5.6 t per 0.5 mu over 20 years), not a
+    damage-assessment parameter: without the appraisal's annual sink the area method refuses, and says why."""
+    response = client.post("/api/v1/footprint/judicial", json={"method": "area", "area_mu": "11.6",
+                                                               "recovery_years": 20})
+    error = refused(response, 400, "invalid_request", field="parameters.annual_sink_t_per_mu")
+    assert "鉴定意见" in error["message"] and "no damage-assessment source backs a national default" in \
+        error["message"]
+
+    listing = client.get("/api/v1/footprint/factors").get_json()["items"]
+    assert not [factor for factor in listing if factor["key"].startswith("judicial.")]
+
+
+def test_each_method_says_what_it_leaves_out(client):
+    """Felled trees' carbon is not the whole loss: the forest would have kept growing until it recovered. The stock
+    method counts the first only, the area method the second only; each result says which, in ``excludes`` and in a
+    note a court file can quote."""
+    stock = calculate(client, "judicial", {"method": "stock", "species": "杉木", "volume_m3": "18.6493"})
+    area = calculate(client, "judicial", {
+        "method": "area", "area_mu": "4", "recovery_years": 20,
+        "appraisal": {"body": "某林业司法鉴定中心", "report_no": "陕林鉴〔2024〕3号"},
+        "parameters": {"annual_sink_t_per_mu": {"value": "0.9", "source": "第4页"}}})
+
+    assert stock["excludes"] == ["lost_growth"]
+    assert any("不计森林恢复前损失的生长固碳" in note and "not the growth lost until the forest recovers" in note
+               for note in stock["notes"])
+    assert area["excludes"] == ["stock_loss"]
+    assert any("不计被毁林木本身所含的碳" in note for note in area["notes"])
 
 
 def test_a_beijing_residents_three_trees_at_80_yuan_a_tonne(client):

@@ -4,6 +4,14 @@ Stock method (CCER afforestation methodology / IPCC): volume × wood density × 
 (1 + root-shoot ratio) × carbon fraction × 44/12. Area method: area × annual sink per mu × recovery years.
 Species defaults come from the library; an appraisal report's value replaces any of them, and the trace says
 for each parameter whether it is the default or the appraisal's, so the result can go into a court file.
+
+The area method's annual sink has no default: the one the library had (judicial.area_sink_per_mu, 0.56
+tCO2/mu-year) was a 2011 sales figure, and no damage-assessment source backs a national value, so it must come
+from the appraisal. Each result says what its method leaves out (``excludes`` and a note): the stock method the
+growth lost until the forest recovers, the area method the carbon stored in the destroyed trees.
+
+Factor sets loaded before the default was withdrawn still carry it; for them the calculator answers as it did
+then (the default, no ``excludes``), so that a calculation stored against such a set reproduces exactly.
 """
 
 from __future__ import annotations
@@ -25,6 +33,17 @@ NAME = "judicial"
 CO2_PER_C = Fraction(44, 12)
 GRAMS_PER_T = 1_000_000
 M2_PER_MU = Fraction(10_000, 15)
+WITHDRAWN_AREA_DEFAULT = "judicial.area_sink_per_mu"
+NO_AREA_DEFAULT = ("面积法须采用鉴定意见给出的年固碳量：没有损害鉴定依据支持全国缺省值 (the area method needs the "
+                   "appraisal's annual sink: no damage-assessment source backs a national default)")
+EXCLUDES = {
+    "stock": ("lost_growth", "蓄积量法只计被毁林木所含的碳，不计森林恢复前损失的生长固碳（未来固碳量），鉴定意见常因计入此项而更高 "
+                             "(the stock method counts the carbon in the felled trees only, not the growth lost until "
+                             "the forest recovers; appraisals that count it often give more)"),
+    "area": ("stock_loss", "面积法只计恢复年限内损失的固碳，不计被毁林木本身所含的碳 "
+                           "(the area method counts the sequestration lost over the recovery years only, not the "
+                           "carbon stored in the destroyed trees)"),
+}
 # 案号 as courts and procuratorates write it: (2024)川0181刑初123号, （2023）黔0502民初45号, 昌检刑诉〔2024〕12号.
 CASE_NO = re.compile(r"^(?:[（(]\d{4}[）)][\u4e00-\u9fff\d]{1,20}\d+号|[\u4e00-\u9fff]{1,12}[〔\[]\d{4}[〕\]]\d+号)$")
 
@@ -87,11 +106,17 @@ def calculate(inputs: Input, factors: FactorSet) -> dict:
         tally.note(f"案号：{inputs.case_no}")
     if inputs.appraisal:
         tally.note(f"鉴定意见：{inputs.appraisal.body} {inputs.appraisal.report_no}")
+    legacy = tally.factors.has(WITHDRAWN_AREA_DEFAULT)  # a set from before the default was withdrawn
     if inputs.method == "stock":
         _stock(tally, inputs, given)
     else:
         _area(tally, inputs, given)
-    result = tally.result(NAME, canonical_inputs(inputs), method=inputs.method)
+    extra = {}
+    if not legacy:
+        code, note = EXCLUDES[inputs.method]
+        tally.note(note)
+        extra["excludes"] = [code]
+    result = tally.result(NAME, canonical_inputs(inputs), method=inputs.method, **extra)
     result["total_t"] = number_text(Fraction(result["total_g"], GRAMS_PER_T), 6).replace(",", "")
     return result
 
@@ -151,9 +176,11 @@ def _area(tally: Tally, inputs: Input, given: dict) -> None:
         sink = given["annual_sink_t_per_mu"]
         sink_step = Step(Fraction(sink.value), f"{sink.value} tCO2/(亩·年)（年固碳量）",
                          f"鉴定意见（{inputs.appraisal.body} {inputs.appraisal.report_no}）：{sink.source}")
-    else:  # in tonnes like an appraisal's value, so that both chains end × 1,000,000 g/t
-        factor = tally.factors.factor("judicial.area_sink_per_mu")
+    elif tally.factors.has(WITHDRAWN_AREA_DEFAULT):  # an old set, to reproduce what it computed
+        factor = tally.factors.factor(WITHDRAWN_AREA_DEFAULT)
         sink_step = Step(Fraction(factor.value), f"{factor.value} tCO2/(亩·年)（年固碳量）", factor.citation(), factor)
+    else:
+        raise InvalidInput("parameters.annual_sink_t_per_mu", NO_AREA_DEFAULT)
     years = Step(Fraction(inputs.recovery_years), f"{inputs.recovery_years} 年（恢复年限）", "输入值（恢复年限）")
     steps = convert + [sink_step, years]
     shown_unit = {"area_mu": "亩", "area_ha": "公顷", "area_m2": "m²"}[unit]
