@@ -176,6 +176,11 @@ def check_transfer_ranges(session: Session) -> list[Violation]:
     return found
 
 
+SCENARIO_CHECKS: list = []
+"""Each scenario's own invariants over its records (a restored case has its witness certificate …), registered by
+the scenario when the app starts: ``check`` runs them too, so every test and ``flask ledger check`` does."""
+
+
 def check(session: Session) -> list[Violation]:
     accounts = _accounts(session)
     batches = {b.id: b for b in session.execute(select(Batch)).scalars()}
@@ -188,4 +193,5 @@ def check(session: Session) -> list[Violation]:
             + check_audit_trail(session)
             + check_certificates(session)
             + check_orders(session)
-            + check_log(session))
+            + check_log(session)
+            + [violation for scenario_check in SCENARIO_CHECKS for violation in scenario_check(session)])

@@ -22,8 +22,8 @@ def check_orders(session: Session) -> list[Violation]:
         paid = order.status in ("paid", "fulfilled", "refunding", "refunded")
         if order.status == "paid":
             found.append(Violation("order", f"{name} is paid but neither fulfilled nor being refunded"))
-        if paid and (order.transaction_id is None or order.paid_at is None):
-            found.append(Violation("order", f"{name} has no WeChat transaction"))
+        if paid and ((order.transaction_id is None and order.payment_reference is None) or order.paid_at is None):
+            found.append(Violation("order", f"{name} has neither a WeChat transaction nor an offline voucher"))
         if order.status == "reserved" and outcome is not None:
             found.append(Violation("order", f"{name}: its reservation is already {outcome}"))
         if order.status == "expired" and outcome not in ("voided", "expired"):
@@ -40,9 +40,12 @@ def check_orders(session: Session) -> list[Violation]:
             found.append(Violation("order", f"{name}: refunded as undeliverable, yet the credits were delivered"))
         if order.status == "fulfilled" and order.purpose != "keep":
             retirement = session.get(Retirement, order.retirement_id) if order.retirement_id else None
-            if (retirement is None or retirement.holder != f"user:{order.user_id}"
+            buyer = f"user:{order.user_id}" if order.user_id is not None else f"org:{order.org_id}"
+            purpose = "personal" if order.purpose in ("personal", "gift") else order.purpose
+            if (retirement is None or retirement.holder != buyer or retirement.purpose != purpose
                     or retirement.quantity_g != order.quantity_g or retirement.batch_id != order.batch_id):
-                found.append(Violation("order", f"{name}: no retirement of {order.quantity_g} g for the buyer"))
+                found.append(Violation("order", f"{name}: no {purpose} retirement of {order.quantity_g} g for the "
+                                                "buyer"))
         if order.purpose == "keep" and order.retirement_id is not None:
             found.append(Violation("order", f"{name}: a keep-in-account order was retired"))
     return found

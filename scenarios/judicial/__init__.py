@@ -2,12 +2,16 @@
 
 from flask import Flask
 
+from backend.ledger import invariants as ledger_invariants
 from backend.orders import purposes
 
 
 def init_app(app: Flask) -> None:
     from scenarios.judicial import api, service
+    from scenarios.judicial.invariants import check_cases
 
     purposes.register(service.JudicialScenario())
+    if check_cases not in ledger_invariants.SCENARIO_CHECKS:
+        ledger_invariants.SCENARIO_CHECKS.append(check_cases)
     app.register_blueprint(api.org_bp)
     app.register_blueprint(api.mp_bp)

@@ -392,13 +392,14 @@ class JudicialScenario:
     def after_retire(self, session: Session, now: datetime, order: Order, retirement: Any, certify: Any) -> None:
         payer = session.get(CasePayer, _payer_of(order))
         case = get_case(session, payer.case_id, lock=True)
-        session.flush()  # this order counts as fulfilled from here
-        done = progress(session, case.id, now)
+        done = progress(session, case.id, now, excluding=order.id)  # the order is fulfilled once this returns
+        done.paid_g[payer.id] = done.paid_g.get(payer.id, 0) + order.quantity_g
+        done.paid_fen[payer.id] = done.paid_fen.get(payer.id, 0) + order.amount_fen
         complete = (done.total("paid_g") >= case.required_g if case.required_g is not None
                     else done.total("paid_fen") >= case.required_fen)
         before = case.status
         if complete:
-            certificate = witness.issue(session, now, case, certify)
+            certificate = witness.issue(session, now, case, certify, completing=order)
             case.status, case.restored_at, case.witness_certificate_id = "restored", now, certificate.id
         else:
             case.status = "partially_paid"

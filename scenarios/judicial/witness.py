@@ -40,14 +40,16 @@ def _loss_text(case: JudicialCase) -> str:
     return f"{rules.yuan_text(loss['amount_fen'])} 元" + (f"（{loss['basis']}）" if loss.get("basis") else "")
 
 
-def content(session: Session, case: JudicialCase, now: datetime) -> tuple[int, dict[str, Any]]:
-    """(grams retired for the case, the document's content): what the certificate states, as shown."""
+def content(session: Session, case: JudicialCase, now: datetime, completing: Order) -> tuple[int, dict[str, Any]]:
+    """(grams retired for the case, the document's content): what the certificate states, as shown.
+    ``completing``: the order whose retirement completes the case (fulfilled when its transaction commits)."""
     court = session.get(Organisation, case.org_id)
     rows = session.execute(
         select(Order, CasePurchase.payer_id, Certificate.number, Certificate.payload)
         .join(CasePurchase, CasePurchase.order_id == Order.id)
         .join(Certificate, Certificate.retirement_id == Order.retirement_id)
-        .where(CasePurchase.case_id == case.id, Order.status == "fulfilled").order_by(Order.id)).all()
+        .where(CasePurchase.case_id == case.id, (Order.status == "fulfilled") | (Order.id == completing.id))
+        .order_by(Order.id)).all()
     payers = {p.id: p for p in session.execute(select(CasePayer).where(CasePayer.case_id == case.id)
                                                .order_by(CasePayer.position)).scalars()}
     retired_g = sum(order.quantity_g for order, *_ in rows)
@@ -91,7 +93,8 @@ def content(session: Session, case: JudicialCase, now: datetime) -> tuple[int, d
         "facts": facts, "items": items, "record": record}
 
 
-def issue(session: Session, now: datetime, case: JudicialCase, certify) -> Certificate:
-    retired_g, body = content(session, case, now)
+def issue(session: Session, now: datetime, case: JudicialCase, certify, *, completing: Order) -> Certificate:
+    session.flush()  # the completing order's retirement, for the query below
+    retired_g, body = content(session, case, now, completing)
     return certify.issue_document(session, now, kind=KIND, purpose="judicial", purpose_ref=public_case_no(case),
                                   quantity_g=retired_g, content=body)
