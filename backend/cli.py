@@ -243,13 +243,19 @@ def cert_verify(source: str, jwks_file) -> None:
     claims = claims_view(verdict.claims)
     claims["retired_at"] = datetime.fromtimestamp(claims.get("retired_at", 0), timezone.utc).isoformat()
     click.echo(f"VALID: {verdict.reason}")
-    click.echo(f"  certificate {claims['number']} · {wording.quantity_text(claims['quantity_g'])} "
-               f"({claims['quantity_g']} g CO2e) · batch {claims.get('batch')}")
-    click.echo(f"  purpose {wording.purpose_text(claims.get('purpose', ''))} · retired {claims.get('retired_at')}")
-    serials = wording.serials_text(claims.get("serials", []))
-    if count := claims.get("serial_range_count"):
-        serials = f"{serials} (span of {count} ranges; the full list is on the verify page)"
-    click.echo(f"  serials {serials} · key {verdict.kid}")
+    if "kind" in claims:  # a document over several retirements (a witness certificate …): no batch of its own
+        click.echo(f"  document {claims['number']} ({claims['kind']}) · {wording.quantity_text(claims['quantity_g'])} "
+                   f"({claims['quantity_g']} g CO2e)")
+        click.echo(f"  purpose {wording.purpose_text(claims.get('purpose', ''))} · issued {claims.get('retired_at')}"
+                   f" · key {verdict.kid}")
+    else:
+        click.echo(f"  certificate {claims['number']} · {wording.quantity_text(claims['quantity_g'])} "
+                   f"({claims['quantity_g']} g CO2e) · batch {claims.get('batch')}")
+        click.echo(f"  purpose {wording.purpose_text(claims.get('purpose', ''))} · retired {claims.get('retired_at')}")
+        serials = wording.serials_text(claims.get("serials", []))
+        if count := claims.get("serial_range_count"):
+            serials = f"{serials} (span of {count} ranges; the full list is on the verify page)"
+        click.echo(f"  serials {serials} · key {verdict.kid}")
     digest = claims.get("payload_sha256", "")
     click.echo(f"  payload SHA-256 {base64.urlsafe_b64decode(digest + '=' * (-len(digest) % 4)).hex()}")
     click.echo("  (offline check: the signature only. Revocation and the log proof are on the verify page.)")

@@ -157,10 +157,17 @@ def _people(session: Session, now: datetime, password_hash: str) -> list[str]:
     return made
 
 
+SCENARIO_DEMOS: list = []
+"""Each scenario's demo loader, ``load(session, now, certify) -> list[str]`` (what it made), registered by the
+scenario when the app starts; run after the core's demo and its people, and as idempotent."""
+
+
 def load_demo(now: datetime, certify) -> str:
     """``certify`` is the app's (backend.certificates.certify()): demo retirements get real certificates."""
     batches = atomic(lambda session: _load(session, now, certify))
     if read(lambda session: any(staff.find_account(session, a[0]) is None for a in ACCOUNTS)):
         password_hash = passwords.hash_password(DEMO_PASSWORD)  # outside the transaction: argon2 takes a while
         atomic(lambda session: _people(session, now, password_hash))
+    for load in SCENARIO_DEMOS:
+        batches += atomic(lambda session: load(session, now, certify))
     return "demo data ready: " + ", ".join(batches)

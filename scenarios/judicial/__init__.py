@@ -2,12 +2,13 @@
 
 from flask import Flask
 
+from backend import demo as core_demo
 from backend.ledger import invariants as ledger_invariants
 from backend.orders import purposes
 
 
 def init_app(app: Flask) -> None:
-    from scenarios.judicial import api, service
+    from scenarios.judicial import api, demo, service
     from scenarios.judicial.invariants import check_cases
 
     purposes.register(service.JudicialScenario())
@@ -15,3 +16,5 @@ def init_app(app: Flask) -> None:
         ledger_invariants.SCENARIO_CHECKS.append(check_cases)
     app.register_blueprint(api.org_bp)
     app.register_blueprint(api.mp_bp)
+    if demo.load not in core_demo.SCENARIO_DEMOS:
+        core_demo.SCENARIO_DEMOS.append(demo.load)

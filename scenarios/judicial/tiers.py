@@ -12,6 +12,8 @@ from backend.errors import NotFound
 from backend.shop import service as shop
 
 TIERS = ("county", "prefecture", "province", "elsewhere")
+FORESTRY = ("forest", "bamboo")
+"""Art. 20 allows 经核证的林业碳汇: forest and bamboo projects' credits; grassland credits are not forestry."""
 TIER_LABELS = {"county": "同县 (same county)", "prefecture": "同市 (same prefecture)",
                "province": "同省 (same province)", "elsewhere": "省外 (another province)"}
 # A money case's last order must spend exactly what is owed: at a price above 10,000 yuan/t one gram costs more
@@ -30,10 +32,10 @@ def tier_between(damage_region: str, project_county: str) -> str:
 
 
 def offers(session: Session, damage_region: str, *, owed_fen: int | None = None) -> list[dict[str, Any]]:
-    """Listings with credits on sale, nearest first (then cheapest): each with its tier."""
+    """Forestry listings with credits on sale, nearest first (then cheapest): each with its tier."""
     found = []
     for view in shop.listing_views(session, shop.listings(session)):
-        if view["available_g"] <= 0:
+        if view["available_g"] <= 0 or view["project"]["ecosystem"] not in FORESTRY:
             continue
         if owed_fen is not None and view["price_fen_per_t"] > MAX_MONEY_CASE_PRICE_FEN_PER_T:
             continue

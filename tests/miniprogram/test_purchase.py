@@ -175,4 +175,5 @@ def test_the_invariant_checker_notices_a_paid_order_without_its_retirement(app, 
         atomic(tamper)
         with snapshot() as session:
             found = [str(v) for v in check(session)]
-    assert found == [f"[order] order {order['order_no']} (fulfilled): no retirement of 100000 g for the buyer"]
+    assert found == [f"[order] order {order['order_no']} (fulfilled): no personal retirement of 100000 g for the "
+                     "buyer"]

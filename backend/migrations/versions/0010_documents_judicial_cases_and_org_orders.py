@@ -130,6 +130,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    bind = op.get_bind()
+    kept = {"organisations' orders": "SELECT count(*) FROM purchase_order WHERE user_id IS NULL",
+            "documents (witness certificates …)": "SELECT count(*) FROM certificate WHERE retirement_id IS NULL",
+            "scenario orders": "SELECT count(*) FROM purchase_order WHERE purpose NOT IN ('personal', 'gift', 'keep')"}
+    for what, query in kept.items():
+        if bind.exec_driver_sql(query).scalar():
+            raise RuntimeError(f"cannot go below 0010: the database holds {what}, which 0009 has no place for "
+                               "(history is never dropped to make a downgrade fit)")
     op.drop_table('case_decision')
     op.drop_table('case_purchase')
     op.drop_table('case_payer')

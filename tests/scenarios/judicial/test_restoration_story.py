@@ -18,7 +18,7 @@ REQUIRED_G = 95_000_000  # 47.07 t × 2 = 94.14 t, rounded up to the whole tonne
 
 
 def test_two_defendants_restore_the_nanjing_loss_and_the_court_gets_a_witness_certificate(
-        app, client, nanjing_court, finance, county_listing, fake_wechat):
+        app, client, runner, tmp_path, nanjing_court, finance, county_listing, fake_wechat):
     # The clerk opens the order: the appraisal's 47.07 t, doubled, rounded up to 95 t; each defendant owes half.
     case = open_case(client, nanjing_court, case_no="（2024）闽0627刑初123号",
                      payers=[{"name": "张三", "share_percent": "50"}, {"name": "李四", "share_percent": "50"}])
@@ -96,6 +96,9 @@ def test_two_defendants_restore_the_nanjing_loss_and_the_court_gets_a_witness_ce
     assert verify_token(record["jws"], jwks, record=record).genuine
     forged = record["jws"][:-4] + ("AAAA" if not record["jws"].endswith("AAAA") else "BBBB")
     assert not verify_token(forged, jwks).genuine
+    (tmp_path / "jwks.json").write_text(json.dumps(jwks))
+    offline = runner.invoke(args=["cert", "verify", record["jws"], "--jwks", str(tmp_path / "jwks.json")])
+    assert offline.exit_code == 0 and f"document {number} (judicial_witness)" in offline.output, offline.output
     assert client.get(f"/api/v1/certificates/{number}/certificate.pdf").status_code == 200
 
     # A restored case takes no more money.
