@@ -206,5 +206,6 @@ class AuditEventOut(Out):
 class OfflinePaymentIn(Body):
     """The bank transfer, as the bank statement shows it."""
 
-    reference: str = Field(min_length=3, max_length=64, description="the transfer's voucher / reference number")
+    reference: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._:/\-]{2,63}$",
+                           description="the transfer's voucher / reference number (letters, digits, ._:/-)")
     amount_fen: int = Field(gt=0, le=10**12, description="the amount received, in fen")

@@ -61,6 +61,10 @@ class QuoteIn(Body):
     footprint_id: FootprintId | None = None
 
 
+# A judicial payer's claim code as scenarios/judicial reads it (12 of Crockford's base 32, dashes optional).
+CLAIM_CODE = r"^[0-9A-TV-Za-tv-z]{4}[- ]?[0-9A-TV-Za-tv-z]{4}[- ]?[0-9A-TV-Za-tv-z]{4}$"
+
+
 class OrderIn(QuoteIn):
     """Exactly one of quantity_g and footprint_id; beneficiary_name for a gift and only for a gift. One order may
     hold at most MP_MAX_RESERVED_G grams (400), and one user's unpaid orders are limited (429)."""
@@ -70,7 +74,7 @@ class OrderIn(QuoteIn):
     purpose: Literal[ORDER_PURPOSES]
     beneficiary_name: str | None = Field(default=None, min_length=1, max_length=50,
                                          description="for a gift: who the certificate is made out to")
-    claim_code: str | None = Field(default=None, min_length=4, max_length=20,
+    claim_code: str | None = Field(default=None, pattern=CLAIM_CODE,
                                    description="purpose judicial: the claim code the court gave the payer")
 
     REFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("claim_code",)

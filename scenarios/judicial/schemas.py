@@ -14,6 +14,9 @@ from backend.schemas import Out
 from scenarios.judicial.models import CAUSES, ROUNDINGS, TIERS
 
 Region = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 county code of the damaged place")]
+CLAIM_CODE = r"^[0-9A-TV-Za-tv-z]{4}[- ]?[0-9A-TV-Za-tv-z]{4}[- ]?[0-9A-TV-Za-tv-z]{4}$"
+ClaimCode = Annotated[str, Field(pattern=CLAIM_CODE, description="the payer's claim code, e.g. 7KQ2-M9TX-4RWD (any "
+                                                                 "case; O, I, L read as 0, 1, 1)")]
 
 
 class AppraisalLoss(Body):
@@ -84,14 +87,14 @@ class CaseListQuery(BaseModel):
 class CaseOrderIn(Body):
     """An offline order for a payer of the case: the court collected the money (案款) and transfers it."""
 
-    claim_code: str = Field(min_length=4, max_length=20)
+    claim_code: ClaimCode
     listing_id: int = Field(ge=1)
     quantity_g: int = Field(ge=1, le=10**15)
     payment: Literal["offline"]
 
 
 class ClaimIn(Body):
-    claim_code: str = Field(min_length=4, max_length=20, description="the code the court gave the payer")
+    claim_code: ClaimCode
 
 
 class PayerOut(Out):

@@ -55,7 +55,7 @@ def new_claim_code() -> str:
 
 def normalise_claim_code(text: str) -> str:
     """As a person types it: any case, with or without dashes and spaces; O read as 0, I and L as 1."""
-    code = "".join(text.split()).replace("-", "").upper().translate(str.maketrans("OIL", "011"))
+    code = text.replace(" ", "").replace("-", "").upper().translate(str.maketrans("OIL", "011"))
     if len(code) != CLAIM_LENGTH or any(c not in CLAIM_ALPHABET for c in code):
         raise InvalidInput("claim_code", "缴纳码应为 12 位字母数字，如 7KQ2-M9TX-4RWD (a 12-character claim code)")
     return code
@@ -88,7 +88,7 @@ def _loss(session: Session, loss: Any) -> tuple[int | None, int | None, dict[str
         found = session.get(FootprintCalculation, loss.calculation_id)
         if found is None or found.calculator != "judicial":
             raise InvalidInput("loss.calculation_id", "未找到该司法损失计算 (no judicial calculation with this id)")
-        trace = list(found.result.get("derivations") or []) + list(found.result.get("notes") or [])
+        trace = list(found.result.get("trace") or []) + list(found.result.get("notes") or [])
         stored = {"method": "calculation", "calculation_id": found.id, "factor_set": found.factor_set,
                   "total_g": found.total_g, "inputs": found.inputs}
         return found.total_g, None, stored, [*trace, f"计算结果 {rules.tonnes_text(found.total_g)} tCO2e（计算编号 "
