@@ -7,7 +7,7 @@ from backend.orders import purposes
 
 
 def init_app(app: Flask) -> None:
-    from scenarios.judicial import api, service
+    from scenarios.judicial import api, pages, service
     from scenarios.judicial.invariants import check_cases
 
     purposes.register(service.JudicialScenario())
@@ -15,3 +15,4 @@ def init_app(app: Flask) -> None:
         ledger_invariants.SCENARIO_CHECKS.append(check_cases)
     app.register_blueprint(api.org_bp)
     app.register_blueprint(api.mp_bp)
+    app.register_blueprint(pages.bp)
