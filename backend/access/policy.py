@@ -180,4 +180,13 @@ POLICY: dict[str, Rule] = {
     "org_pages.change_role": Member("org_admin"),
     "org_pages.remove": Member("org_admin"),
     "org_pages.revoke_invitation": Member("org_admin"),
+
+    # --- pages: a court's cases (/org/cases; the handler scopes each case, as the JSON does) --------------------------
+    "judicial_pages.list_cases": OrgKind("viewer", COURTS, READERS, acting=False),
+    "judicial_pages.export_cases": OrgKind("viewer", COURTS, READERS, acting=False),
+    "judicial_pages.case_page": OrgKind("viewer", COURTS, READERS, acting=False),
+    "judicial_pages.claim_code_image": OrgKind("viewer", COURTS, acting=False),
+    "judicial_pages.new_case": OrgKind("clerk", COURTS),
+    "judicial_pages.extend": OrgKind("clerk", COURTS),
+    "judicial_pages.close": OrgKind("clerk", COURTS),
 }

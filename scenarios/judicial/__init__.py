@@ -8,13 +8,14 @@ from backend.orders import purposes
 
 
 def init_app(app: Flask) -> None:
-    from scenarios.judicial import api, demo, service
+    from scenarios.judicial import api, demo, pages, service
     from scenarios.judicial.invariants import check_cases
 
     purposes.register(service.JudicialScenario())
     if check_cases not in ledger_invariants.SCENARIO_CHECKS:
         ledger_invariants.SCENARIO_CHECKS.append(check_cases)
-    app.register_blueprint(api.org_bp)
-    app.register_blueprint(api.mp_bp)
     if demo.load not in core_demo.SCENARIO_DEMOS:
         core_demo.SCENARIO_DEMOS.append(demo.load)
+    app.register_blueprint(api.org_bp)
+    app.register_blueprint(api.mp_bp)
+    app.register_blueprint(pages.bp)

@@ -3,12 +3,9 @@ the mini-program under /api/mp/v1/cases. Who may call each route: backend/access
 
 from __future__ import annotations
 
-import csv
-import io
+from flask import Blueprint, current_app
 
-from flask import Blueprint, current_app, make_response
-
-from backend import certificates, wechat
+from backend import certificates
 from backend.access.identity import staff_principal
 from backend.access.scope import acting_organisation, check_record, readable_organisations
 from backend.db import atomic, read
@@ -18,13 +15,12 @@ from backend.orders import service as orders
 from backend.orders.schemas import OperatorOrderOut
 from backend.schemas import Items
 from miniprogram_api.auth import per_user
-from scenarios.judicial import schemas, service
+from scenarios.judicial import export, schemas, service
 
 org_bp = Blueprint("judicial_org_api", __name__, url_prefix="/api/org/v1")
 mp_bp = Blueprint("judicial_mp_api", __name__, url_prefix="/api/mp/v1")
 COURTS = service.COURT_KINDS
 READERS = ("reviewer", "finance", "auditor")
-CLAIM_PAGE = "pages/judicial/claim"  # the mini-program page a payer's 小程序码 opens (scene c=<claim code>)
 
 
 def _now():
@@ -63,29 +59,9 @@ def list_cases(query: schemas.CaseListQuery):
     return {"items": read(views)}
 
 
-CSV_COLUMNS = ("id", "case_no", "cause", "status", "required_g", "required_fen", "paid_g", "paid_fen", "deadline",
-               "overdue", "created_at")
-
-
 def export_cases(query: schemas.CaseListQuery):
     """The court's cases as CSV (UTF-8 with BOM, so Excel opens the Chinese right)."""
-    rows = list_cases(query)["items"]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
-    response = make_response("\ufeff" + buffer.getvalue())
-    response.mimetype = "text/csv"
-    response.headers["Content-Disposition"] = 'attachment; filename="cases.csv"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _cell(value):
-    """No cell starts a formula when a spreadsheet opens the file (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return export.cases_csv(list_cases(query)["items"])
 
 
 def get_case(case_id: int):
@@ -149,12 +125,7 @@ def claim_code_image(case_id: int, payer_id: int):
         if payer is None:
             raise InvalidInput("payer_id", "本案无此缴纳人 (no such payer in this case)")
         return payer.claim_code
-    code = read(find)
-    image, mimetype = wechat.miniapp().mini_program_code(f"c={code}", page=CLAIM_PAGE)
-    response = make_response(image)
-    response.mimetype = mimetype
-    response.cache_control.private = True
-    return response
+    return export.claim_code_image(read(find))
 
 
 # --- the payer, in the mini-program ----------------------------------------------------------------------------
