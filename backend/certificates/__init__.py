@@ -1,4 +1,5 @@
-"""Retirement certificates: one per retirement, signed (Ed25519 JWS), with the keys published as a JWKS."""
+"""Retirement certificates, one per retirement, and scenarios' documents vouching for several (a court's witness
+certificate …): numbered, signed (Ed25519 JWS) and logged alike, with the keys published as a JWKS."""
 
 from __future__ import annotations
 

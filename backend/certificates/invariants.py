@@ -1,6 +1,6 @@
 """Every retirement has exactly one certificate, which states what the retirement is and what the audit chain
 recorded when both were made, and one beneficiary record that, unless erased, opens the certificate's commitment
-to the name."""
+to the name. A document (no retirement of its own) states its digest, kind and number truly."""
 
 from __future__ import annotations
 
@@ -28,8 +28,13 @@ def check_certificates(session: Session) -> list[Violation]:
         else:
             certificates[certificate.retirement_id] = certificate
     for document in documents:  # what a document vouches for is the scenario's to check (its own invariants)
-        if hashlib.sha256(canonical_json(document.payload or {})).hexdigest() != document.payload_sha256:
+        payload = document.payload or {}
+        if hashlib.sha256(canonical_json(payload)).hexdigest() != document.payload_sha256:
             found.append(Violation("certificate", f"document {document.number}: payload does not match its SHA-256"))
+        # Its kind and number are what the verify page and the signature (n, k) go by.
+        if (payload.get("kind"), payload.get("number")) != (document.kind, document.number):
+            found.append(Violation("certificate", f"document {document.number} ({document.kind}): its payload "
+                                   f"names {payload.get('kind')} {payload.get('number')}"))
     retirements = {r.id: r for r in session.execute(select(Retirement)).scalars()}
     names = {n.retirement_id: n for n in session.execute(select(BeneficiaryName)).scalars()}
     recorded = {event.object_id: event.after or {} for event in session.execute(

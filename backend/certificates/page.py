@@ -3,6 +3,9 @@
 Plain server-rendered HTML with inline CSS and no script, so it works in WeChat's in-app browser and on any
 phone. It says first whether the certificate is genuine — the JWS from the QR checked against the published
 keys and against the registry's record — then its status, facts and transparency-log proof.
+
+A document (witness certificate, neutrality certificate …) shows what it states of itself — title, statement,
+facts — and lists the retirements it vouches for, each linking to that certificate's own page.
 """
 
 from __future__ import annotations
@@ -50,13 +53,34 @@ def verify_page(number: str, query: CertificateQuery):
         raise NotFound("证书不存在 (no such certificate)")
     record = lookup.certificate_record(number)
     payload, proof = record["payload"], record["log_proof"]
+    shown = _document(payload) if wording.is_document(payload) else _retirement(payload)
     html = render_template(
         "verify.html", record=record, payload=payload, proof=proof, verdict=banner(record, query.jws),
         quantity=wording.quantity_text(payload["quantity_g"]), purpose=wording.purpose_text(payload["purpose"]),
-        serials=wording.serials_text(payload["serials"]), retired_at=wording.beijing_time(payload["retired_at"]),
         revoked_at=wording.beijing_time(record["revocation"]["revoked_at"]) if record["revocation"] else "",
-        sth_time=_sth_time(proof), api=f"/api/v1/certificates/{number}")
+        sth_time=_sth_time(proof), api=f"/api/v1/certificates/{number}", **shown)
     return _page(html)
+
+
+def _retirement(payload: dict) -> dict:
+    return {"document": None, "serials": wording.serials_text(payload["serials"]),
+            "retired_at": wording.beijing_time(payload["retired_at"])}
+
+
+def _document(payload: dict) -> dict:
+    """What a document states, ready to show; an item links to its certificate's page only if its number is
+    one (the payload is ours and signed, but a link is built from it, so it is checked all the same)."""
+    items = [{"number": item["certificate_no"],
+              "href": f"/v/{item['certificate_no']}" if NUMBER.fullmatch(str(item["certificate_no"])) else None,
+              "quantity": wording.quantity_text(item["quantity_g"]), "project": item["project"]["name"],
+              "batch": f"{item['batch']['code']} · {item['batch']['vintage']}",
+              "serials": wording.serials_text(item["serials"]),
+              "retired_at": wording.beijing_time(item["retired_at"]) if item.get("retired_at") else ""}
+             for item in payload.get("items") or []]
+    return {"document": {"title": payload["title"], "title_en": payload["title_en"],
+                         "statement": payload["statement"], "statement_en": payload["statement_en"],
+                         "facts": [(str(label), str(value)) for label, value in payload["facts"]], "retirements": items,
+                         "issued_at": wording.beijing_time(payload["issued_at"])}}
 
 
 def _page(html: str, status: int = 200):

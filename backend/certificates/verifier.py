@@ -14,8 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 from backend.certificates import keys
 from backend.certificates.service import signed_claims
 
+# "t" keeps one name for both: a retirement's time, or when a document ("k", its kind) was issued.
 CLAIM_NAMES = {"n": "number", "q": "quantity_g", "b": "batch", "s": "serials", "t": "retired_at", "p": "purpose",
-               "h": "payload_sha256", "r": "serial_range_count"}
+               "h": "payload_sha256", "r": "serial_range_count", "k": "kind"}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -20,6 +21,17 @@ PURPOSES = {
     "tourism": "旅游碳中和 (tourism neutralisation)",
     "other": "其他 (other)",
 }
+
+
+def is_document(payload: dict[str, Any]) -> bool:
+    """A scenario's document (witness certificate, neutrality certificate …) rather than one retirement's
+    certificate: only documents carry ``kind`` in their payload (service.issue_document)."""
+    return "kind" in payload
+
+
+def dated(payload: dict[str, Any]) -> str:
+    """The moment a certificate speaks of (UTC, ISO 8601): a retirement's, or the day a document was issued."""
+    return payload["issued_at"] if is_document(payload) else payload["retired_at"]
 
 
 def quantity_text(grams: int) -> str:

@@ -89,3 +89,25 @@ def test_a_phone_shows_a_borrowed_qr_as_not_genuine(phone, live_server, stores, 
     assert page["verdict"].value_of_css_property("background-color") == RED
     assert_fits_a_phone(phone, page["verdict"])
     assert_drawn_in_chinese(phone, "#verdict .mark")
+
+
+def test_a_phone_shows_a_witness_certificate_and_its_retirements(phone, live_server, stores, app, client, operator,
+                                                                 batch):
+    """A document: its title and facts read on a phone, its list of retirements never pushes the page sideways."""
+    from tests.certificates.test_documents import CASE, TITLE, issue_witness, item_of
+
+    numbers = [retire(operator, batch, f"witness-{i}", purpose="judicial", purpose_ref=CASE)["certificate_no"]
+               for i in range(2)]
+    listed = [client.get(f"/api/v1/certificates/{each}").get_json() for each in numbers]
+    number = issue_witness(app, [item_of(certificate) for certificate in listed])
+    witness = client.get(f"/api/v1/certificates/{number}").get_json()
+    page = scan(phone, live_server, number, witness["jws"])
+    title = phone.driver.find_element(By.ID, "title")
+    phone.screenshot(f"verify-page-document-{stores.kind}")
+
+    assert "✓ 真实有效" in page["verdict"].text and page["number"].text == number
+    assert page["quantity"].text == "700 千克" and title.text.startswith(TITLE)
+    links = phone.driver.find_elements(By.CSS_SELECTOR, "#items a")
+    assert [link.text for link in links] == [certificate["number"] for certificate in listed]
+    assert_fits_a_phone(phone, page["verdict"], page["number"], page["quantity"])
+    assert_drawn_in_chinese(phone, "#title")
