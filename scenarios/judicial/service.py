@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from backend.footprint.models import FootprintCalculation
 from backend.ledger.holders import mask_name
 from backend.orders.models import Order
 from backend.orders.purposes import Bound, NoLongerOwed, Retiring
+from backend.orders.service import NOTIFICATION_GRACE_SECONDS
 from backend.registry import adcode
 from backend.registry.models import Organisation
 from backend.shop.service import MIN_ORDER_G
@@ -37,6 +38,7 @@ from scenarios.judicial.tiers import MAX_MONEY_CASE_PRICE_FEN_PER_T, offers, tie
 from scenarios.judicial.wording import CAUSE_LABELS, STATUS_LABELS, public_case_no
 
 CHINA = ZoneInfo("Asia/Shanghai")
+PAYMENT_GRACE, ZERO = timedelta(seconds=NOTIFICATION_GRACE_SECONDS), timedelta(0)
 COURT_KINDS = ("court", "procuratorate")
 CLAIM_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32: no I, L, O, U to misread
 CLAIM_LENGTH = 12  # 60 bits: not guessable within the claim endpoint's rate limit
@@ -181,15 +183,19 @@ class Progress:
 
 def progress(session: Session, case_id: int, now: datetime, *, excluding: int | None = None) -> Progress:
     rows = session.execute(
-        select(CasePurchase.payer_id, Order.id, Order.status, Order.quantity_g, Order.amount_fen, Order.expires_at)
+        select(CasePurchase.payer_id, Order.id, Order.status, Order.quantity_g, Order.amount_fen, Order.expires_at,
+               Order.channel)
         .join(Order, Order.id == CasePurchase.order_id).where(CasePurchase.case_id == case_id))
     found = Progress({}, {}, {}, {})
-    for payer_id, order_id, status, grams, fen, expires_at in rows:
+    for payer_id, order_id, status, grams, fen, expires_at, channel in rows:
         if order_id == excluding:
             continue
         if status == "fulfilled":
             kinds = ("paid_g", "paid_fen")
-        elif status == "reserved" and as_utc(expires_at) > now:
+        elif status == "reserved" and as_utc(expires_at) + (PAYMENT_GRACE if channel != "offline" else ZERO) > now:
+            # WeChat takes payment until expires_at and may tell us minutes later; the ledger holds the credits
+            # that long too (NOTIFICATION_GRACE_SECONDS), so the order still holds its part of the case. A bank
+            # transfer is recorded by finance, not heard of late: an offline order holds until its deadline.
             kinds = ("pending_g", "pending_fen")
         else:
             continue
@@ -319,7 +325,7 @@ def summary_view(case: JudicialCase, now: datetime, done: Progress | None = None
 def extend(session: Session, now: datetime, case_id: int, *, deadline: date, reason: str, actor: str) -> JudicialCase:
     case = get_case(session, case_id, lock=True)
     if case.status in ("restored", "closed"):
-        raise Conflict(f"案件已{STATUS_LABELS[case.status]}，不能延期 (the case is {case.status})", code="case_finished")
+        raise Conflict(f"案件{STATUS_LABELS[case.status]}，不能延期 (the case is {case.status})", code="case_finished")
     if deadline <= case.deadline or deadline < today_in_china(now):
         raise InvalidInput("deadline", "新期限应晚于原期限且不早于今天 (a later deadline, not in the past)")
     session.add(CaseDecision(case_id=case.id, action="extend", reason=reason, deadline_before=case.deadline,
@@ -336,7 +342,7 @@ def close(session: Session, now: datetime, case_id: int, *, reason: str, actor: 
     Unpaid orders still running are refused when paid (NoLongerOwed), so their money goes back."""
     case = get_case(session, case_id, lock=True)
     if case.status in ("restored", "closed"):
-        raise Conflict(f"案件已{STATUS_LABELS[case.status]} (the case is {case.status})", code="case_finished")
+        raise Conflict(f"案件{STATUS_LABELS[case.status]}", code="case_finished")
     session.add(CaseDecision(case_id=case.id, action="close", reason=reason, actor=actor, decided_at=now))
     before, case.status, case.closed_reason, case.updated_at = case.status, "closed", reason, now
     session.add(case)
@@ -382,7 +388,7 @@ class JudicialScenario:
         payer = session.get(CasePayer, _payer_of(order))
         case = get_case(session, payer.case_id, lock=True)
         if case.status in ("restored", "closed"):
-            raise NoLongerOwed(f"案件已{STATUS_LABELS[case.status]} (the case is {case.status})")
+            raise NoLongerOwed(f"案件{STATUS_LABELS[case.status]}")
         done = progress(session, case.id, now, excluding=order.id)
         owed_g, owed_fen = owed(case, done, payer)
         if (owed_g is not None and order.quantity_g > owed_g) or (owed_fen is not None and order.amount_fen > owed_fen):

@@ -169,6 +169,31 @@ def test_two_payments_completing_the_case_together_both_retire_under_one_witness
         assert sorted(p["payer"] for p in halves) == ["张*", "李*"]
 
 
+def test_a_payment_made_at_the_deadline_keeps_its_tonne_while_its_notification_may_still_come(
+        app, client, clock, nanjing_court, county_listing, fake_wechat):
+    """李四 pays the last tonne at WeChat in the last minute; WeChat tells us two minutes after his deadline. In
+    between, 张三 wants the same tonne: he is told it is taken (409 ``overpayment``), because WeChat may still
+    report a payment made before the deadline, and the ledger holds the credits that long. 李四's payment is then
+    delivered, not refunded, and the case is restored."""
+    case = case_owing_the_last_tonne(client, nanjing_court, county_listing, fake_wechat)
+    li = defendant(client, "li-last-minute")
+    order = li.order(county_listing, TONNE, purpose="judicial", claim_code=case["li"])
+    clock.advance(minutes=14, seconds=30)
+    held = fake_wechat.pay(order["order_no"], deliver=False)
+    clock.advance(minutes=1)  # past his deadline, within the grace
+
+    zhang = defendant(client, "zhang-meanwhile")
+    taken = zhang.post("/orders", order_body(county_listing, TONNE, case["zhang"]), key=key())
+    assert taken.status_code == 409 and taken.get_json()["error"]["code"] == "overpayment"
+
+    clock.advance(minutes=1)
+    retry = fake_wechat.notification(url=held.url, event_type="TRANSACTION.SUCCESS", original_type="transaction",
+                                     resource=fake_wechat.transaction(order["order_no"]), summary="支付成功")
+    assert deliver(app, retry) == 200
+    assert li.get(f"/orders/{order['order_no']}").get_json()["status"] == "fulfilled"
+    assert_restored_once(app, client, nanjing_court, case, [case["first"], order["order_no"]])
+
+
 def test_a_payment_heard_of_after_others_paid_the_last_tonne_is_refunded_as_no_longer_owed(
         app, client, runner, clock, nanjing_court, county_listing, fake_wechat):
     """李四 orders the last tonne and pays at WeChat a minute before his order's deadline, but WeChat's
@@ -296,8 +321,8 @@ def test_two_late_payments_for_the_last_tonne_heard_of_at_once_retire_it_once_an
         app, client, clock, nanjing_court, county_listing, fake_wechat, caplog):
     """Neither order holds the tonne any more when its payment is heard of, so neither payment is refused by the
     other's order: only the case's lock in ``before_retire`` tells them apart. 李四 orders the last tonne and pays
-    at WeChat just before his deadline; the notification is held up and his order's time runs out, so 张三 may
-    order the tonne too, and pays just before his own deadline; his notification is held up as well. WeChat,
+    at WeChat just before his deadline; the notification is held up and his order's time and grace run out, so
+    张三 may order the tonne too, and pays just before his own deadline; his notification is held up as well. WeChat,
     back at last, delivers both at the same instant. The first settled retires the tonne and restores the case;
     the second finds it restored and is refunded (``no_longer_owed``). Three tonnes retired, never four; five
     rounds."""
@@ -308,7 +333,8 @@ def test_two_late_payments_for_the_last_tonne_heard_of_at_once_retire_it_once_an
         first_order = li.order(county_listing, TONNE, purpose="judicial", claim_code=case["li"])
         clock.advance(minutes=14, seconds=30)
         li_paid = fake_wechat.pay(first_order["order_no"], deliver=False)
-        clock.advance(minutes=1)  # 李四's deadline has passed: his order no longer holds the tonne
+        # 李四's deadline and the ledger's grace after it have passed: his order no longer holds the tonne
+        clock.advance(minutes=1, seconds=NOTIFICATION_GRACE_SECONDS)
         second_order = zhang.order(county_listing, TONNE, purpose="judicial", claim_code=case["zhang"])
         clock.advance(minutes=14, seconds=30)
         zhang_paid = fake_wechat.pay(second_order["order_no"], deliver=False)
