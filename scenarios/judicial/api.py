@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
-from backend import certificates
 from backend.access.identity import staff_principal
-from backend.access.scope import acting_organisation, check_record, readable_organisations
+from backend.access.scope import acting_organisation, check_record
 from backend.db import atomic, read
 from backend.errors import InvalidInput
 from backend.http import Route, anchored, idempotency_key, register
@@ -44,19 +43,7 @@ def open_case(body: schemas.CaseIn):
 
 
 def list_cases(query: schemas.CaseListQuery):
-    principal = staff_principal()
-    org_ids = readable_organisations(principal, COURTS, READERS)
-    if query.org_id is not None:
-        if org_ids is not None and query.org_id not in org_ids:
-            raise InvalidInput("org_id", "你不在该机构 (you are not in that organisation)")
-        org_ids = [query.org_id]
-    now = _now()
-
-    def views(s):
-        found = service.list_cases(s, now, org_ids=org_ids, status=query.status, opened_from=query.opened_from,
-                                   opened_to=query.opened_to, overdue=query.overdue)
-        return [service.summary_view(case, now, service.progress(s, case.id, now)) for case in found]
-    return {"items": read(views)}
+    return {"items": export.readable_summaries(staff_principal(), query, _now())[0]}
 
 
 def export_cases(query: schemas.CaseListQuery):

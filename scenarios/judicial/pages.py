@@ -14,12 +14,11 @@ from flask import current_app, flash, redirect, request, url_for
 from pydantic import ValidationError
 
 from backend.access.identity import staff_principal
-from backend.access.scope import acting_organisation, check_record, readable_organisations
+from backend.access.scope import acting_organisation, check_record
 from backend.clock import as_utc
 from backend.db import atomic, read
 from backend.errors import DomainError, Forbidden, InvalidInput, NotFound
 from backend.http import validation_error
-from backend.registry.models import Organisation
 from backend.staff.principal import Principal
 from backend.staff.roles import org_rank
 from backend.staff.web import page, page_blueprint, parse_form
@@ -79,32 +78,13 @@ def _filters() -> schemas.CaseListQuery:
         raise validation_error(error) from None
 
 
-def _summaries(principal: Principal, query: schemas.CaseListQuery) -> tuple[list[dict[str, Any]], bool]:
-    """The cases this person may read, filtered, as service.summary_view with the court's name; and whether they
-    come from more than one court."""
-    org_ids = readable_organisations(principal, COURTS, READERS)
-    if query.org_id is not None:
-        if org_ids is not None and query.org_id not in org_ids:
-            raise InvalidInput("org_id", "你不在该机构 (you are not in that organisation)")
-        org_ids = [query.org_id]
-    now = _now()
-
-    def views(s):
-        found = service.list_cases(s, now, org_ids=org_ids, status=query.status, opened_from=query.opened_from,
-                                   opened_to=query.opened_to, overdue=query.overdue)
-        names = {case.org_id: s.get(Organisation, case.org_id).name for case in found}
-        return [{**service.summary_view(case, now, service.progress(s, case.id, now)), "court": names[case.org_id]}
-                for case in found]
-    return read(views), org_ids is None or len(org_ids) > 1
-
-
 def list_cases():
     principal = staff_principal()
     filters = {name: value for name, value in request.args.items() if value.strip()}
     context = dict(filters=filters, states=[(s, STATUS_LABELS[s]) for s in FILTER_STATES],
                    may_open=bool(_acting_courts(principal)) or principal.has_platform_role("admin"), **WORDS)
     try:
-        rows, many_courts = _summaries(principal, _filters())
+        rows, many_courts = export.readable_summaries(principal, _filters(), _now())
     except InvalidInput as error:
         return page("judicial/cases.html", error.status, error=error, errors=forms.errors_by_field(error), rows=[],
                     many_courts=False, csv_url=None, **context)
@@ -114,7 +94,7 @@ def list_cases():
 
 def export_cases():
     """The same file as GET /api/org/v1/cases.csv, for the signed-in browser."""
-    rows, _ = _summaries(staff_principal(), _filters())
+    rows, _ = export.readable_summaries(staff_principal(), _filters(), _now())
     return export.cases_csv(rows)
 
 

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from backend import audit
@@ -116,7 +116,7 @@ def _shares(payers: list[Any], required_g: int | None, required_fen: int | None)
 
 def open_case(session: Session, now: datetime, *, org_id: int, actor: str, body: Any) -> JudicialCase:
     """Open a case's restoration order: validate, compute the requirement once, give each payer a claim code."""
-    court = court_of(session, org_id)
+    court_of(session, org_id)  # a verified court or procuratorate, or NotFound
     number = case_numbers.normalise(body.case_no, today=today_in_china(now))
     if body.deadline < today_in_china(now):
         raise InvalidInput("deadline", "履行期限不能早于今天 (the deadline cannot be in the past)")
