@@ -176,8 +176,11 @@ def make_cancellation(body: schemas.CancelIn):
 
 def correct_transfer(transfer_id: int, body: schemas.CorrectIn):
     actor, key = acting(), idempotency_key()
-    return _transfer_done(atomic(lambda s: operations.correct(s, _now(), client_id=key, actor=actor,
-                                                              transfer_id=transfer_id, reason=body.reason)))
+
+    def act(s):
+        orders.refuse_reversing_a_record(s, transfer_id)
+        return operations.correct(s, _now(), client_id=key, actor=actor, transfer_id=transfer_id, reason=body.reason)
+    return _transfer_done(atomic(act))
 
 
 def list_transfers(query: schemas.TransferQuery):
@@ -253,7 +256,8 @@ def record_offline_payment(order_no: str, body: schemas.OfflinePaymentIn):
     actor, certify = acting(), certificates.certify()
     return atomic(lambda s: orders.order_view(s, orders.settle_offline(
         s, _now(), order_no=order_no, reference=body.reference, amount_fen=body.amount_fen, actor=actor,
-        certify=certify), for_operator=True))
+        certify=certify, second_confirmation_fen=current_app.config["OFFLINE_SECOND_CONFIRMATION_FEN"]),
+        for_operator=True))
 
 
 # --- certificates ---------------------------------------------------------------------------------------------

@@ -100,6 +100,8 @@ SPEC: dict[str, tuple[Any, Any]] = {
     # How long an organisation's offline order (a bank transfer finance records) holds its credits: 6 days, within
     # the ledger's 7-day reservation ceiling with the notification grace on top.
     "OFFLINE_ORDER_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=3600, maximum=6 * 86400), 6 * 86400),
+    # From this amount (fen) up, an offline payment needs a second finance user's confirmation (DESIGN.md §11).
+    "OFFLINE_SECOND_CONFIRMATION_FEN": (lambda n, r: parse_int(n, r, minimum=1), 5_000_000),
     "EXTENSIONS": (parse_list, ["admin", "miniprogram_api", "scenarios"]),
     "CERT_SIGNING_KEY_FILE": (lambda n, r: r.strip(), None),
     "CERTIFICATE_ISSUER": (lambda n, r: r.strip(), "碳汇+ (Carbon Sink Plus)"),

@@ -31,6 +31,7 @@ class Order(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("user_id", "idempotency_key", name="uq_order_user_idempotency_key"),
         UniqueConstraint("org_id", "idempotency_key", name="uq_order_org_idempotency_key"),
+        UniqueConstraint("payment_reference", name="uq_order_payment_reference"),
         CheckConstraint("(user_id IS NULL) <> (org_id IS NULL)", name="ck_order_one_buyer"),
         one_of("channel", ORDER_CHANNELS, "ck_order_channel"),
         CheckConstraint("amount_fen > 0", name="ck_order_amount_positive"),
@@ -62,7 +63,11 @@ class Order(SQLModel, table=True):
     purpose_ref: str | None = Field(default=None, max_length=64, index=True)
     """A scenario purpose's record, in that scenario's words (``case-payer:12``, ``event:7`` …)."""
     payment_reference: str | None = Field(default=None, max_length=64)
-    """An offline payment's voucher (bank transfer reference), as ``finance`` recorded it."""
+    """An offline payment's voucher (bank transfer reference, upper case), as ``finance`` recorded it: one voucher
+    pays one order (unique)."""
+    payment_recorded_by: str | None = Field(default=None, max_length=128)
+    """Above OFFLINE_SECOND_CONFIRMATION_FEN, the first ``finance`` user who recorded the voucher; a second one
+    confirms it, and only then is the order fulfilled."""
     status: str = Field(default="reserved", max_length=16, index=True)
     reservation_id: int = Field(foreign_key="transfer.id")
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

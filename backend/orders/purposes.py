@@ -56,6 +56,11 @@ class Scenario(Protocol):
     reference_fields: tuple[str, ...]
     """The order request's fields that name the record (``claim_code``, ``event_id``)."""
 
+    def canonical(self, reference: dict[str, Any]) -> dict[str, Any]:
+        """The reference as the scenario spells it (a code typed in lower case …): what the request hash covers,
+        so that one order retried with the same record typed differently is the same order."""
+        ...
+
     def bind(self, session: Session, now: datetime, *, reference: dict[str, Any], buyer: str, listing_id: int,
              quantity_g: int, amount_fen: int, price_fen_per_t: int) -> Bound: ...
 

@@ -53,6 +53,8 @@ class OperatorOrderOut(OrderOut):
     org_id: int | None
     placed_by: str | None
     payment_reference: str | None = Field(description="an offline payment's voucher, as finance recorded it")
+    payment_recorded_by: str | None = Field(description="above the second-confirmation amount: who recorded the "
+                                                        "voucher first; another finance user confirms it")
     transaction_id: str | None
     refund_no: str | None
     attention: str | None

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend import audit
@@ -32,7 +33,7 @@ from backend.errors import Conflict, DomainError, IdempotencyConflict, Insuffici
 from backend.ledger import operations
 from backend.ledger.errors import CorrectionRefused, ProjectNotRegistered, ReservationResolved
 from backend.ledger.models import PendingResolution, Transfer
-from backend.orders.models import ORDER_CHANNELS, ORDER_PURPOSES, Order, PaymentNotification
+from backend.orders.models import ORDER_CHANNELS, ORDER_CLIENT_PREFIX, ORDER_PURPOSES, Order, PaymentNotification
 from backend.orders.purposes import NoLongerOwed, Retiring, scenario_for
 from backend.privacy.fingerprint import fingerprint
 from backend.registry.models import Organisation
@@ -116,7 +117,7 @@ def _check_reference(purpose: str, reference: dict[str, Any] | None) -> dict[str
     missing = [name for name in scenario.reference_fields if name not in given]
     if missing:
         raise InvalidInput(missing[0], f"用途为 {purpose} 时必填 (required with purpose {purpose})")
-    return given
+    return scenario.canonical(given)
 
 
 def get_order(session: Session, order_no: str, *, user_id: int | None = None, lock: bool = False) -> Order:
@@ -412,13 +413,16 @@ def _fulfil(session: Session, now: datetime, order: Order, *, via: str, certify,
 
 
 def settle_offline(session: Session, now: datetime, *, order_no: str, reference: str, amount_fen: int, actor: str,
-                   certify) -> Order:
+                   certify, second_confirmation_fen: int) -> Order:
     """A platform ``finance`` user records the bank transfer that paid an offline order: the order is fulfilled
-    as a WeChat payment would fulfil it. Recording the same voucher again answers the order; anything the order
-    cannot take (other money, a voucher already used, a record no longer owed, credits gone) is refused and
-    changes nothing — the money goes back the way it came, by bank."""
+    as a WeChat payment would fulfil it. From ``second_confirmation_fen`` up, a first record only notes the voucher
+    and a second ``finance`` user (another account) must record the same voucher and amount (DESIGN.md §11).
+    Recording the same voucher again answers the order; anything the order cannot take (other money, a voucher
+    already used, a record no longer owed, credits gone, an order withdrawn) is refused and changes nothing — the
+    money goes back the way it came, by bank."""
     if not isinstance(reference, str) or not OFFLINE_REFERENCE.fullmatch(reference):
         raise InvalidInput("reference", "应为 3–64 位字母、数字或 ._:/- 的转账凭证号 (the transfer's voucher reference)")
+    reference = reference.upper()  # one voucher, however it is typed
     order = get_order(session, order_no, lock=True)
     if order.channel != "offline":
         raise Conflict("该订单不是线下支付订单 (not an offline order)", code="not_offline",
@@ -432,21 +436,49 @@ def settle_offline(session: Session, now: datetime, *, order_no: str, reference:
         raise Conflict(f"入账金额 {amount_fen} 分与订单金额 {order.amount_fen} 分不符 (the amount differs from the "
                        "order's)", code="amount_mismatch",
                        details={"order_no": order_no, "amount_fen": order.amount_fen, "recorded_fen": amount_fen})
-    used = session.execute(select(Order.order_no).where(Order.payment_reference == reference)).first()
-    if used is not None:
-        raise Conflict(f"凭证 {reference} 已用于订单 {used[0]} (the voucher already paid another order)",
-                       code="reference_used", details={"order_no": used[0]})
+    if order.payment_reference not in (None, reference):
+        raise Conflict(f"本单已登记凭证 {order.payment_reference}，待复核 (another voucher awaits confirmation)",
+                       code="reference_mismatch", details={"order_no": order_no})
     retiring, refusal = _before_retire(session, now, order)
     if refusal is not None:
         raise refusal
-    order.status, order.payment_reference = "paid", reference
-    order.paid_at = order.updated_at = now
+    first = order.payment_recorded_by
+    if amount_fen >= second_confirmation_fen and (first is None or _account_of(first) == _account_of(actor)):
+        if first is not None:
+            raise Conflict("须由另一位财务人员复核 (a second finance user must confirm this payment)",
+                           code="second_confirmation_required", details={"order_no": order_no})
+        order.payment_recorded_by, order.updated_at = actor, now
+        _claim_reference(session, order, reference)
+        _audit(session, now, order, actor, "order.offline_payment_recorded", reference=reference,
+               amount_fen=amount_fen)
+        return order
+    order.status, order.paid_at, order.updated_at = "paid", now, now
+    _claim_reference(session, order, reference)
     outcome = _fulfil(session, now, order, via="offline", certify=certify, retiring=retiring, refusal=None,
                       actor=actor)
     if outcome != "fulfilled":  # the caller's unit of work rolls back: nothing was paid here
         raise Conflict(f"订单无法完成，未入账 (the order cannot be fulfilled: {outcome})", code="cannot_fulfil",
                        details={"order_no": order_no, "reason": outcome.partition(": ")[2]})
     return order
+
+
+def _account_of(actor: str) -> str:
+    """``staff:<id>:<username>``, without the token an API call adds: the person, however they called."""
+    return actor.split(" ")[0]
+
+
+def _claim_reference(session: Session, order: Order, reference: str) -> None:
+    """Write the voucher now: its unique index makes a second order recording it at the same moment wait for this
+    one and then fail, instead of both being paid by one transfer."""
+    order_no = order.order_no
+    session.flush()  # the rest of the unit of work, outside the savepoint
+    try:
+        with session.begin_nested():
+            order.payment_reference = reference
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"凭证 {reference} 已用于另一订单 (the voucher already paid another order)",
+                       code="reference_used", details={"order_no": order_no}) from None
 
 
 def cancel_unpaid(session: Session, now: datetime, order_no: str, *, org_id: int, actor: str) -> Order:
@@ -460,7 +492,8 @@ def cancel_unpaid(session: Session, now: datetime, order_no: str, *, org_id: int
     if session.get(PendingResolution, order.reservation_id) is None:
         operations.void(session, now, client_id=f"order:{order_no}:void", reservation_id=order.reservation_id,
                         actor=actor)
-    order.status, order.updated_at = "expired", now
+    # Settled by its organisation: never paid afterwards (settle_offline refuses a resolved order).
+    order.status, order.updated_at, order.resolved_at = "expired", now, now
     session.add(order)
     _audit(session, now, order, actor, "order.withdrawn")
     return order
@@ -717,6 +750,21 @@ def request_refund(session: Session, now: datetime, *, order_no: str, user_id: i
     return order
 
 
+def refuse_reversing_a_record(session: Session, transfer_id: int) -> None:
+    """Credits retired for a scenario's record (a court case, an event …) stay retired: a document (the witness
+    certificate) vouches for them, and they must never return to sale. A mistake there is a revocation and a new
+    order, not a reversed retirement."""
+    transfer = session.get(Transfer, transfer_id)
+    if transfer is None or not transfer.client_id.startswith(ORDER_CLIENT_PREFIX):
+        return
+    order_no = transfer.client_id.split(":")[1]
+    order = session.execute(select(Order).where(Order.order_no == order_no)).scalar_one_or_none()
+    if order is not None and order.purpose_ref is not None:
+        raise CorrectionRefused(f"订单 {order_no} 为{order.purpose}记录购买，其碳汇不能退回 (credits bought for a "
+                                "record cannot be taken back)", details={"transfer_id": transfer_id,
+                                                                         "order_no": order_no})
+
+
 def record_refund_accepted(session: Session, order_no: str, refund_id: str) -> None:
     order = get_order(session, order_no, lock=True)
     if order.refund_id is None:
@@ -742,7 +790,8 @@ def order_view(session: Session, order: Order, *, for_operator: bool = False) ->
             "channel": order.channel, "purpose_ref": order.purpose_ref}
     if for_operator:
         view.update(user_id=order.user_id, org_id=order.org_id, placed_by=order.placed_by,
-                    payment_reference=order.payment_reference, transaction_id=order.transaction_id,
+                    payment_reference=order.payment_reference, payment_recorded_by=order.payment_recorded_by,
+                    transaction_id=order.transaction_id,
                     refund_no=order.refund_no,
                     attention=order.attention,
                     resolved_at=isoformat_utc(order.resolved_at) if order.resolved_at else None)

@@ -134,7 +134,9 @@ class Retired:
 
     @property
     def counts_as_offset(self) -> bool:
-        return not self.reversed and not self.gift
+        """The user's own neutralisation. Credits retired for a record — a court case's restoration, a duty, an
+        event — were claimed there: counting them here too would claim them twice."""
+        return not self.reversed and not self.gift and self.purpose == "personal"
 
     @property
     def counts_as_gift(self) -> bool:

@@ -61,8 +61,10 @@ def _in_scope(scope: str):
 
 
 def _standing():
-    """Retirements that still stand: none reversed by a correction."""
-    return ~select(Transfer.id).where(Transfer.corrects_id == Retirement.transfer_id).exists()
+    """Retirements that count on the boards: still standing (none reversed by a correction), and not a court's
+    order — a defendant's restoration is no one's green merit to rank."""
+    return (~select(Transfer.id).where(Transfer.corrects_id == Retirement.transfer_id).exists()
+            & (Retirement.purpose != "judicial"))
 
 
 def scores_from_database(session: Session, scope: str) -> dict[int, int]:

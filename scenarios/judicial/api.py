@@ -8,7 +8,7 @@ from flask import Blueprint, current_app
 from backend.access.identity import staff_principal
 from backend.access.scope import acting_organisation, check_record
 from backend.db import atomic, read
-from backend.errors import InvalidInput
+from backend.errors import NotFound
 from backend.http import Route, anchored, idempotency_key, register
 from backend.orders import service as orders
 from backend.orders.schemas import OperatorOrderOut
@@ -83,8 +83,8 @@ def place_offline_order(case_id: int, body: schemas.CaseOrderIn):
     def act(s):
         case = _case_of_mine(s, case_id, "clerk")
         _, payer = service.find_claim(s, body.claim_code)
-        if payer.case_id != case.id:
-            raise InvalidInput("claim_code", "缴纳码不属于本案 (the claim code is not this case's)")
+        if payer.case_id != case.id:  # another case's code is no code here: whether it exists is not told
+            raise NotFound("缴纳码无效 (unknown claim code)", code="unknown_claim_code")
         order = orders.create_for_organisation(
             s, now, org_id=case.org_id, actor=principal.actor, channel="offline", idempotency_key=key,
             listing_id=body.listing_id, quantity_g=body.quantity_g, purpose="judicial",
@@ -108,10 +108,7 @@ def claim_code_image(case_id: int, payer_id: int):
     """A 小程序码 that opens the payer's claim in the mini-program (scene c=<claim code>), to print for them."""
     def find(s):
         _case_of_mine(s, case_id, "viewer", acting=False)
-        payer = next((p for p in service.payers_of(s, case_id) if p.id == payer_id), None)
-        if payer is None:
-            raise InvalidInput("payer_id", "本案无此缴纳人 (no such payer in this case)")
-        return payer.claim_code
+        return service.claim_code_of(s, case_id, payer_id)
     return export.claim_code_image(read(find))
 
 

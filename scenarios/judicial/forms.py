@@ -22,6 +22,7 @@ PAYER_ROWS = 5
 LOSS_FIELDS = {"appraisal": ("tonnes", "appraisal_body", "report_no"), "calculation": ("calculation_id",),
                "money": ("basis",)}
 YUAN = "loss.amount_yuan"
+MAX_YUAN = Decimal(1_000_000_000)  # schemas.MoneyLoss.amount_fen's ceiling, in yuan
 
 
 def _text(form: Mapping[str, str], name: str) -> str | None:
@@ -34,8 +35,9 @@ def _fen_of_yuan(text: str) -> int:
         yuan = Decimal(text.replace(",", "").replace("，", ""))
     except InvalidOperation:
         yuan = None
-    if yuan is None or not yuan.is_finite() or yuan != yuan.quantize(Decimal("0.01")):
-        raise InvalidInput(YUAN, "应为金额（元），最多两位小数，如 12000.50 (yuan, up to the fen)")
+    # Bounded before quantize: 1e30 has more digits than the decimal context holds (InvalidOperation, a 500).
+    if yuan is None or not yuan.is_finite() or not 0 < yuan <= MAX_YUAN or yuan != yuan.quantize(Decimal("0.01")):
+        raise InvalidInput(YUAN, "应为 0.01 至 10 亿元之间的金额，最多两位小数，如 12000.50 (yuan, up to the fen)")
     return int(yuan * 100)
 
 

@@ -181,10 +181,7 @@ def claim_code_image(case_id: int, payer_id: int):
 
     def find(s):
         _scoped(s, principal, case_id, "viewer")
-        payer = next((p for p in service.payers_of(s, case_id) if p.id == payer_id), None)
-        if payer is None:
-            raise NotFound("本案无此缴纳人 (no such payer in this case)")
-        return payer.claim_code
+        return service.claim_code_of(s, case_id, payer_id)
     return export.claim_code_image(read(find))
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.dbtypes import MAX_ID
 from backend.footprint.inputs import PlainDecimal
 from backend.orgs.schemas import Body
 from backend.schemas import Out
@@ -24,8 +25,8 @@ class AppraisalLoss(Body):
 
     method: Literal["appraisal"]
     tonnes: Annotated[PlainDecimal, Field(gt=0, le=10_000_000, decimal_places=6, description="tCO2e, up to 6 places")]
-    appraisal_body: str = Field(min_length=2, max_length=100, description="鉴定机构")
-    report_no: str = Field(min_length=2, max_length=60, description="鉴定意见书编号")
+    appraisal_body: str = Field(min_length=1, max_length=100, description="鉴定机构")
+    report_no: str = Field(min_length=1, max_length=60, description="鉴定意见书编号")
 
 
 class CalculationLoss(Body):
@@ -63,7 +64,8 @@ class CaseIn(Body):
     deadline: date
     payers: list[PayerIn] = Field(min_length=1, max_length=20)
     publish_case_no: bool = Field(default=False, description="show the full case number in public")
-    org_id: int | None = Field(default=None, description="the court acting, when you belong to more than one")
+    org_id: int | None = Field(default=None, ge=1, le=MAX_ID,
+                               description="the court acting, when you belong to more than one")
 
 
 class ExtendIn(Body):
@@ -81,14 +83,14 @@ class CaseListQuery(BaseModel):
     opened_from: date | None = None
     opened_to: date | None = None
     overdue: bool | None = None
-    org_id: int | None = None
+    org_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class CaseOrderIn(Body):
     """An offline order for a payer of the case: the court collected the money (案款) and transfers it."""
 
     claim_code: ClaimCode
-    listing_id: int = Field(ge=1)
+    listing_id: int = Field(ge=1, le=MAX_ID)
     quantity_g: int = Field(ge=1, le=10**15)
     payment: Literal["offline"]
 

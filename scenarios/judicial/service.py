@@ -31,6 +31,7 @@ from backend.orders.service import NOTIFICATION_GRACE_SECONDS
 from backend.registry import adcode
 from backend.registry.models import Organisation
 from backend.shop.service import MIN_ORDER_G
+from backend.shop.service import amount_fen as amount_fen_of
 from scenarios.judicial import case_no as case_numbers
 from scenarios.judicial import rules, witness
 from scenarios.judicial.models import CaseDecision, CasePayer, CasePurchase, JudicialCase
@@ -43,6 +44,7 @@ COURT_KINDS = ("court", "procuratorate")
 CLAIM_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32: no I, L, O, U to misread
 CLAIM_LENGTH = 12  # 60 bits: not guessable within the claim endpoint's rate limit
 PAYER_REF = "case-payer:"
+MIN_SHARE_FEN = 100  # one yuan: at any price a money case may use, it buys more than the smallest purchase
 
 
 def today_in_china(now: datetime) -> date:
@@ -90,11 +92,17 @@ def _loss(session: Session, loss: Any) -> tuple[int | None, int | None, dict[str
         found = session.get(FootprintCalculation, loss.calculation_id)
         if found is None or found.calculator != "judicial":
             raise InvalidInput("loss.calculation_id", "未找到该司法损失计算 (no judicial calculation with this id)")
-        trace = list(found.result.get("trace") or []) + list(found.result.get("notes") or [])
+        if found.total_g <= 0:
+            raise InvalidInput("loss.calculation_id", "该计算的损失量为零 (the calculation comes to nothing)")
+        # The computation goes onto the public witness certificate: without the calculator's own note of the case
+        # number (the case has its own, masked in public) and without the calculation's id, whose public record
+        # holds the inputs as typed, case number included. The court's view keeps the id in ``loss``.
+        trace = [line for line in list(found.result.get("trace") or []) + list(found.result.get("notes") or [])
+                 if not line.startswith("案号")]
         stored = {"method": "calculation", "calculation_id": found.id, "factor_set": found.factor_set,
                   "total_g": found.total_g, "inputs": found.inputs}
-        return found.total_g, None, stored, [*trace, f"计算结果 {rules.tonnes_text(found.total_g)} tCO2e（计算编号 "
-                                                     f"{found.id}，因子集 {found.factor_set}）(stored calculation)"]
+        return found.total_g, None, stored, [*trace, f"计算结果 {rules.tonnes_text(found.total_g)} tCO2e（司法损失量"
+                                                     f"计算，因子集 {found.factor_set}）(stored calculation)"]
     stored = {"method": "money", "amount_fen": loss.amount_fen, "basis": loss.basis}
     return None, loss.amount_fen, stored, [f"判决用于购买碳汇的金额 {rules.yuan_text(loss.amount_fen)} 元"
                                            f"{'（' + loss.basis + '）' if loss.basis else ''} (a sum to spend on credits)"]
@@ -111,6 +119,10 @@ def _shares(payers: list[Any], required_g: int | None, required_fen: int | None)
         raise InvalidInput("payers", f"份额合计应为 100%，现为 {sum(given)}% (shares must add up to 100)")
     total = required_g if required_g is not None else required_fen
     parts = rules.split(total, [p.share_percent for p in payers])
+    least = MIN_ORDER_G if required_g is not None else MIN_SHARE_FEN
+    if min(parts) < least:  # a part below the smallest purchase could never be paid in the mini-program
+        raise InvalidInput("payers", f"每位缴纳人的份额至少 {least} {'克' if required_g is not None else '分'} "
+                                     "(each payer's share must be at least the smallest purchase)")
     return [(p, part, None) if required_g is not None else (p, None, part) for p, part in zip(payers, parts)]
 
 
@@ -132,6 +144,8 @@ def open_case(session: Session, now: datetime, *, org_id: int, actor: str, body:
     else:
         required_g, lines = rules.requirement(loss_g, body.multiplier, body.rounding)
         required_fen = None
+        if required_g < MIN_ORDER_G:
+            raise InvalidInput("loss", f"应修复量不足 {MIN_ORDER_G} 克，低于最小购买量 (the requirement is under 1 kg)")
     case = JudicialCase(org_id=org_id, case_no=number, case_no_salt=secrets.token_hex(16),
                         publish_case_no=body.publish_case_no, cause=body.cause, cause_note=body.cause_note,
                         damage_region=body.damage_region, loss=stored, loss_g=loss_g,
@@ -157,7 +171,9 @@ def open_case(session: Session, now: datetime, *, org_id: int, actor: str, body:
 
 def get_case(session: Session, case_id: int, *, lock: bool = False) -> JudicialCase:
     query = select(JudicialCase).where(JudicialCase.id == case_id)
-    case = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    if lock:  # and read afresh: a copy already in the session may predate what the lock waited for
+        query = query.with_for_update().execution_options(populate_existing=True)
+    case = session.execute(query).scalar_one_or_none()
     if case is None:
         raise NotFound("案件不存在 (unknown case)")
     return case
@@ -226,6 +242,13 @@ def owed(case: JudicialCase, done: Progress, payer: CasePayer | None = None) -> 
     if payer is not None and payer.share_fen is not None:
         left = min(left, payer.share_fen - done.paid_fen.get(payer.id, 0) - done.pending_fen.get(payer.id, 0))
     return None, max(0, left)
+
+
+def claim_code_of(session: Session, case_id: int, payer_id: int) -> str:
+    payer = session.get(CasePayer, payer_id)
+    if payer is None or payer.case_id != case_id:
+        raise NotFound("本案无此缴纳人 (no such payer in this case)")
+    return payer.claim_code
 
 
 def find_claim(session: Session, code: str, *, lock: bool = False) -> tuple[JudicialCase, CasePayer]:
@@ -363,6 +386,9 @@ class JudicialScenario:
     purpose = "judicial"
     reference_fields = ("claim_code",)
 
+    def canonical(self, reference: dict[str, Any]) -> dict[str, Any]:
+        return {"claim_code": normalise_claim_code(reference["claim_code"])}
+
     def bind(self, session: Session, now: datetime, *, reference: dict[str, Any], buyer: str, listing_id: int,
              quantity_g: int, amount_fen: int, price_fen_per_t: int) -> Bound:
         case, payer = find_claim(session, reference["claim_code"], lock=True)  # payers of a case, one at a time
@@ -370,15 +396,21 @@ class JudicialScenario:
             raise NotFound("缴纳码无效 (unknown claim code)", code="unknown_claim_code")
         _refuse_finished(case)
         owed_g, owed_fen = owed(case, progress(session, case.id, now), payer)
+        # A part must leave 0 or at least the smallest purchase owed: a tail under a kilogram could not be bought in
+        # the mini-program (its orders start at 1 kg), and the case would never be restored.
         if owed_g is not None:
             if quantity_g > owed_g:
                 raise _overpaid("quantity_g", quantity_g, owed_g, "g")
+            if 0 < owed_g - quantity_g < MIN_ORDER_G:
+                raise _tail("quantity_g", owed_g - quantity_g, f"{owed_g} 克 (g)")
             least = 1 if quantity_g == owed_g else MIN_ORDER_G
         else:
             if price_fen_per_t > MAX_MONEY_CASE_PRICE_FEN_PER_T:
                 raise InvalidInput("listing_id", "单价过高，无法恰好花完判决金额 (priced too high for a money case)")
             if amount_fen > owed_fen:
                 raise _overpaid("quantity_g", amount_fen, owed_fen, "fen")
+            if 0 < owed_fen - amount_fen < amount_fen_of(MIN_ORDER_G, price_fen_per_t):
+                raise _tail("quantity_g", owed_fen - amount_fen, f"{owed_fen} 分 (fen)", unit="分 (fen)")
             least = 1 if amount_fen == owed_fen else MIN_ORDER_G
         tier, reason = tier_of(session, case.damage_region, listing_id)
         return Bound(purpose_ref=f"{PAYER_REF}{payer.id}", min_g=least, on_created=lambda s, order: s.add(
@@ -423,6 +455,12 @@ def _refuse_finished(case: JudicialCase) -> None:
         raise Conflict("该案已修复完毕，无需再缴纳 (the case is already restored)", code="case_restored")
     if case.status == "closed":
         raise Conflict("该案已结案，不能再缴纳 (the case is closed)", code="case_closed")
+
+
+def _tail(field: str, left: int, all_owed: str, *, unit: str = "克 (g)") -> InvalidInput:
+    return InvalidInput(field, f"会剩下 {left} {unit}，不足一次最小购买量 1 千克：请一次付清 {all_owed}，或至少留下 1 千克 "
+                               "(would leave less than the smallest purchase owed: pay all of it, or leave at least 1 kg)",
+                        code="tail_too_small")
 
 
 def _overpaid(field: str, asked: int, left: int, unit: str) -> Conflict:

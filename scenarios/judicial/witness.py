@@ -35,8 +35,8 @@ def _loss_text(case: JudicialCase) -> str:
     loss = case.loss
     if loss["method"] == "appraisal":
         return f"{loss['tonnes']} tCO2e（{loss['appraisal_body']}，{loss['report_no']}）"
-    if loss["method"] == "calculation":
-        return f"{rules.tonnes_text(loss['total_g'])} tCO2e（计算编号 {loss['calculation_id']}）"
+    if loss["method"] == "calculation":  # not its id: the calculation's public record shows the inputs as typed
+        return f"{rules.tonnes_text(loss['total_g'])} tCO2e（司法损失量计算，因子集 {loss['factor_set']}）"
     return f"{rules.yuan_text(loss['amount_fen'])} 元" + (f"（{loss['basis']}）" if loss.get("basis") else "")
 
 
@@ -79,7 +79,8 @@ def content(session: Session, case: JudicialCase, now: datetime, completing: Ord
               "beneficiary_masked": payload["beneficiary"]["masked"]} for order, _, number, payload in rows]
     record = {"case_id": case.id, "court": {"id": court.id, "name": court.name}, "case_no": shown_no,
               "case_no_commitment": case_no_commitment(case), "cause": case.cause,
-              "damage_region": case.damage_region, "loss": {k: v for k, v in case.loss.items() if k != "inputs"},
+              "damage_region": case.damage_region,
+              "loss": {k: v for k, v in case.loss.items() if k not in ("inputs", "calculation_id")},
               "multiplier": case.multiplier, "rounding": case.rounding, "required_g": case.required_g,
               "required_fen": case.required_fen, "computation": case.computation, "rules": rules.RULES_VERSION,
               "payers": [{"masked": p.name_masked, "retired_g": paid.get(p.id, 0)} for p in payers.values()]}

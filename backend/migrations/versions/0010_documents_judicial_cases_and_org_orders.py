@@ -37,6 +37,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('purpose_ref', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column('payment_reference', sqlmodel.sql.sqltypes.AutoString(length=64),
                                       nullable=True))
+        batch_op.add_column(sa.Column('payment_recorded_by', sqlmodel.sql.sqltypes.AutoString(length=128),
+                                      nullable=True))
+        batch_op.create_unique_constraint('uq_order_payment_reference', ['payment_reference'])
         batch_op.create_index('ix_purchase_order_org_id', ['org_id'])
         batch_op.create_index('ix_purchase_order_purpose_ref', ['purpose_ref'])
         batch_op.create_foreign_key('fk_purchase_order_org_id', 'organisation', ['org_id'], ['id'])
@@ -148,10 +151,11 @@ def downgrade() -> None:
         batch_op.drop_constraint('ck_order_channel', type_='check')
         batch_op.drop_constraint('ck_order_one_buyer', type_='check')
         batch_op.drop_constraint('uq_order_org_idempotency_key', type_='unique')
+        batch_op.drop_constraint('uq_order_payment_reference', type_='unique')
         batch_op.drop_constraint('fk_purchase_order_org_id', type_='foreignkey')
         batch_op.drop_index('ix_purchase_order_purpose_ref')
         batch_op.drop_index('ix_purchase_order_org_id')
-        for column in ('payment_reference', 'purpose_ref', 'channel', 'placed_by', 'org_id'):
+        for column in ('payment_recorded_by', 'payment_reference', 'purpose_ref', 'channel', 'placed_by', 'org_id'):
             batch_op.drop_column(column)
         batch_op.alter_column('user_id', existing_type=sa.Integer(), nullable=False)
     with op.batch_alter_table('certificate', schema=None) as batch_op:

@@ -16,7 +16,7 @@ from backend.ledger.models import Retirement
 from backend.orders.models import Order
 from scenarios.judicial import api as judicial_api
 from tests.miniprogram.test_concurrency import all_at_once
-from tests.scenarios.judicial.conftest import StaffApi, defendant, key, open_case
+from tests.scenarios.judicial.conftest import StaffApi, case_body, defendant, key, open_case
 from tests.scenarios.judicial.test_pages import sign_in  # noqa: F401
 from tests.scenarios.judicial.test_races import case_owing_the_last_tonne, deliver
 from tests.staff.conftest import Page, People, password_hash  # noqa: F401  (the fixture)
@@ -241,23 +241,30 @@ def test_an_offline_order_the_clerk_withdrew_cannot_be_recorded_as_paid(
     assert recorded.status_code == 409, recorded.get_json()
 
 
-# --- 9. a tail below a kilogram cannot be paid in the mini-program ----------------------------------------------
+# --- 9. a tail below a kilogram could not be paid in the mini-program ---------------------------------------------
 
-def test_the_last_grams_of_a_case_can_be_paid_in_the_mini_program(client, nanjing_court, county_listing, fake_wechat):
-    """The order flow lets a scenario's last tail be under a kilogram (quote(min_g=1), Bound.min_g), but the
-    mini-program's OrderIn inherits QuoteIn.quantity_g ge=MIN_ORDER_G (1000): a 500 g tail is a 400 before the
-    domain sees it. A payer who paid all but 500 g (allowed: any ≥ 1 kg up to what is owed), a case rounded
-    ``exact``, a share split, or a money case's last fen leaves such a tail, and the payer can never finish."""
+def test_a_part_that_would_leave_less_than_a_kilogram_owed_is_refused_and_the_whole_is_paid(
+        client, nanjing_court, county_listing, fake_wechat):
+    """The mini-program sells from a kilogram up; a case's last tail below that could never be paid there. So a
+    part payment may leave nothing or at least a kilogram owed: 1 t of a 1.0005 t case is refused (it would leave
+    500 g), naming quantity_g; paying the 1,000,500 g at once restores the case."""
     case = _one_tonne_case(client, nanjing_court, rounding="exact",
                            loss={"method": "appraisal", "tonnes": "1.0005", "appraisal_body": "南靖县林业局",
                                  "report_no": "南林鉴〔2024〕9号"})
     assert case["required_g"] == 1_000_500
     code = case["payers"][0]["claim_code"]
     payer = defendant(client, "tail-payer")
-    fake_wechat.pay(payer.order(county_listing, TONNE, purpose="judicial", claim_code=code)["order_no"])
-    tail = payer.post("/orders", {"listing_id": county_listing, "quantity_g": 500, "purpose": "judicial",
+    part = payer.post("/orders", {"listing_id": county_listing, "quantity_g": TONNE, "purpose": "judicial",
                                   "claim_code": code}, key=key())
-    assert tail.status_code == 201, tail.get_json()
+    assert part.status_code == 400 and part.get_json()["error"]["code"] == "tail_too_small"
+    assert part.get_json()["error"]["details"][0]["field"] == "quantity_g"
+    whole = payer.order(county_listing, 1_000_500, purpose="judicial", claim_code=code)
+    fake_wechat.pay(whole["order_no"])
+    assert payer.get(f"/orders/{whole['order_no']}").get_json()["status"] == "fulfilled"
+    too_small = nanjing_court.api(client).post("/api/org/v1/cases", case_body(
+        case_no="(2024)闽0627刑初1901号", rounding="exact",
+        loss={"method": "appraisal", "tonnes": "0.0004", "appraisal_body": "南靖县林业局", "report_no": "南林鉴1号"}))  # × 2 = 800 g
+    assert too_small.status_code == 400 and too_small.get_json()["error"]["details"][0]["field"] == "loss"
 
 
 # --- 10. a platform reader's org_id filter out of range is a 500 ------------------------------------------------
