@@ -77,7 +77,10 @@ class OrderIn(QuoteIn):
     claim_code: str | None = Field(default=None, pattern=CLAIM_CODE,
                                    description="purpose judicial: the claim code the court gave the payer")
 
-    REFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("claim_code",)
+    event_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                 description="purpose event: the event a participant offsets their trip to")
+
+    REFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("claim_code", "event_id")
     """The fields that name a scenario's record (backend.orders.purposes)."""
 
 

@@ -3,8 +3,9 @@ record, rules, purchases (a purpose of the shared order flow, backend.orders.pur
 
 from flask import Flask
 
-from scenarios import judicial
+from scenarios import events, judicial
 
 
 def init_app(app: Flask) -> None:
     judicial.init_app(app)
+    events.init_app(app)

@@ -12,6 +12,7 @@ second test walks every role over every route and checks 401 / 403 / 404 / allow
 from __future__ import annotations
 
 from backend.access.rules import Citizen, Loopback, Member, OrgKind, Platform, Public, Rule, SignedIn
+from backend.registry.models import ORGANISATION_KINDS
 
 READERS = ("reviewer", "finance", "auditor")  # with admin: every platform role reads the operator API
 REGISTRY = ("reviewer",)
@@ -19,6 +20,7 @@ MONEY = ("finance",)
 ACCOUNTS = ()  # admin alone
 AUDIT = ("auditor",)
 COURTS = ("court", "procuratorate")
+ORGANISERS = tuple(kind for kind in ORGANISATION_KINDS if kind not in COURTS)  # who may hold an event
 
 PUBLIC = Public()
 PUBLIC_DOCUMENT = Public("published: registry, certificates, log, factors")
@@ -41,6 +43,7 @@ POLICY: dict[str, Rule] = {
     "transparency.get_entries": PUBLIC_DOCUMENT,
     "transparency.consistency_proof": PUBLIC_DOCUMENT,
     "transparency.inclusion_proof": PUBLIC_DOCUMENT,
+    "events_public_api.public_event": PUBLIC_DOCUMENT,
     "footprint.calculate_household": PUBLIC,
     "footprint.calculate_travel": PUBLIC,
     "footprint.calculate_lifestyle": PUBLIC,
@@ -85,7 +88,8 @@ POLICY: dict[str, Rule] = {
     "mp_api.list_orders": Citizen(),
     "mp_api.get_order": Citizen(),
     "mp_api.refund_order": Citizen(),
-    "judicial_mp_api.claim": Citizen(),  # rate-limited per citizen: a claim code is 60 bits
+    "judicial_mp_api.claim": Citizen(),
+    "events_mp_api.participant_event": PUBLIC,  # browsing needs no login; offsetting is an order  # rate-limited per citizen: a claim code is 60 bits
 
     # --- operators (/api/admin/v1) ----------------------------------------------------------------------------------
     "admin_api.list_methodologies": Platform(READERS),
@@ -156,6 +160,15 @@ POLICY: dict[str, Rule] = {
     "judicial_org_api.place_offline_order": OrgKind("clerk", COURTS),
     "judicial_org_api.withdraw_order": OrgKind("clerk", COURTS),
     "judicial_org_api.claim_code_image": OrgKind("viewer", COURTS, acting=False),
+
+    # --- event organisers: 碳汇+大型活动 (/api/org/v1/events; the handler scopes each event) -----------------------
+    "events_org_api.create_event": OrgKind("clerk", ORGANISERS),
+    "events_org_api.list_events": OrgKind("viewer", ORGANISERS, READERS, acting=False),
+    "events_org_api.get_event": OrgKind("viewer", ORGANISERS, READERS, acting=False),
+    "events_org_api.put_plan": OrgKind("clerk", ORGANISERS),
+    "events_org_api.put_final": OrgKind("clerk", ORGANISERS),
+    "events_org_api.place_order": OrgKind("clerk", ORGANISERS),
+    "events_org_api.participant_code": OrgKind("viewer", ORGANISERS, acting=False),
 
     # --- pages: signing in, one's own account ------------------------------------------------------------------------
     "staff_pages.static": PUBLIC,
