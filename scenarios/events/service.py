@@ -179,7 +179,8 @@ def participant_travel_g(session: Session, event: Event) -> int:
 
 
 def still_to_offset(session: Session, event: Event, done: Progress) -> int:
-    """Grams the organiser may still buy: the figure, less what counts and what unpaid orders hold."""
+    """Grams the organiser is still to buy: the final figure rounded up to the kilogram, less what counts and
+    what unpaid orders hold. (Neutral is reached at the figure itself: retired ≥ the final account.)"""
     figure = rules.to_offset(event.final_total_g)
     return max(0, figure - done.counted_g(participant_travel_g(session, event)) - done.organiser_pending_g)
 
@@ -226,9 +227,12 @@ class EventScenario:
                 raise Conflict(f"超出待抵销量：尚需 {room} 克，本次 {quantity_g} 克 (more than is left to offset)",
                                code="overpayment", details={"field": "quantity_g", "owed_g": room,
                                                             "requested_g": quantity_g})
-        elif event.status == "draft":
+            least = 1 if quantity_g >= room else MIN_ORDER_G  # what is left may be under a kilogram
+        else:
+            least = MIN_ORDER_G
+        if side == "participant" and event.status == "draft":
             raise NotFound("活动不存在 (unknown event)")  # not published yet
-        return Bound(purpose_ref=f"{EVENT_REF}{event.id}", min_g=MIN_ORDER_G, on_created=lambda s, order: s.add(
+        return Bound(purpose_ref=f"{EVENT_REF}{event.id}", min_g=least, on_created=lambda s, order: s.add(
             EventPurchase(order_id=order.id, event_id=event.id, side=side)))
 
     def before_retire(self, session: Session, now: datetime, order: Order) -> Retiring:
@@ -250,7 +254,7 @@ class EventScenario:
         else:
             done.participant_g += order.quantity_g
         travel = participant_travel_g(session, event)
-        if done.counted_g(travel) < rules.to_offset(event.final_total_g):
+        if done.counted_g(travel) < event.final_total_g:  # retired ≥ the final account: neutral
             return
         certificate = neutrality.issue(session, now, event, certify, completing=order, participant_travel_g=travel)
         event.status, event.neutral_at, event.certificate_id, event.updated_at = "neutral", now, certificate.id, now
