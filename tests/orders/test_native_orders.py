@@ -17,7 +17,7 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
-from backend import certificates, wechat
+from backend import certificates, jobs, wechat
 from backend.db import read
 from backend.errors import NotFound
 from backend.orders import workflow
@@ -256,6 +256,21 @@ def test_no_code_is_made_in_the_last_minute_before_the_deadline(app, client, mon
 def _only_order(app) -> Order:
     with app.app_context():
         return read(lambda s: s.execute(select(Order)).scalar_one())
+
+
+def test_a_native_payment_queues_no_follow_up_that_fails_for_want_of_a_citizen(app, client, nanjing_court,
+                                                                              county_listing, fake_wechat):
+    """A citizen's paid order updates their board score and sends them a WeChat message; an organisation has
+    neither, and its paid order must not leave jobs that fail (and pile up as dead letters) looking for one."""
+    app.config["WECHAT_CERTIFICATE_TEMPLATE_ID"] = "TPL-certificate-ready"
+    case = open_case(client, nanjing_court)
+    placed = place(app, nanjing_court, case, county_listing, REQUIRED_G)
+    fake_wechat.pay(placed["order_no"])
+    assert order_row(app, placed["order_no"]).status == "fulfilled"
+    jobs.drain(app)
+    with app.app_context():
+        assert jobs.status()["dead"] == 0 and jobs.status()["later"] == 0, jobs.dead_letters()
+    assert fake_wechat.subscribe_messages == []
 
 
 def test_a_native_payment_for_a_case_closed_meanwhile_goes_back_through_wechat(app, client, nanjing_court,
