@@ -43,7 +43,11 @@ def after_fulfilment(order_no: str, outcome: str) -> None:
 
 @jobs.job("board.record_buyer")
 def record_buyer(order_no: str) -> None:
-    read(lambda s: leaderboard.record_retired(s, get_user(s, service.get_order(s, order_no).user_id)))
+    def record(session) -> None:
+        order = service.get_order(session, order_no)
+        if order.user_id is not None:  # an organisation's order (Native) moves no citizen's board score
+            leaderboard.record_retired(session, get_user(session, order.user_id))
+    read(record)
 
 
 @jobs.job("board.record_retired")
@@ -64,10 +68,11 @@ class CertificateMessage:
 
 
 def certificate_message(session, order_no: str) -> CertificateMessage | None:
-    """The message for the order's certificate, or None if the order has no certificate."""
+    """The message for the order's certificate, or None if the order has no certificate or no citizen to tell (an
+    organisation's order: its staff see the certificate on their page)."""
     order = service.get_order(session, order_no)
     certificate = certificate_of(session, order.retirement_id) if order.retirement_id else None
-    if certificate is None:
+    if certificate is None or order.user_id is None:
         return None
     retirement = session.get(Retirement, order.retirement_id)
     project = session.get(Project, session.get(Batch, order.batch_id).project_id)

@@ -1,5 +1,10 @@
 """The order steps that talk to WeChat Pay: each network call sits between two units of work, never inside one.
 
+Two WeChat channels: JSAPI (a citizen in the mini-program, ``place``) and Native (an organisation's staff on a PC
+shows a QR code that the payer scans, ``place_for_organisation``). Both are settled by the same notification, query
+and sweeper; a Native order keeps its code_url where a JSAPI order keeps its prepay_id (``Order.prepay_id``: both
+are what WeChat answered the prepay with, at most 64 characters).
+
 These take the WeChat Pay client, the clock and the certifier explicitly, so the sweeper (CLI or background job)
 and the HTTP handlers run the very same code.
 """
@@ -15,8 +20,10 @@ from typing import Any
 import redis
 
 from backend.cache import get_redis, key
+from backend.certificates import render
 from backend.clock import as_utc
 from backend.db import atomic, read
+from backend.errors import NotFound
 from backend.orders import notices, service
 from backend.orders.models import Order
 from backend.registry.models import Batch
@@ -57,6 +64,75 @@ def place(pay: Pay, clock: Clock, *, user_id: int, openid: str, idempotency_key:
     payable = order.status == "reserved" and order.prepay_id is not None and order.attention is None
     view["pay_params"] = pay.pay_params(order.prepay_id, clock()) if payable else None
     return view
+
+
+# WeChat's Native code_url lapses two hours after the prepay ("code_url有效期为2小时"): a Native order is not given
+# longer than that to be paid, so that its deadline here and the last moment its QR code can be paid coincide.
+NATIVE_MAX_TTL_SECONDS = 2 * 3600
+
+
+def _ensure_native_prepay(pay: Pay, clock: Clock, order: Order) -> Order:
+    """Create the Native WeChat order (its code_url), unless it exists or its deadline is too near."""
+    if order.prepay_id is not None or order.status != "reserved" or clock() >= as_utc(order.expires_at) - PREPAY_MARGIN:
+        return order
+    batch_code = read(lambda s: s.get(Batch, order.batch_id).code)
+    code_url = pay.prepay_native(order_no=order.order_no, description=service.description(order, batch_code),
+                                 amount_fen=order.amount_fen, expires_at=order.expires_at)
+    return atomic(lambda s: service.attach_prepay(s, order.order_no, code_url))
+
+
+def payable_code_url(clock: Clock, order: Order) -> str | None:
+    """The code_url to show while a Native order can still be paid by scanning it; None otherwise."""
+    if (order.channel != "native" or order.status != "reserved" or order.attention is not None
+            or clock() >= as_utc(order.expires_at)):
+        return None
+    return order.prepay_id
+
+
+def place_for_organisation(pay: Pay, clock: Clock, *, org_id: int, actor: str, channel: str, idempotency_key: str,
+                           listing_id: int, quantity_g: int, purpose: str, reference: dict[str, Any] | None,
+                           ttl_seconds: int) -> dict[str, Any]:
+    """Create (or find again, by key) an organisation's order; for a Native one, get its code_url from WeChat.
+
+    Answers the order as its staff see it, plus ``code_url``: what the PC page shows as a QR code (``native_qr_png``)
+    while the order can be paid; None for an offline order (finance records its bank transfer) and once the order
+    is paid, expired or waiting for an operator. A Native order's ``ttl_seconds`` is capped at the code_url's two
+    hours. If WeChat is unreachable the order and its reservation stay (WeChatUnavailable); the same request with
+    the same key retries the prepay, and the sweeper releases the credits at the deadline if nobody does.
+    """
+    if channel == "native":
+        ttl_seconds = min(ttl_seconds, NATIVE_MAX_TTL_SECONDS)
+    order = atomic(lambda s: service.create_for_organisation(
+        s, clock(), org_id=org_id, actor=actor, channel=channel, idempotency_key=idempotency_key,
+        listing_id=listing_id, quantity_g=quantity_g, purpose=purpose, reference=reference, ttl_seconds=ttl_seconds))
+    if order.channel == "native":
+        order = _ensure_native_prepay(pay, clock, order)
+    return read(lambda s: _organisation_view(s, clock, order))
+
+
+def organisation_order_status(pay: Pay, clock: Clock, certify, *, order_no: str, org_id: int,
+                              query_interval_seconds: int) -> dict[str, Any]:
+    """An organisation's order as its staff should see it now, for the page that shows the QR code and polls:
+    a reserved Native order asks WeChat first (at most once per ``query_interval_seconds``, as ``status`` does).
+    Another organisation's order is NotFound."""
+    order = read(lambda s: service.get_order(s, order_no))
+    if order.org_id != org_id:
+        raise NotFound("订单不存在 (unknown order)")
+    if order.channel == "native" and order.status == "reserved" and _query_due(clock, order_no, query_interval_seconds):
+        try:
+            settle_from_query(pay, clock, certify, order_no, via="query")
+        except WeChatUnavailable as error:  # show what we know; the notification or the sweeper will settle it
+            log.warning("order %s: status query failed: %s", order_no, error.message)
+    return read(lambda s: _organisation_view(s, clock, service.get_order(s, order_no)))
+
+
+def _organisation_view(session, clock: Clock, order: Order) -> dict[str, Any]:
+    return {**service.order_view(session, order, for_operator=True), "code_url": payable_code_url(clock, order)}
+
+
+def native_qr_png(code_url: str) -> bytes:
+    """The PNG of a Native order's code_url, for the organisation's PC page (WeChat leaves drawing it to us)."""
+    return render.qr_png(code_url)
 
 
 def settle_from_query(pay: Pay, clock: Clock, certify, order_no: str, *, via: str) -> str:

@@ -10,6 +10,9 @@ a ``wx.login`` code is issued by ``login_code`` (the phone's side), works once a
 ``unionid`` comes only when the app is bound to an open-platform account; a 小程序码 is a JPEG unless
 ``is_hyaline``; prepay and refund refuse a notify_url that is not https (loopback http only when the app that runs
 the fake says so: WeChat could never reach it, the fake can); the query answers every documented trade state.
+Prepay comes in two kinds: JSAPI (the mini-program; the order names its payer's openid, the answer is a prepay_id)
+and Native (a QR code on a PC screen; no payer until someone scans it, the answer is a code_url that lapses after
+two hours).
 
 Every moment the fake states or compares (success_time, create_time, time_expire, Wechatpay-Timestamp) comes from
 the injected clock, so a test's FakeClock governs it. The one exception is the merchant's Authorization timestamp:
@@ -78,6 +81,11 @@ CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # "invalid code" (code2Session's error table lists 40029 "code 无效"; 40163 is in WeChat's global return codes, see
 # https://developers.weixin.qq.com/community/develop/doc/000262c8de4e78e7141ce6aa056c00).
 LOGIN_CODE_LIFETIME = timedelta(minutes=5)
+# Native: "code_url有效期为2小时，过期后扫码不能再发起支付" (Native调起支付, https://pay.weixin.qq.com/wiki/doc/apiv3/apis/
+# chapter7_3_10.shtml). Real ones are weixin://wxpay/bizpayurl?pr= and 7 characters (pr=XIKYjUK, pr=eFP3Tyz).
+CODE_URL_LIFETIME = timedelta(hours=2)
+CODE_URL_PREFIX = "weixin://wxpay/bizpayurl?pr="
+NATIVE_PAYER = "native-payer"
 SCENE_PATTERN = re.compile(r"[A-Za-z0-9!#$&'()*+,/:;=?@\-._~]{1,32}")
 OUT_TRADE_NO_PATTERN = re.compile(r"[A-Za-z0-9_*|-]{6,32}")
 OUT_REFUND_NO_PATTERN = re.compile(r"[A-Za-z0-9_*|@-]{1,64}")
@@ -599,8 +607,13 @@ class FakeWeChat:
         return matches(NOTIFY_URL_PATTERN, url) or (
             self.allow_loopback_http_notify and matches(LOOPBACK_NOTIFY_URL_PATTERN, url))
 
-    def _jsapi_problem(self, order: dict) -> str | None:
-        """The first field WeChat would refuse, named at the start of the message; None if the order is well formed."""
+    def _prepay_problem(self, order: dict, trade_type: str) -> str | None:
+        """The first field WeChat would refuse, named at the start of the message; None if the order is well formed.
+
+        JSAPI and Native check the same fields, except that only JSAPI names its payer: a Native order is paid by
+        whoever scans its code. Native accepts any appid bound to the merchant ("可以填写这三种类型中的任意一种APPID",
+        Native下单); this fake knows one, the mini-program's.
+        """
         amount = order.get("amount")
         payer = order.get("payer")
         if order.get("appid") != self.appid or order.get("mchid") != self.mchid:
@@ -615,7 +628,7 @@ class FakeWeChat:
             return "amount.currency: 仅支持CNY"
         if not self._notify_url_acceptable(order.get("notify_url")):
             return "notify_url: 应为https地址，且不能携带查询参数"
-        if not isinstance(payer, dict) or not is_nonempty_str(payer.get("openid")):
+        if trade_type == "JSAPI" and (not isinstance(payer, dict) or not is_nonempty_str(payer.get("openid"))):
             return "payer.openid: 不能为空"
         if "time_expire" in order and parse_rfc3339(order["time_expire"]) is None:
             return "time_expire: 应为RFC3339格式，如2026-03-12T17:15:00+08:00"
@@ -624,32 +637,52 @@ class FakeWeChat:
         return None
 
     def _create_jsapi(self, _: str, query: dict, order: dict) -> tuple[int, dict]:
-        problem = self._jsapi_problem(order)
+        return self._create_order(order, "JSAPI")
+
+    def _create_native(self, _: str, query: dict, order: dict) -> tuple[int, dict]:
+        """POST /v3/pay/transactions/native: ``{"code_url": …}``, for the merchant to show as a QR code."""
+        return self._create_order(order, "NATIVE")
+
+    def _create_order(self, order: dict, trade_type: str) -> tuple[int, dict]:
+        problem = self._prepay_problem(order, trade_type)
         if problem is not None:
             return 400, {"code": "PARAM_ERROR", "message": problem}
-        with self._lock:
+        with self._lock:  # out_trade_no is unique per merchant, whichever kind of order took it first
             existing = self.transactions.get(order["out_trade_no"])
             if existing is not None:
-                return self._repeated_order(existing, order)
-            record = self._new_transaction(order)
+                return self._repeated_order(existing, order, trade_type)
+            record = self._new_transaction(order, trade_type)
             self.transactions[record["out_trade_no"]] = record
-        return 200, {"prepay_id": record["prepay_id"]}
+        return 200, self._prepay_answer(record)
 
     @staticmethod
-    def _repeated_order(existing: dict, order: dict) -> tuple[int, dict]:
+    def _prepay_answer(record: dict) -> dict:
+        if record["trade_type"] == "NATIVE":
+            return {"code_url": record["code_url"]}
+        return {"prepay_id": record["prepay_id"]}
+
+    @classmethod
+    def _repeated_order(cls, existing: dict, order: dict, trade_type: str) -> tuple[int, dict]:
         """Placing an order again is idempotent while unpaid and identical; WeChat refuses any other repeat."""
         if existing["trade_state"] in PAID_STATES:
             return 400, {"code": "ORDERPAID", "message": "该订单已支付"}
         if existing["trade_state"] in ("CLOSED", "REVOKED", "PAYERROR"):  # PAYERROR: "请重新下单支付", a new order
             return 400, {"code": "ORDER_CLOSED", "message": "订单已关闭"}
-        same = (existing["total"], existing["openid"], existing["description"]) == (
-            order["amount"]["total"], order["payer"]["openid"], order["description"])
+        openid = order["payer"]["openid"] if trade_type == "JSAPI" else None
+        same = (existing["trade_type"], existing["total"], existing["openid"], existing["description"]) == (
+            trade_type, order["amount"]["total"], openid, order["description"])
         if not same:
             return 400, {"code": "INVALID_REQUEST", "message": "201 商户订单号重复"}
-        return 200, {"prepay_id": existing["prepay_id"]}
+        return 200, cls._prepay_answer(existing)
 
-    def _new_transaction(self, order: dict) -> dict:
+    @staticmethod
+    def _code_url() -> str:
+        return CODE_URL_PREFIX + random_alphanumeric(7)
+
+    def _new_transaction(self, order: dict, trade_type: str) -> dict:
+        native = trade_type == "NATIVE"
         return {
+            "trade_type": trade_type,
             "appid": order["appid"],
             "mchid": order["mchid"],
             "out_trade_no": order["out_trade_no"],
@@ -658,8 +691,9 @@ class FakeWeChat:
             "attach": order.get("attach", ""),
             "time_expire": order.get("time_expire"),
             "total": order["amount"]["total"],
-            "openid": order["payer"]["openid"],
-            "prepay_id": "wx" + secrets.token_hex(16),
+            "openid": None if native else order["payer"]["openid"],  # a Native payer is known once they scan
+            "prepay_id": None if native else "wx" + secrets.token_hex(16),
+            "code_url": self._code_url() if native else None,
             "create_time": beijing_iso(self.clock()),
             "trade_state": "NOTPAY",
             "transaction_id": None,
@@ -674,14 +708,15 @@ class FakeWeChat:
                                 "out_trade_no": record["out_trade_no"]}
         if paid:
             view["transaction_id"] = record["transaction_id"]
-        view.update({"trade_type": "JSAPI", "trade_state": record["trade_state"],
+        view.update({"trade_type": record["trade_type"], "trade_state": record["trade_state"],
                      "trade_state_desc": TRADE_STATE_DESCRIPTIONS[record["trade_state"]]})
         if paid:
             view["bank_type"] = "OTHERS"
         view["attach"] = record["attach"]
         if paid:
             view["success_time"] = record["success_time"]
-        view["payer"] = {"openid": record["openid"]}
+        if record["openid"] is not None:  # a Native order unpaid has no payer yet
+            view["payer"] = {"openid": record["openid"]}
         amount: dict[str, Any] = {"total": record["total"]}
         if paid:
             amount["payer_total"] = record["total"]
@@ -831,10 +866,18 @@ class FakeWeChat:
 
     # ------------------------------------------------------------------------------------------ the payer's side
 
-    def pay(self, out_trade_no: str, *, deliver: bool = True) -> Notification:
-        """The payer pays: NOTPAY (or USERPAYING) becomes SUCCESS and WeChat notifies the order's notify_url."""
+    def pay(self, out_trade_no: str, *, deliver: bool = True, scanned_by: str | None = None) -> Notification:
+        """The payer pays: NOTPAY (or USERPAYING) becomes SUCCESS and WeChat notifies the order's notify_url.
+
+        A JSAPI order is paid by the openid it names; a Native order by whoever scans its code (``scanned_by``, a
+        person as in ``login_code``: one person, one openid in this app), who becomes its payer.
+        """
         with self._lock:
             record = self._payable(out_trade_no)
+            if scanned_by is not None and record["trade_type"] != "NATIVE":
+                raise FakeWeChatError(f"order {out_trade_no!r} is a JSAPI order: its payer is the openid it names")
+            if record["trade_type"] == "NATIVE" and record["openid"] is None:
+                record["openid"] = derived_id("o", self.appid, scanned_by or NATIVE_PAYER)
             now = self.clock()
             record.update(trade_state="SUCCESS", success_time=beijing_iso(now),
                           transaction_id="4200" + random_digits(6) + now.astimezone(BEIJING).strftime("%Y%m%d")
@@ -860,6 +903,10 @@ class FakeWeChat:
         expires = parse_rfc3339(record["time_expire"])
         if expires is not None and self.clock() >= expires:
             raise FakeWeChatError(f"order {out_trade_no!r} cannot be paid: it expired at {record['time_expire']}")
+        lapses = parse_rfc3339(record["create_time"]) + CODE_URL_LIFETIME
+        if record["trade_type"] == "NATIVE" and self.clock() >= lapses:
+            raise FakeWeChatError(f"order {out_trade_no!r} cannot be paid: its code_url lapsed two hours after "
+                                  f"{record['create_time']}")
         return record
 
     def settle_refund(self, out_refund_no: str, *, deliver: bool = True) -> Notification:
@@ -961,6 +1008,7 @@ PayRoute = Callable[[FakeWeChat, str, dict[str, list[str]], dict], tuple[int, di
 PAY_ROUTES: tuple[tuple[str, re.Pattern, PayRoute], ...] = (
     # every pattern captures one group, the path's key (or the endpoint's name where it has none)
     ("POST", re.compile(r"/v3/pay/transactions/(jsapi)"), FakeWeChat._create_jsapi),
+    ("POST", re.compile(r"/v3/pay/transactions/(native)"), FakeWeChat._create_native),
     ("GET", re.compile(r"/v3/pay/transactions/out-trade-no/([^/]+)"), FakeWeChat._query_transaction),
     ("GET", re.compile(r"/v3/pay/transactions/id/([^/]+)"), FakeWeChat._query_transaction_by_id),
     ("POST", re.compile(r"/v3/pay/transactions/out-trade-no/([^/]+)/close"), FakeWeChat._close_transaction),

@@ -1,4 +1,5 @@
-"""WeChat Pay APIv3 through wechatpayv3, in public-key mode: JSAPI prepay, query, close, refund, notifications.
+"""WeChat Pay APIv3 through wechatpayv3, in public-key mode: JSAPI and Native prepay, query, close, refund,
+notifications.
 
 wechatpayv3 has no gateway argument; the gateway is its private ``_core._gate_way``, set here from
 ``WECHATPAY_GATEWAY`` (tests/wechat checks the attribute still exists, so an upgrade that renames it fails loudly).
@@ -40,6 +41,12 @@ SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 PAID_STATES = frozenset({"SUCCESS", "REFUND"})
 UNPAYABLE_STATES = frozenset({"CLOSED", "REVOKED", "PAYERROR"})  # no payment can follow ("请重新下单支付")
 PAYING_STATE = "USERPAYING"
+# Native's code_url: "weixin://wxpay/bizpayurl?pr=" and 7 characters in practice (35); String(64) as WeChat
+# documents it (v2 统一下单: "code_url String(64)"; v3's example value, "weixin://wxpay/bizpayurl/up?pr=NwY5Mz9&
+# groupid=00", has 49). It is kept in the order's prepay_id column (64): a longer one is refused here, not by the
+# database.
+CODE_URL_MAX_LENGTH = 64
+CODE_URL_PATTERN = re.compile(r"weixin://[\x21-\x7e]{1,%d}" % (CODE_URL_MAX_LENGTH - len("weixin://")))
 
 
 class Amount(BaseModel):
@@ -136,6 +143,22 @@ class Pay:
         if status != 200 or not isinstance(answer, dict) or not answer.get("prepay_id"):
             raise self._refused("prepay", status, answer)
         return answer["prepay_id"]
+
+    def prepay_native(self, *, order_no: str, description: str, amount_fen: int, expires_at: datetime) -> str:
+        """The Native code_url, to show as a QR code on a PC screen; whoever scans it pays (there is no payer to
+        name). WeChat answers again for the same order with the same fields, so a retry is safe. The code_url
+        lapses two hours after the prepay ("code_url有效期为2小时"), whatever ``expires_at`` says."""
+        status, answer = self._request("native prepay", lambda: self.client.pay(
+            description=description, out_trade_no=order_no, amount={"total": amount_fen, "currency": "CNY"},
+            time_expire=wechat_time(expires_at), pay_type=WeChatPayType.NATIVE))
+        code_url = answer.get("code_url") if isinstance(answer, dict) else None
+        if status != 200 or not code_url:
+            raise self._refused("native prepay", status, answer)
+        if not isinstance(code_url, str) or not CODE_URL_PATTERN.fullmatch(code_url):
+            log.error("WeChat Pay native prepay of %s answered an unusable code_url %r", order_no, code_url)
+            raise WeChatUnavailable("微信支付二维码链接无法使用 (WeChat Pay answered a code_url that is not a weixin:// "
+                                    f"URL of at most {CODE_URL_MAX_LENGTH} characters)")
+        return code_url
 
     def pay_params(self, prepay_id: str, now: datetime) -> dict[str, str]:
         """What ``wx.requestPayment`` needs, signed with the merchant key (RSA over appId, time, nonce, package)."""
