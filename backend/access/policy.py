@@ -168,6 +168,8 @@ POLICY: dict[str, Rule] = {
     "events_org_api.put_plan": OrgKind("clerk", ORGANISERS),
     "events_org_api.put_final": OrgKind("clerk", ORGANISERS),
     "events_org_api.place_order": OrgKind("clerk", ORGANISERS),
+    "events_org_api.get_order": OrgKind("viewer", ORGANISERS, acting=False),
+    "events_org_api.order_qr": OrgKind("viewer", ORGANISERS, acting=False),
     "events_org_api.participant_code": OrgKind("viewer", ORGANISERS, acting=False),
 
     # --- pages: signing in, one's own account ------------------------------------------------------------------------

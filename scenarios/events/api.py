@@ -8,18 +8,23 @@ from typing import Any
 from flask import Blueprint, current_app
 from pydantic import ValidationError
 
-from backend import wechat
+from sqlalchemy import select
+
+from backend import certificates, wechat
 from backend.access.identity import staff_principal
 from backend.access.scope import acting_organisation, check_record, readable_organisations
 from backend.db import atomic, read
 from backend.errors import InvalidInput, NotFound
 from backend.footprint import service as footprint
 from backend.footprint.calculators import event as event_calculator
-from backend.http import Route, idempotency_key, register, validation_error
+from backend.http import Route, anchored, idempotency_key, register, validation_error
 from backend.orders import service as orders
+from backend.orders import workflow
+from backend.orders.models import Order
 from backend.orders.schemas import OperatorOrderOut
 from backend.schemas import Items
 from scenarios.events import schemas, service
+from scenarios.events.models import EventPurchase
 
 org_bp = Blueprint("events_org_api", __name__, url_prefix="/api/org/v1")
 public_bp = Blueprint("events_public_api", __name__, url_prefix="/api/v1")
@@ -112,9 +117,7 @@ def place_order(event_id: int, body: schemas.EventOrderIn):
     """The organiser offsets the event: offline (bank transfer, which finance records:
     POST /api/admin/v1/orders/<order_no>/offline-payment) or WeChat Pay Native (a QR to scan from a PC)."""
     principal, key, now = staff_principal(), idempotency_key(), _now()
-    if body.payment == "native":
-        from backend.orders import workflow  # the Native prepay, outside the unit of work
-
+    if body.payment == "native":  # the order in its own unit of work, then the prepay outside any
         event = read(lambda s: _event_of_mine(s, event_id, "clerk"))
         return workflow.place_for_organisation(
             wechat.pay(), current_app.config["CLOCK"], org_id=event.org_id, actor=principal.actor, channel="native",
@@ -129,6 +132,40 @@ def place_order(event_id: int, body: schemas.EventOrderIn):
             ttl_seconds=current_app.config["OFFLINE_ORDER_TTL_SECONDS"])
         return orders.order_view(s, order, for_operator=True)
     return atomic(act)
+
+
+def get_order(event_id: int, order_no: str):
+    """One of the event's orders, for the page that shows a Native QR and polls: an unpaid Native order asks
+    WeChat Pay first (at most once per MP_ORDER_QUERY_INTERVAL_SECONDS)."""
+    event = read(lambda s: _event_of_mine(s, event_id, "viewer", acting=False))
+    _check_order_is_the_events(event_id, order_no)
+    return workflow.organisation_order_status(
+        wechat.pay(), current_app.config["CLOCK"], certificates.certify(), order_no=order_no, org_id=event.org_id,
+        query_interval_seconds=current_app.config["MP_ORDER_QUERY_INTERVAL_SECONDS"])
+
+
+def order_qr(event_id: int, order_no: str):
+    """The Native order's code_url as a QR code (PNG), to scan with WeChat from the PC screen."""
+    from flask import make_response
+
+    event = read(lambda s: _event_of_mine(s, event_id, "viewer", acting=False))
+    _check_order_is_the_events(event_id, order_no)
+    order = read(lambda s: orders.get_order(s, order_no))
+    if order.org_id != event.org_id or order.channel != "native" or order.status != "reserved" or not order.prepay_id:
+        raise NotFound("无可扫码支付的订单 (no Native order to pay)")
+    response = make_response(workflow.native_qr_png(order.prepay_id))
+    response.mimetype = "image/png"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _check_order_is_the_events(event_id: int, order_no: str) -> None:
+    def check(s):
+        found = s.execute(select(EventPurchase.event_id).join(Order, Order.id == EventPurchase.order_id)
+                          .where(Order.order_no == order_no)).scalar_one_or_none()
+        if found != event_id:
+            raise NotFound("订单不存在 (unknown order)")
+    read(check)
 
 
 def participant_code(event_id: int):
@@ -172,6 +209,7 @@ def participant_event(event_id: int):
 
 
 EVENT = "/events/<int:event_id>"
+ORDER_NO = {"order_no": anchored(orders.ORDER_NO_PATTERN)}
 ORG_ROUTES = [
     Route("POST", "/events", create_event, "Record an event of my organisation (draft)", body=schemas.EventIn,
           status=201, tags=("events",), response=schemas.EventOut, errors=(404, 409)),
@@ -187,6 +225,10 @@ ORG_ROUTES = [
     Route("POST", f"{EVENT}/orders", place_order, "Offset the event: an order paid offline or by WeChat Pay Native",
           body=schemas.EventOrderIn, status=201, idempotent=True, tags=("events",), response=OperatorOrderOut,
           errors=(404, 409, 503)),
+    Route("GET", f"{EVENT}/orders/<order_no>", get_order, "One of the event's orders (an unpaid Native one asks WeChat "
+          "Pay first)", tags=("events",), response=OperatorOrderOut, params=ORDER_NO, errors=(503,)),
+    Route("GET", f"{EVENT}/orders/<order_no>/qr.png", order_qr, "An unpaid Native order's QR code to scan from a PC",
+          tags=("events",), media_type="image/png", params=ORDER_NO),
     Route("GET", f"{EVENT}/participant-code", participant_code, "The event's 小程序码 for participants",
           tags=("events",), media_type=("image/jpeg", "image/png"), errors=(503,)),
 ]

@@ -72,7 +72,8 @@ def test_an_800_person_forum_in_chengdu_is_neutralised_and_its_certificate_verif
     counted = min(PARTICIPANTS * TRIP_G, travel)  # the participants' offsets count toward their travel, once
     assert final["retired_g"] == counted and final["to_offset_left_g"] == figure - counted
 
-    # The organiser offsets the rest in two orders, both paid by bank transfer recorded by finance.
+    # The organiser offsets the rest in two orders: one by bank transfer that finance records, one by WeChat Pay
+    # Native, a QR code scanned from the PC screen.
     first = clerk.post(f"/api/org/v1/events/{event['id']}/orders",
                        {"listing_id": listing, "quantity_g": 60_000_000, "payment": "offline"}, key=key("forum"))
     assert first.status_code == 201, first.get_json()
@@ -86,9 +87,15 @@ def test_an_800_person_forum_in_chengdu_is_neutralised_and_its_certificate_verif
 
     rest = figure - counted - 60_000_000
     second = clerk.post(f"/api/org/v1/events/{event['id']}/orders",
-                        {"listing_id": listing, "quantity_g": rest, "payment": "offline"}, key=key("forum")).get_json()
-    second_paid = finance.post(f"/api/admin/v1/orders/{second['order_no']}/offline-payment",
-                               {"reference": "CDF-2026-0425-02", "amount_fen": second["amount_fen"]}).get_json()
+                        {"listing_id": listing, "quantity_g": rest, "payment": "native"}, key=key("forum"))
+    assert second.status_code == 201, second.get_json()
+    second = second.get_json()
+    assert second["channel"] == "native" and second["code_url"].startswith("weixin://wxpay/bizpayurl?pr=")
+    qr = clerk.get(f"/api/org/v1/events/{event['id']}/orders/{second['order_no']}/qr.png")
+    assert qr.status_code == 200 and qr.data.startswith(b"\x89PNG")
+    fake_wechat.pay(second["order_no"])  # someone of the organiser scans it with WeChat and pays
+    second_paid = clerk.get(f"/api/org/v1/events/{event['id']}/orders/{second['order_no']}").get_json()
+    assert second_paid["status"] == "fulfilled" and second_paid["certificate_no"]
 
     neutral = client.get(f"/api/v1/events/{event['id']}").get_json()
     assert neutral["status"] == "neutral" and neutral["certificate_no"]

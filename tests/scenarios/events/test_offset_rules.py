@@ -103,3 +103,16 @@ def _forum() -> dict:
     from tests.scenarios.events.conftest import FORUM
 
     return dict(FORUM)
+
+
+def test_a_participant_cannot_offset_toward_an_unpublished_event_or_without_naming_one(client, forum_organiser,
+                                                                                       listing, fake_wechat):
+    draft = record(client, forum_organiser)
+    citizen = Citizen(client, "early-bird")
+    unpublished = citizen.post("/orders", {"listing_id": listing, "quantity_g": 100_000, "purpose": "event",
+                                           "event_id": draft["id"]}, key=key("mp"))
+    assert unpublished.status_code == 404
+    unnamed = citizen.post("/orders", {"listing_id": listing, "quantity_g": 100_000, "purpose": "event"},
+                           key=key("mp"))
+    assert unnamed.status_code == 400 and unnamed.get_json()["error"]["details"][0]["field"] == "event_id"
+    assert client.get(f"/api/mp/v1/events/{draft['id']}").status_code == 404
