@@ -20,13 +20,13 @@ from backend.orders import service as orders
 from backend.orders.schemas import OperatorOrderOut
 from backend.schemas import Items
 from scenarios.events import schemas, service
+from scenarios.events.codes import participant_code_image
 
 org_bp = Blueprint("events_org_api", __name__, url_prefix="/api/org/v1")
 public_bp = Blueprint("events_public_api", __name__, url_prefix="/api/v1")
 mp_bp = Blueprint("events_mp_api", __name__, url_prefix="/api/mp/v1")
 ORGANISERS = service.ORGANISER_KINDS
 READERS = ("reviewer", "finance", "auditor")
-EVENT_PAGE = "pages/events/event"  # the mini-program page the participants' 小程序码 opens (scene e=<id>)
 
 
 def _now():
@@ -134,14 +134,8 @@ def place_order(event_id: int, body: schemas.EventOrderIn):
 def participant_code(event_id: int):
     """A 小程序码 for the venue's screens and badges: it opens the event in the mini-program (scene e=<id>), where a
     participant's trip calculator starts with the venue as destination."""
-    from flask import make_response
-
     read(lambda s: _event_of_mine(s, event_id, "viewer", acting=False))
-    image, mimetype = wechat.miniapp().mini_program_code(f"e={event_id}", page=EVENT_PAGE)
-    response = make_response(image)
-    response.mimetype = mimetype
-    response.cache_control.private = True
-    return response
+    return participant_code_image(event_id)
 
 
 # --- the public and participants -------------------------------------------------------------------------------
