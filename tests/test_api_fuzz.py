@@ -83,6 +83,12 @@ EXPLAINED_REJECTIONS = {
              "Unicode property JSON Schema's regular expressions cannot name portably"
        for name in ("admin_api.invite_platform_staff", "org_api.invite_member")},
     "mp_api.board": "region must be a GB/T 2260 division (the pattern says six digits; the table, which)",
+    "judicial_org_api.open_case": "case_no must be a 案号 as courts write it, damage_region a county in GB/T 2260, "
+                                  "the deadline not past, shares for all payers or none adding to 100",
+    "judicial_org_api.extend_case": "the new deadline must follow the old one and not be past",
+    "events_org_api.create_event": "venue_region must be a county in GB/T 2260, ends_on not before starts_on",
+    **{f"events_org_api.{name}": "calculation must be a body the event calculator accepts (regions in GB/T 2260, "
+                                 "the stage of the route)" for name in ("put_plan", "put_final")},
 }
 
 

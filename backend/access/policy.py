@@ -44,6 +44,7 @@ POLICY: dict[str, Rule] = {
     "transparency.consistency_proof": PUBLIC_DOCUMENT,
     "transparency.inclusion_proof": PUBLIC_DOCUMENT,
     "events_public_api.public_event": PUBLIC_DOCUMENT,
+    "events_public_page.public_page": PUBLIC_DOCUMENT,  # a published event's page; a draft is a 404
     "footprint.calculate_household": PUBLIC,
     "footprint.calculate_travel": PUBLIC,
     "footprint.calculate_lifestyle": PUBLIC,
@@ -204,4 +205,11 @@ POLICY: dict[str, Rule] = {
     "judicial_pages.new_case": OrgKind("clerk", COURTS),
     "judicial_pages.extend": OrgKind("clerk", COURTS),
     "judicial_pages.close": OrgKind("clerk", COURTS),
+
+    # --- pages: an organiser's events (/org/events; the handler scopes each event, as the JSON does) --------------------
+    "events_pages.static": PUBLIC,  # the pages' stylesheet, chart script and the vendored ECharts
+    "events_pages.list_events": OrgKind("viewer", ORGANISERS, READERS, acting=False),
+    "events_pages.event_page": OrgKind("viewer", ORGANISERS, READERS, acting=False),
+    "events_pages.participant_code": OrgKind("viewer", ORGANISERS, acting=False),
+    "events_pages.new_event": OrgKind("clerk", ORGANISERS),
 }

@@ -8,7 +8,7 @@ from backend.orders import purposes
 
 
 def init_app(app: Flask) -> None:
-    from scenarios.events import api, service
+    from scenarios.events import api, pages, service
     from scenarios.events.invariants import check_events
 
     purposes.register(service.EventScenario())
@@ -17,3 +17,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.org_bp)
     app.register_blueprint(api.public_bp)
     app.register_blueprint(api.mp_bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(pages.public_bp)

@@ -24,6 +24,7 @@ from backend.orders.models import Order
 from backend.orders.schemas import OperatorOrderOut
 from backend.schemas import Items
 from scenarios.events import schemas, service
+from scenarios.events.codes import participant_code_image
 from scenarios.events.models import EventPurchase
 
 org_bp = Blueprint("events_org_api", __name__, url_prefix="/api/org/v1")
@@ -31,7 +32,6 @@ public_bp = Blueprint("events_public_api", __name__, url_prefix="/api/v1")
 mp_bp = Blueprint("events_mp_api", __name__, url_prefix="/api/mp/v1")
 ORGANISERS = service.ORGANISER_KINDS
 READERS = ("reviewer", "finance", "auditor")
-EVENT_PAGE = "pages/events/event"  # the mini-program page the participants' 小程序码 opens (scene e=<id>)
 
 
 def _now():
@@ -72,8 +72,8 @@ def list_events(query: schemas.Query):
     principal, now = staff_principal(), _now()
     org_ids = readable_organisations(principal, ORGANISERS, READERS)
     if query.org_id is not None:
-        if org_ids is not None and query.org_id not in org_ids:
-            raise InvalidInput("org_id", "你不在该机构 (you are not in that organisation)")
+        if org_ids is not None and query.org_id not in org_ids:  # another organisation: not yours to learn of
+            raise NotFound("机构不存在 (unknown organisation)")
         org_ids = [query.org_id]
     return {"items": read(lambda s: [service.event_view(s, e, now) for e in service.list_events(s, org_ids=org_ids)])}
 
@@ -171,14 +171,8 @@ def _check_order_is_the_events(event_id: int, order_no: str) -> None:
 def participant_code(event_id: int):
     """A 小程序码 for the venue's screens and badges: it opens the event in the mini-program (scene e=<id>), where a
     participant's trip calculator starts with the venue as destination."""
-    from flask import make_response
-
     read(lambda s: _event_of_mine(s, event_id, "viewer", acting=False))
-    image, mimetype = wechat.miniapp().mini_program_code(f"e={event_id}", page=EVENT_PAGE)
-    response = make_response(image)
-    response.mimetype = mimetype
-    response.cache_control.private = True
-    return response
+    return participant_code_image(event_id)
 
 
 # --- the public and participants -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from flask import Response, make_response
 from backend import wechat
 from backend.access.scope import readable_organisations
 from backend.db import read
-from backend.errors import InvalidInput
+from backend.errors import NotFound
 from backend.registry.models import Organisation
 from backend.staff.principal import Principal
 from scenarios.judicial import schemas, service
@@ -33,8 +33,8 @@ def readable_summaries(principal: Principal, query: schemas.CaseListQuery,
     come from more than one court."""
     org_ids = readable_organisations(principal, service.COURT_KINDS, READERS)
     if query.org_id is not None:
-        if org_ids is not None and query.org_id not in org_ids:
-            raise InvalidInput("org_id", "你不在该机构 (you are not in that organisation)")
+        if org_ids is not None and query.org_id not in org_ids:  # another organisation: not yours to learn of
+            raise NotFound("机构不存在 (unknown organisation)")
         org_ids = [query.org_id]
 
     def views(s):

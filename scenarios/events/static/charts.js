@@ -1,0 +1,41 @@
+/* The event page's bar charts: the plan by source category, and the final account against the plan.
+   The numbers come from the page's own <script type="application/json" id="chart-data"> block (the table on the
+   page shows the same ones, for a browser without script); ECharts is the copy the app serves. */
+(function () {
+  "use strict";
+  var block = document.getElementById("chart-data");
+  if (!block || !window.echarts) {
+    return;
+  }
+  var data = JSON.parse(block.textContent);
+  if (!data) {
+    return;
+  }
+  var colours = ["#9cc9b4", "#0b6e4f"];
+  data.charts.forEach(function (chart) {
+    var element = document.getElementById(chart.element);
+    if (!element) {
+      return;
+    }
+    element.className += " drawn";
+    element.style.height = Math.max(220, 90 + chart.categories.length * 26 * chart.series.length) + "px";
+    var plot = window.echarts.init(element, null, {renderer: "canvas"});
+    plot.setOption({
+      animation: false,
+      color: chart.series.length > 1 ? colours : [colours[1]],
+      title: {text: chart.title + "，" + data.unit, left: 0, textStyle: {fontSize: 14, fontWeight: "normal"}},
+      tooltip: {trigger: "axis", axisPointer: {type: "shadow"}, valueFormatter: function (value) {
+        return value.toLocaleString("zh-CN", {maximumFractionDigits: 3}) + " " + data.unit;
+      }},
+      legend: {show: chart.series.length > 1, top: 24, left: 0},
+      grid: {left: 8, right: 48, top: chart.series.length > 1 ? 56 : 34, bottom: 8, containLabel: true},
+      xAxis: {type: "value"},
+      yAxis: {type: "category", data: chart.categories, inverse: true},
+      series: chart.series.map(function (series) {
+        return {type: "bar", name: series.name, data: series.values, barMaxWidth: 18,
+                label: {show: true, position: "right", fontSize: 11}};
+      })
+    });
+    window.addEventListener("resize", function () { plot.resize(); });
+  });
+}());
