@@ -89,8 +89,8 @@ POLICY: dict[str, Rule] = {
     "mp_api.list_orders": Citizen(),
     "mp_api.get_order": Citizen(),
     "mp_api.refund_order": Citizen(),
-    "judicial_mp_api.claim": Citizen(),
-    "events_mp_api.participant_event": PUBLIC,  # browsing needs no login; offsetting is an order  # rate-limited per citizen: a claim code is 60 bits
+    "judicial_mp_api.claim": Citizen(),  # rate-limited per citizen: a claim code is 60 bits
+    "events_mp_api.participant_event": PUBLIC,  # browsing needs no login; offsetting is an order
 
     # --- operators (/api/admin/v1) ----------------------------------------------------------------------------------
     "admin_api.list_methodologies": Platform(READERS),
@@ -170,6 +170,7 @@ POLICY: dict[str, Rule] = {
     "events_org_api.put_final": OrgKind("clerk", ORGANISERS),
     "events_org_api.place_order": OrgKind("clerk", ORGANISERS),
     "events_org_api.get_order": OrgKind("viewer", ORGANISERS, acting=False),
+    "events_org_api.withdraw_order": OrgKind("clerk", ORGANISERS),
     "events_org_api.order_qr": OrgKind("viewer", ORGANISERS, acting=False),
     "events_org_api.participant_code": OrgKind("viewer", ORGANISERS, acting=False),
 

@@ -55,6 +55,9 @@ class Scenario(Protocol):
     purpose: str
     reference_fields: tuple[str, ...]
     """The order request's fields that name the record (``claim_code``, ``event_id``)."""
+    bounds_quantity: bool
+    """``bind`` caps a citizen's order at what the record still needs (a case's owed part): the citizen's limit
+    on unpaid grams (MP_MAX_RESERVED_G) then gives way to it. False: the citizen's limits apply as to any order."""
 
     def canonical(self, reference: dict[str, Any]) -> dict[str, Any]:
         """The reference as the scenario spells it (a code typed in lower case …): what the request hash covers,

@@ -199,11 +199,13 @@ def create(session: Session, now: datetime, *, user_id: int, idempotency_key: st
         raise InvalidInput("footprint_id", f"用途为 {purpose} 时按应付数量购买 (give quantity_g with purpose {purpose})")
     priced = shop.quote(session, listing_id=listing_id, quantity_g=quantity_g, footprint_id=footprint_id,
                         min_g=1 if reference is not None else shop.MIN_ORDER_G)
-    # A scenario's record bounds what its orders may hold (a case's owed quantity); the grams limit is for the rest.
+    # A scenario whose record bounds what its orders may hold (a case's owed part) lifts the grams limit.
     _check_unpaid_limits(session, now, user_id, priced["quantity_g"],
                          field="quantity_g" if footprint_id is None else "footprint_id",
                          max_unpaid_orders=max_unpaid_orders,
-                         max_reserved_g=max_reserved_g if reference is None else operations.MAX_AMOUNT_G)
+                         max_reserved_g=(operations.MAX_AMOUNT_G
+                                         if reference is not None and scenario_for(purpose).bounds_quantity
+                                         else max_reserved_g))
     return _reserve_and_record(
         session, now, buyer=user.holder, priced=priced, ttl_seconds=ttl_seconds, reference=reference,
         order=Order(user_id=user_id, idempotency_key=idempotency_key, request_hash=digest, purpose=purpose,

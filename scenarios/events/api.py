@@ -49,15 +49,20 @@ def _calculate(event_id: int, given: dict[str, Any], stage: str) -> dict[str, An
     """The event calculator on the organiser's body, for this event and stage (name, venue and head count
     default to the event's); stored with the stage it is for."""
     event = read(lambda s: _event_of_mine(s, event_id, "clerk"))
-    if given.get("stage", stage) != stage:
-        raise InvalidInput("calculation.stage", f"此处应为 {stage} (this is the {stage} account)")
-    body = {"name": event.name, "venue": event.venue_region, "participants": event.expected_participants,
-            **given, "stage": stage}
+    fixed = {"stage": stage, "venue": event.venue_region, "name": event.name}  # the event's, not the body's to move
+    for name, value in fixed.items():
+        if given.get(name, value) != value:
+            raise InvalidInput(f"calculation.{name}", f"应为 {value}，与本活动一致 (must be the event's: {value})")
+    body = {"participants": event.expected_participants, **given, **fixed}
     try:
         inputs = event_calculator.Input.model_validate(body)
     except ValidationError as error:
         raise validation_error(error, prefix=("calculation",)) from None
-    return footprint.calculate(event_calculator, inputs, footprint.factor_set(inputs.factor_set), _now())
+    try:
+        return footprint.calculate(event_calculator, inputs, footprint.factor_set(inputs.factor_set), _now())
+    except InvalidInput as error:  # the calculator's own refusals, named where the body put them
+        raise InvalidInput(f"calculation.{error.details[0]['field']}", error.details[0]["message"],
+                           code=error.code) from None
 
 
 def create_event(body: schemas.EventIn):
@@ -102,12 +107,13 @@ def put_final(event_id: int, body: schemas.FinalIn):
     if evaluation["mode"] == "third_party" and not (evaluation["evaluator"] and evaluation["report_no"]):
         raise InvalidInput("evaluation.evaluator", "第三方评价须写明评价机构和报告编号 (name the evaluator and report)")
     result, actor, now = _calculate(event_id, body.calculation, "final"), staff_principal().actor, _now()
+    certify = certificates.certify()
 
     def act(s):
         _event_of_mine(s, event_id, "clerk")
         footprint.keep(s, result, now)
         event = service.account(s, now, event_id, actor=actor, calculation=result, outcomes=body.measure_outcomes,
-                                evaluation=evaluation)
+                                evaluation=evaluation, certify=certify)
         view = service.event_view(s, event, now)
         return {**view, "total_g": result["total_g"], "variance_g": view["final"]["variance_g"]}
     return atomic(act)
@@ -131,6 +137,19 @@ def place_order(event_id: int, body: schemas.EventOrderIn):
             listing_id=body.listing_id, quantity_g=body.quantity_g, purpose="event", reference={"event_id": event_id},
             ttl_seconds=current_app.config["OFFLINE_ORDER_TTL_SECONDS"])
         return orders.order_view(s, order, for_operator=True)
+    return atomic(act)
+
+
+def withdraw_order(event_id: int, order_no: str):
+    """Withdraw an unpaid offline order (the transfer will not come): its credits go back on sale, and the rest
+    of the figure can be ordered again."""
+    principal, now = staff_principal(), _now()
+    _check_order_is_the_events(event_id, order_no)
+
+    def act(s):
+        event = _event_of_mine(s, event_id, "clerk")
+        return orders.order_view(s, orders.cancel_unpaid(s, now, order_no, org_id=event.org_id,
+                                                         actor=principal.actor), for_operator=True)
     return atomic(act)
 
 
@@ -221,6 +240,8 @@ ORG_ROUTES = [
           errors=(404, 409, 503)),
     Route("GET", f"{EVENT}/orders/<order_no>", get_order, "One of the event's orders (an unpaid Native one asks WeChat "
           "Pay first)", tags=("events",), response=OperatorOrderOut, params=ORDER_NO, errors=(503,)),
+    Route("POST", f"{EVENT}/orders/<order_no>/withdraw", withdraw_order, "Withdraw an unpaid offline order",
+          tags=("events",), response=OperatorOrderOut, params=ORDER_NO, errors=(409,)),
     Route("GET", f"{EVENT}/orders/<order_no>/qr.png", order_qr, "An unpaid Native order's QR code to scan from a PC",
           tags=("events",), media_type="image/png", params=ORDER_NO),
     Route("GET", f"{EVENT}/participant-code", participant_code, "The event's 小程序码 for participants",

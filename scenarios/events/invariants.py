@@ -11,6 +11,7 @@ from backend.certificates.models import Certificate
 from backend.ledger.violation import Violation
 from backend.orders.models import Order
 from scenarios.events.models import Event, EventPurchase
+from scenarios.events.rules import to_offset
 
 
 def check_events(session: Session) -> list[Violation]:
@@ -24,22 +25,28 @@ def check_events(session: Session) -> list[Violation]:
         name = f"event {event.id} ({event.status})"
         if (event.status == "neutral") != (event.certificate_id is not None):
             found.append(Violation("events", f"{name}: neutral and certified disagree"))
+        organiser = [order for side, order in fulfilled.get(event.id, []) if side == "organiser"]
+        if event.final_total_g is not None and sum(o.quantity_g for o in organiser) > to_offset(event.final_total_g):
+            found.append(Violation("events", f"{name}: the organiser retired more than the figure asks"))
         if event.certificate_id is None:
             continue
         document = session.get(Certificate, event.certificate_id)
-        record = (document.payload or {}).get("record", {})
-        organiser = [order for side, order in fulfilled.get(event.id, []) if side == "organiser"]
+        payload = document.payload or {}
+        record = payload.get("record", {})
         numbers = set(session.execute(select(Certificate.number).where(
             Certificate.retirement_id.in_([o.retirement_id for o in organiser]))).scalars())
-        listed = {item["certificate_no"] for item in (document.payload or {}).get("items", [])}
-        counted = record.get("organiser_retired_g", -1) + record.get("participants", {}).get("counted_g", 0)
+        items = payload.get("items", [])
+        listed = {item["certificate_no"] for item in items}
+        if (document.kind != "event_neutrality" or listed != numbers
+                or payload.get("quantity_g") != sum(item["quantity_g"] for item in items)):
+            found.append(Violation("events", f"{name}: certificate {document.number} does not vouch for exactly its "
+                                             "organiser's retirements"))
         travel = {line["category"]: line["total_g"] for line in record.get("categories", [])}.get(
             "participant_travel", 0)
-        if document.kind != "event_neutrality" or listed != numbers or counted != document.payload["quantity_g"]:
-            found.append(Violation("events", f"{name}: certificate {document.number} does not vouch for its "
-                                             "organiser's retirements"))
-        if record.get("participants", {}).get("counted_g", 0) > travel:
+        counted_participants = record.get("participants", {}).get("counted_g", 0)
+        if counted_participants > travel:
             found.append(Violation("events", f"{name}: participants counted beyond the participant travel"))
-        if counted < (event.final_total_g or 0):
-            found.append(Violation("events", f"{name}: neutral with {counted} g counted, less than its figure"))
+        if record.get("counted_g") != record.get("organiser_retired_g", 0) + counted_participants or (
+                record.get("counted_g", 0) < (event.final_total_g or 0)):
+            found.append(Violation("events", f"{name}: neutral with less counted than its final account"))
     return found

@@ -50,7 +50,8 @@ class Event(SQLModel, table=True):
     planned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     final_calculation_id: str | None = Field(default=None, max_length=26, foreign_key="footprint_calculation.id")
     final_total_g: int | None = Field(default=None, sa_column=Column(BigInteger))
-    """The figure to offset: the final account, rounded up to the kilogram. Frozen once accounted."""
+    """The final account in grams: neutral once what counts reaches it (offered to buy rounded up to the kilogram).
+    Frozen once accounted."""
     evaluation: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     """How the neutrality is evaluated: self-declared, or a third party's name and report number."""
     accounted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -30,14 +30,16 @@ def _categories_text(result: dict[str, Any]) -> str:
     return "；".join(f"{line['name']} {quantity_text(line['total_g'])}" for line in result["categories"])
 
 
-def content(session: Session, event: Event, now: datetime, *, completing: Order,
+def content(session: Session, event: Event, now: datetime, *, completing: Order | None,
             participant_travel_g: int) -> tuple[int, dict[str, Any]]:
+    """(grams the document vouches for — the organiser's retirements it lists —, its content)."""
     organiser = session.get(Organisation, event.org_id)
     rows = session.execute(
         select(Order, EventPurchase.side, Certificate.number, Certificate.payload)
         .join(EventPurchase, EventPurchase.order_id == Order.id)
         .join(Certificate, Certificate.retirement_id == Order.retirement_id)
-        .where(EventPurchase.event_id == event.id, (Order.status == "fulfilled") | (Order.id == completing.id))
+        .where(EventPurchase.event_id == event.id,
+               (Order.status == "fulfilled") | (Order.id == (completing.id if completing else None)))
         .order_by(Order.id)).all()
     organiser_rows = [row for row in rows if row[1] == "organiser"]
     organiser_g = sum(order.quantity_g for order, *_ in organiser_rows)
@@ -81,10 +83,13 @@ def content(session: Session, event: Event, now: datetime, *, completing: Order,
               "plan_calculation_id": event.plan_calculation_id, "final_calculation_id": event.final_calculation_id,
               "final_total_g": event.final_total_g, "to_offset_g": rules.to_offset(event.final_total_g),
               "categories": final["categories"], "variance": lines, "measures": event.measures,
-              "organiser_retired_g": organiser_g, "participants": {"count": participants, "retired_g": participant_g,
-                                                                   "counted_g": counted_participants},
+              "organiser_retired_g": organiser_g, "counted_g": organiser_g + counted_participants,
+              "participants": {"count": participants, "retired_g": participant_g,
+                               "counted_g": counted_participants},
               "evaluation": evaluation, "retrospective": event.retrospective, "rules": rules.RULES_VERSION}
-    return organiser_g + counted_participants, {
+    # The signed quantity is what the listed retirements add up to; participants' part is stated beside it (their
+    # own certificates name the event), so an offline verifier never sees grams the document does not list.
+    return organiser_g, {
         "title": TITLE, "title_en": TITLE_EN,
         "statement": f"兹证明：{organiser.name}主办的上述活动，其核算排放已由下列林草碳汇注销抵销，实现碳中和"
                      "（依据生态环境部《大型活动碳中和实施指南（试行）》）。所列碳汇不得再转让或重复使用。",
@@ -94,9 +99,9 @@ def content(session: Session, event: Event, now: datetime, *, completing: Order,
         "facts": facts, "items": items, "record": record}
 
 
-def issue(session: Session, now: datetime, event: Event, certify, *, completing: Order,
+def issue(session: Session, now: datetime, event: Event, certify, *, completing: Order | None,
           participant_travel_g: int) -> Certificate:
     session.flush()  # the completing order's retirement, for the query in content()
-    counted_g, body = content(session, event, now, completing=completing, participant_travel_g=participant_travel_g)
-    return certify.issue_document(session, now, kind=KIND, purpose="event", purpose_ref=event.name,
-                                  quantity_g=counted_g, content=body)
+    listed_g, body = content(session, event, now, completing=completing, participant_travel_g=participant_travel_g)
+    return certify.issue_document(session, now, kind=KIND, purpose="event", purpose_ref=f"{event.name}（活动 {event.id}）",
+                                  quantity_g=listed_g, content=body)

@@ -18,8 +18,8 @@ Region = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 coun
 class EventIn(Body):
     name: str = Field(min_length=1, max_length=100)
     kind: Literal[KINDS]
-    starts_on: date
-    ends_on: date
+    starts_on: date = Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))
+    ends_on: date = Field(ge=date(2000, 1, 1), le=date(2099, 12, 31))
     venue_region: Region
     venue_name: str | None = Field(default=None, min_length=1, max_length=100)
     expected_participants: int = Field(ge=1, le=10_000_000)

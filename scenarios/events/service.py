@@ -39,7 +39,7 @@ from scenarios.events.wording import KIND_LABELS, STATUS_LABELS
 
 CHINA = ZoneInfo("Asia/Shanghai")
 ORGANISER_KINDS = tuple(kind for kind in ORGANISATION_KINDS if kind not in ("court", "procuratorate"))
-TONNE = 1_000_000
+MAX_EVENT_DAYS = 366  # an expo may run for months; a year is the longest anything here calls an event
 
 
 def today_in_china(now: datetime) -> date:
@@ -61,6 +61,8 @@ def create(session: Session, now: datetime, *, org_id: int, actor: str, body: An
     organiser_of(session, org_id)
     if body.ends_on < body.starts_on:
         raise InvalidInput("ends_on", "结束日期不能早于开始日期 (ends before it starts)")
+    if (body.ends_on - body.starts_on).days > MAX_EVENT_DAYS:
+        raise InvalidInput("ends_on", f"活动不能长于 {MAX_EVENT_DAYS} 天 (at most {MAX_EVENT_DAYS} days)")
     if not adcode.is_county(body.venue_region):
         raise InvalidInput("venue_region", "应为县级行政区划代码，如 510104 (a county-level GB/T 2260 code)")
     event = Event(org_id=org_id, name=body.name, kind=body.kind, starts_on=body.starts_on, ends_on=body.ends_on,
@@ -108,8 +110,11 @@ def plan(session: Session, now: datetime, event_id: int, *, actor: str, calculat
 
 
 def account(session: Session, now: datetime, event_id: int, *, actor: str, calculation: dict[str, Any],
-            outcomes: list[dict[str, Any]] | None, evaluation: dict[str, Any]) -> Event:
-    """The final account, once the event has ended (Beijing time): it freezes the figure to offset."""
+            outcomes: list[dict[str, Any]] | None, evaluation: dict[str, Any], certify) -> Event:
+    """The final account, once the event has ended (Beijing time): it freezes the figure to offset. If what
+    participants already offset covers it (a small event, all travel), the event is neutral at once."""
+    if calculation["total_g"] <= 0:
+        raise InvalidInput("calculation", "核算排放量为零，没有可抵销的内容 (the final account comes to nothing)")
     event = get_event(session, event_id, lock=True)
     if event.status == "draft":
         raise Conflict("请先制定碳中和计划 (make the plan first)", code="event_not_planned")
@@ -131,7 +136,24 @@ def account(session: Session, now: datetime, event_id: int, *, actor: str, calcu
                  before={"status": "planned"}, after={"status": "accounted", "calculation_id": calculation["id"],
                                                       "total_g": calculation["total_g"],
                                                       "plan_total_g": event.plan_total_g})
+    session.flush()
+    _neutral_if_met(session, now, event, progress(session, event.id, now), certify, actor=actor)
     return event
+
+
+def _neutral_if_met(session: Session, now: datetime, event: Event, done: Progress, certify, *, actor: str,
+                    completing: Order | None = None) -> None:
+    """Neutral once what counts reaches the final account: the certificate is issued in this transaction.
+    ``completing``: the order being fulfilled now, which counts though its status says paid until commit."""
+    travel = participant_travel_g(session, event)
+    if done.counted_g(travel) < event.final_total_g:
+        return
+    certificate = neutrality.issue(session, now, event, certify, completing=completing, participant_travel_g=travel)
+    event.status, event.neutral_at, event.certificate_id, event.updated_at = "neutral", now, certificate.id, now
+    session.add(event)
+    audit.append(session, now, actor=actor, action="event.neutral", object_type="event", object_id=event.id,
+                 before={"status": "accounted"},
+                 after={"status": "neutral", "certificate": certificate.number, "counted_g": done.counted_g(travel)})
 
 
 # --- progress ------------------------------------------------------------------------------------------------
@@ -203,6 +225,7 @@ class EventScenario:
 
     purpose = "event"
     reference_fields = ("event_id",)
+    bounds_quantity = False  # a participant's trip is theirs to size: the citizen's own limits apply
 
     def canonical(self, reference: dict[str, Any]) -> dict[str, Any]:
         value = reference["event_id"]
@@ -222,8 +245,7 @@ class EventScenario:
             if event.status != "accounted":
                 raise Conflict("活动结束并完成核算后再抵销 (offset after the final account)", code="event_not_accounted")
             room = still_to_offset(session, event, progress(session, event.id, now))
-            allowed = -(-room // TONNE) * TONNE  # up to the whole tonne above what is left
-            if room == 0 or quantity_g > allowed:
+            if room == 0 or quantity_g > room:
                 raise Conflict(f"超出待抵销量：尚需 {room} 克，本次 {quantity_g} 克 (more than is left to offset)",
                                code="overpayment", details={"field": "quantity_g", "owed_g": room,
                                                             "requested_g": quantity_g})
@@ -237,12 +259,18 @@ class EventScenario:
 
     def before_retire(self, session: Session, now: datetime, order: Order) -> Retiring:
         event = get_event(session, int(order.purpose_ref.removeprefix(EVENT_REF)), lock=True)
+        reference = f"{event.name}（活动 {event.id}）"  # names are not unique across organisers; the id is
         if order.org_id is not None:
             if event.status == "neutral":
                 raise NoLongerOwed("活动已实现碳中和 (the event is already neutral)")
+            # Paid late (an offline order past its deadline, a Native one past its grace): others may have been
+            # placed in its room since. The organiser never retires more than the figure asks.
+            room = still_to_offset(session, event, progress(session, event.id, now, excluding=order.id))
+            if order.quantity_g > room:
+                raise NoLongerOwed("已由其他订单抵销 (other orders offset what this one was for)")
             organisation = session.get(Organisation, event.org_id)
-            return Retiring(purpose_ref=event.name, beneficiary_name=organisation.name)
-        return Retiring(purpose_ref=event.name, beneficiary_name=display_name(get_user(session, order.user_id)))
+            return Retiring(purpose_ref=reference, beneficiary_name=organisation.name)
+        return Retiring(purpose_ref=reference, beneficiary_name=display_name(get_user(session, order.user_id)))
 
     def after_retire(self, session: Session, now: datetime, order: Order, retirement: Any, certify: Any) -> None:
         event = get_event(session, int(order.purpose_ref.removeprefix(EVENT_REF)), lock=True)
@@ -253,16 +281,8 @@ class EventScenario:
             done.organiser_g += order.quantity_g
         else:
             done.participant_g += order.quantity_g
-        travel = participant_travel_g(session, event)
-        if done.counted_g(travel) < event.final_total_g:  # retired ≥ the final account: neutral
-            return
-        certificate = neutrality.issue(session, now, event, certify, completing=order, participant_travel_g=travel)
-        event.status, event.neutral_at, event.certificate_id, event.updated_at = "neutral", now, certificate.id, now
-        session.add(event)
-        audit.append(session, now, actor=order.placed_by or f"order:{order.order_no}", action="event.neutral",
-                     object_type="event", object_id=event.id, before={"status": "accounted"},
-                     after={"status": "neutral", "certificate": certificate.number,
-                            "counted_g": done.counted_g(travel)})
+        _neutral_if_met(session, now, event, done, certify, actor=order.placed_by or f"order:{order.order_no}",
+                        completing=order)
 
 
 # --- views ---------------------------------------------------------------------------------------------------
@@ -280,6 +300,10 @@ def event_view(session: Session, event: Event, now: datetime, *, public: bool = 
     travel = participant_travel_g(session, event)
     organiser = session.get(Organisation, event.org_id)
     certificate = session.get(Certificate, event.certificate_id) if event.certificate_id else None
+    counted_g, counted_participants_g = done.counted_g(travel), min(done.participant_g, travel)
+    if certificate is not None:  # neutral: what counted is what the certificate says; later offsets are people's own
+        counted_g = certificate.payload["record"]["counted_g"]
+        counted_participants_g = certificate.payload["record"]["participants"]["counted_g"]
     view = {
         "id": event.id, "name": event.name, "kind": event.kind, "kind_label": KIND_LABELS[event.kind],
         "organiser": organiser.name, "starts_on": event.starts_on.isoformat(), "ends_on": event.ends_on.isoformat(),
@@ -300,9 +324,9 @@ def event_view(session: Session, event: Event, now: datetime, *, public: bool = 
             "variance_g": event.final_total_g - (event.plan_total_g or 0), "evaluation": event.evaluation,
             "accounted_at": isoformat_utc(event.accounted_at)},
         "final_total_g": event.final_total_g, "plan_total_g": event.plan_total_g,
-        "retired_g": done.counted_g(travel), "organiser_retired_g": done.organiser_g,
+        "retired_g": counted_g, "organiser_retired_g": done.organiser_g,
         "participants": {"count": done.participants, "retired_g": done.participant_g,
-                         "counted_g": min(done.participant_g, travel)},
+                         "counted_g": counted_participants_g},
         "certificate_no": certificate.number if certificate else None,
     }
     if not public:

@@ -49,7 +49,8 @@ def test_an_800_person_forum_in_chengdu_is_neutralised_and_its_certificate_verif
         if number == 0:
             mine = participant.get(f"/orders/{order['order_no']}").get_json()
             own = client.get(f"/api/v1/certificates/{mine['certificate_no']}").get_json()
-            assert own["payload"]["purpose"] == "event" and own["payload"]["purpose_ref"] == FORUM_NAME
+            assert own["payload"]["purpose"] == "event"
+            assert own["payload"]["purpose_ref"] == f"{FORUM_NAME}（活动 {event['id']}）"  # names the event
     during = client.get(f"/api/v1/events/{event['id']}").get_json()
     assert during["participants"] == {"count": PARTICIPANTS, "retired_g": PARTICIPANTS * TRIP_G, "counted_g": 0}
 
@@ -105,7 +106,10 @@ def test_an_800_person_forum_in_chengdu_is_neutralised_and_its_certificate_verif
     # The certificate verifies like any certificate, offline too.
     record_ = client.get(f"/api/v1/certificates/{neutral['certificate_no']}").get_json()
     payload = record_["payload"]
-    assert payload["kind"] == "event_neutrality" and payload["quantity_g"] == figure
+    # It vouches for the organiser's retirements it lists; the participants' part, counted toward their travel
+    # only, is stated beside them: together the figure, no gram twice.
+    assert payload["kind"] == "event_neutrality" and payload["quantity_g"] == 60_000_000 + rest
+    assert payload["record"]["counted_g"] == figure
     assert {item["certificate_no"] for item in payload["items"]} == {paid.get_json()["certificate_no"],
                                                                     second_paid["certificate_no"]}
     assert sum(item["quantity_g"] for item in payload["items"]) == 60_000_000 + rest

@@ -116,3 +116,20 @@ def test_a_participant_cannot_offset_toward_an_unpublished_event_or_without_nami
                            key=key("mp"))
     assert unnamed.status_code == 400 and unnamed.get_json()["error"]["details"][0]["field"] == "event_id"
     assert client.get(f"/api/mp/v1/events/{draft['id']}").status_code == 404
+
+
+def test_an_unpaid_offline_order_can_be_withdrawn_and_the_rest_ordered_again(client, clock, forum_organiser, finance,
+                                                                             listing):
+    final = accounted(client, clock, forum_organiser)
+    api = forum_organiser.api(client)
+    held = api.post(f"/api/org/v1/events/{final['id']}/orders",
+                    {"listing_id": listing, "quantity_g": final["to_offset_left_g"], "payment": "offline"},
+                    key=key("ev")).get_json()
+    assert api.get(f"/api/org/v1/events/{final['id']}").get_json()["to_offset_left_g"] == 0
+    withdrawn = api.post(f"/api/org/v1/events/{final['id']}/orders/{held['order_no']}/withdraw")
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "expired"
+    late = finance.post(f"/api/admin/v1/orders/{held['order_no']}/offline-payment",
+                        {"reference": "EV-WD-1", "amount_fen": held["amount_fen"]})
+    assert late.status_code == 409  # withdrawn for good
+    pay_offline(client, forum_organiser, finance, final["id"], listing, final["to_offset_left_g"], "EV-WD-2")
+    assert client.get(f"/api/v1/events/{final['id']}").get_json()["status"] == "neutral"
