@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 Clock = Callable[[], datetime]
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def system_clock() -> datetime:
@@ -18,6 +20,11 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
+
+
+def beijing_date(moment: datetime) -> date:
+    """The calendar day in China (Asia/Shanghai): deadlines and event days turn at midnight Beijing time."""
+    return as_utc(moment).astimezone(CHINA).date()
 
 
 def isoformat_utc(moment: datetime) -> str:

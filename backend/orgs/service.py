@@ -215,6 +215,17 @@ def remove_member(session: Session, now: datetime, *, organisation_id: int, acco
 
 # --- views -------------------------------------------------------------------------------------------------------------
 
+def acting_of_kind(session: Session, org_id: int, kinds: tuple[str, ...]) -> Organisation:
+    """The organisation a scenario's record is opened for: one of ``kinds`` (else NotFound, like a stranger's) and
+    verified (else 409 organisation_not_active)."""
+    organisation = session.get(Organisation, org_id)
+    if organisation is None or organisation.kind not in kinds:
+        raise NotFound("机构不存在 (unknown organisation)")
+    if organisation.status != "verified":
+        raise Conflict("机构尚未通过审核或已暂停 (the organisation is not verified)", code="organisation_not_active")
+    return organisation
+
+
 def organisation_view(organisation: Organisation, *, for_reviewer: bool = False) -> dict[str, Any]:
     view = {"id": organisation.id, "name": organisation.name, "kind": organisation.kind,
             "kind_label": KIND_LABELS.get(organisation.kind, organisation.kind), "status": organisation.status,

@@ -24,7 +24,7 @@ from flask import Blueprint, current_app, flash, make_response, redirect, render
 from backend.access.identity import staff_principal
 from backend.access.scope import acting_organisation, check_record, readable_organisations
 from backend.certificates.wording import quantity_text
-from backend.clock import as_utc
+from backend.clock import CHINA, as_utc
 from backend.db import atomic, read
 from backend.dbtypes import MAX_ID
 from backend.errors import DomainError, Forbidden, NotFound
@@ -78,7 +78,7 @@ def percent(part: int, whole: int | None) -> int:
 def _in_china(moment: str | None) -> str:
     if not moment:
         return "—"
-    return as_utc(datetime.fromisoformat(moment.replace("Z", "+00:00"))).astimezone(service.CHINA).strftime(
+    return as_utc(datetime.fromisoformat(moment.replace("Z", "+00:00"))).astimezone(CHINA).strftime(
         "%Y-%m-%d %H:%M")
 
 

@@ -13,9 +13,8 @@ ever counted twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -23,13 +22,14 @@ from sqlmodel import Session
 from backend import audit
 from backend.accounts.service import display_name, get_user
 from backend.certificates.models import Certificate
-from backend.clock import as_utc, isoformat_utc
+from backend.clock import as_utc, beijing_date, isoformat_utc
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.footprint.models import FootprintCalculation
 from backend.orders.models import Order
 from backend.orders.purposes import Bound, NoLongerOwed, Retiring
 from backend.orders.service import NOTIFICATION_GRACE_SECONDS
 from backend.registry import adcode
+from backend.orgs.service import acting_of_kind
 from backend.registry.models import ORGANISATION_KINDS, Organisation
 from backend.shop.service import MIN_ORDER_G
 from scenarios.events import neutrality, rules
@@ -37,28 +37,14 @@ from scenarios.events.accounting import categories, variance
 from scenarios.events.models import Event, EventPurchase
 from scenarios.events.wording import KIND_LABELS, STATUS_LABELS
 
-CHINA = ZoneInfo("Asia/Shanghai")
 ORGANISER_KINDS = tuple(kind for kind in ORGANISATION_KINDS if kind not in ("court", "procuratorate"))
 MAX_EVENT_DAYS = 366  # an expo may run for months; a year is the longest anything here calls an event
 
 
-def today_in_china(now: datetime) -> date:
-    return as_utc(now).astimezone(CHINA).date()
-
-
 # --- the record ----------------------------------------------------------------------------------------------
 
-def organiser_of(session: Session, org_id: int) -> Organisation:
-    organisation = session.get(Organisation, org_id)
-    if organisation is None or organisation.kind not in ORGANISER_KINDS:
-        raise NotFound("机构不存在 (unknown organisation)")
-    if organisation.status != "verified":
-        raise Conflict("机构尚未通过审核或已暂停 (the organisation is not verified)", code="organisation_not_active")
-    return organisation
-
-
 def create(session: Session, now: datetime, *, org_id: int, actor: str, body: Any) -> Event:
-    organiser_of(session, org_id)
+    acting_of_kind(session, org_id, ORGANISER_KINDS)
     if body.ends_on < body.starts_on:
         raise InvalidInput("ends_on", "结束日期不能早于开始日期 (ends before it starts)")
     if (body.ends_on - body.starts_on).days > MAX_EVENT_DAYS:
@@ -99,7 +85,7 @@ def plan(session: Session, now: datetime, event_id: int, *, actor: str, calculat
     event.plan_calculation_id, event.plan_total_g = calculation["id"], calculation["total_g"]
     event.boundary = sorted(categories(calculation))
     event.measures, event.offset_method = measures, offset_method
-    event.retrospective = today_in_china(now) >= event.starts_on
+    event.retrospective = beijing_date(now) >= event.starts_on
     event.status, event.planned_at, event.updated_at = "planned", now, now
     session.add(event)
     audit.append(session, now, actor=actor, action="event.plan", object_type="event", object_id=event.id,
@@ -120,7 +106,7 @@ def account(session: Session, now: datetime, event_id: int, *, actor: str, calcu
         raise Conflict("请先制定碳中和计划 (make the plan first)", code="event_not_planned")
     if event.status in ("accounted", "neutral"):
         raise Conflict("活动已核算，核算结果已冻结 (the final account is frozen)", code="event_accounted")
-    if today_in_china(now) <= event.ends_on:
+    if beijing_date(now) <= event.ends_on:
         raise Conflict(f"活动 {event.ends_on.isoformat()} 结束后方可核算 (the final account comes after the event "
                        "ends, Beijing time)", code="event_not_ended", details={"ends_on": event.ends_on.isoformat()})
     if outcomes is not None:
@@ -208,7 +194,7 @@ def still_to_offset(session: Session, event: Event, done: Progress) -> int:
 
 
 def is_overdue(event: Event, now: datetime) -> bool:
-    return event.status != "neutral" and today_in_china(now) > rules.offset_deadline(event.ends_on)
+    return event.status != "neutral" and beijing_date(now) > rules.offset_deadline(event.ends_on)
 
 
 def shown_status(event: Event, now: datetime) -> str:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from backend.access.identity import staff_principal
 from backend.access.scope import acting_organisation, check_record
-from backend.clock import as_utc
+from backend.clock import CHINA, as_utc
 from backend.db import atomic, read
 from backend.errors import DomainError, Forbidden, InvalidInput, NotFound
 from backend.http import validation_error
@@ -46,7 +46,7 @@ def _in_china(moment: str | datetime | None) -> str:
         return "—"
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return as_utc(moment).astimezone(service.CHINA).strftime("%Y-%m-%d %H:%M")
+    return as_utc(moment).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
 WORDS = dict(causes=CAUSE_LABELS, statuses=STATUS_LABELS, tiers=TIER_LABELS, decisions=DECISION_LABELS,

@@ -14,14 +14,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from backend import audit
 from backend.certificates.models import Certificate
-from backend.clock import as_utc, isoformat_utc
+from backend.clock import as_utc, beijing_date, isoformat_utc
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.footprint.models import FootprintCalculation
 from backend.ledger.holders import mask_name
@@ -29,6 +28,7 @@ from backend.orders.models import Order
 from backend.orders.purposes import Bound, NoLongerOwed, Retiring
 from backend.orders.service import NOTIFICATION_GRACE_SECONDS
 from backend.registry import adcode
+from backend.orgs.service import acting_of_kind
 from backend.registry.models import Organisation
 from backend.shop.service import MIN_ORDER_G
 from backend.shop.service import amount_fen as amount_fen_of
@@ -38,17 +38,12 @@ from scenarios.judicial.models import CaseDecision, CasePayer, CasePurchase, Jud
 from scenarios.judicial.tiers import MAX_MONEY_CASE_PRICE_FEN_PER_T, offers, tier_of
 from scenarios.judicial.wording import CAUSE_LABELS, STATUS_LABELS, public_case_no
 
-CHINA = ZoneInfo("Asia/Shanghai")
 PAYMENT_GRACE, ZERO = timedelta(seconds=NOTIFICATION_GRACE_SECONDS), timedelta(0)
 COURT_KINDS = ("court", "procuratorate")
 CLAIM_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32: no I, L, O, U to misread
 CLAIM_LENGTH = 12  # 60 bits: not guessable within the claim endpoint's rate limit
 PAYER_REF = "case-payer:"
 MIN_SHARE_FEN = 100  # one yuan: at any price a money case may use, it buys more than the smallest purchase
-
-
-def today_in_china(now: datetime) -> date:
-    return as_utc(now).astimezone(CHINA).date()
 
 
 # --- claim codes ---------------------------------------------------------------------------------------------
@@ -70,15 +65,6 @@ def shown_claim_code(code: str) -> str:
 
 
 # --- opening a case ------------------------------------------------------------------------------------------
-
-def court_of(session: Session, org_id: int) -> Organisation:
-    organisation = session.get(Organisation, org_id)
-    if organisation is None or organisation.kind not in COURT_KINDS:
-        raise NotFound("机构不存在 (unknown organisation)")
-    if organisation.status != "verified":
-        raise Conflict("机构尚未通过审核或已暂停 (the organisation is not verified)", code="organisation_not_active")
-    return organisation
-
 
 def _loss(session: Session, loss: Any) -> tuple[int | None, int | None, dict[str, Any], list[str]]:
     """(loss in grams or None, money in fen or None, what is stored of it, how it reads)."""
@@ -128,9 +114,9 @@ def _shares(payers: list[Any], required_g: int | None, required_fen: int | None)
 
 def open_case(session: Session, now: datetime, *, org_id: int, actor: str, body: Any) -> JudicialCase:
     """Open a case's restoration order: validate, compute the requirement once, give each payer a claim code."""
-    court_of(session, org_id)  # a verified court or procuratorate, or NotFound
-    number = case_numbers.normalise(body.case_no, today=today_in_china(now))
-    if body.deadline < today_in_china(now):
+    acting_of_kind(session, org_id, COURT_KINDS)  # a verified court or procuratorate, or NotFound
+    number = case_numbers.normalise(body.case_no, today=beijing_date(now))
+    if body.deadline < beijing_date(now):
         raise InvalidInput("deadline", "履行期限不能早于今天 (the deadline cannot be in the past)")
     if body.damage_region not in adcode.divisions() or not adcode.is_county(body.damage_region):
         raise InvalidInput("damage_region", "应为县级行政区划代码，如 510129 (a county-level GB/T 2260 code)")
@@ -222,7 +208,7 @@ def progress(session: Session, case_id: int, now: datetime, *, excluding: int | 
 
 
 def is_overdue(case: JudicialCase, now: datetime) -> bool:
-    return case.status in ("ordered", "partially_paid") and today_in_china(now) > case.deadline
+    return case.status in ("ordered", "partially_paid") and beijing_date(now) > case.deadline
 
 
 def shown_status(case: JudicialCase, now: datetime) -> str:
@@ -327,7 +313,7 @@ def list_cases(session: Session, now: datetime, *, org_ids: list[int] | None, st
         query = query.where(JudicialCase.org_id.in_(org_ids))
     cases = list(session.execute(query).scalars())
     def keep(case: JudicialCase) -> bool:
-        opened = today_in_china(case.created_at)
+        opened = beijing_date(case.created_at)
         return ((status is None or shown_status(case, now) == status)
                 and (opened_from is None or opened >= opened_from) and (opened_to is None or opened <= opened_to)
                 and (overdue is None or is_overdue(case, now) == overdue))
@@ -349,7 +335,7 @@ def extend(session: Session, now: datetime, case_id: int, *, deadline: date, rea
     case = get_case(session, case_id, lock=True)
     if case.status in ("restored", "closed"):
         raise Conflict(f"案件{STATUS_LABELS[case.status]}，不能延期 (the case is {case.status})", code="case_finished")
-    if deadline <= case.deadline or deadline < today_in_china(now):
+    if deadline <= case.deadline or deadline < beijing_date(now):
         raise InvalidInput("deadline", "新期限应晚于原期限且不早于今天 (a later deadline, not in the past)")
     session.add(CaseDecision(case_id=case.id, action="extend", reason=reason, deadline_before=case.deadline,
                              deadline_after=deadline, actor=actor, decided_at=now))

@@ -15,29 +15,17 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 
 from scenarios.events.pages import signed_tonnes, tonnes
 from tests.miniprogram.conftest import Citizen
 from tests.scenarios.events.conftest import FINAL_CALCULATION, FORUM, key, organiser, planned, put, record
-from tests.staff.conftest import PASSWORD, Browser, Page, People, password_hash  # noqa: F401  (the fixture)
+from tests.scenarios.portal import beside, signed_in, typed
+from tests.staff.conftest import Page
 
 ECHARTS = Path(__file__).resolve().parents[3] / "scenarios" / "events" / "static" / "echarts"
 TRIP_G = 200_000  # a participant's return trip, 200 kg
-_INVALID = re.compile(r'<(label|div) class="field invalid"[^>]*>(.*?)</\1>', re.S)
 
 
-def beside(page: Page, name: str) -> str | None:
-    """The message a page shows beside the field ``name``, or None."""
-    for _, block in _INVALID.findall(page.html):
-        if f'name="{name}"' in block:
-            found = re.search(r'<em class="why">(.*?)</em>', block, re.S)
-            return found.group(1) if found else None
-    return None
-
-
-def typed(page: Page, form_id: str, name: str) -> str:
-    return page.form(form_id).field(name).get("value", "")
 
 
 def rows_of(page: Page) -> list[int]:
@@ -45,17 +33,6 @@ def rows_of(page: Page) -> list[int]:
     return [int(n) for n in re.findall(r'<tr data-event="(\d+)"', page.html)]
 
 
-@pytest.fixture
-def people(app, password_hash):  # noqa: F811  (password_hash is the imported fixture)
-    return People(app, password_hash)
-
-
-def signed_in(app, people, username: str, role: str, organisation_id: int) -> Browser:
-    people.make(username, role, organisation_id=organisation_id)
-    browser = Browser(app)
-    response = browser.sign_in(username, PASSWORD, area="org")
-    assert response.status_code == 302 and response.location == "/org/", response.location
-    return browser
 
 
 def public(client, event_id: int) -> dict:

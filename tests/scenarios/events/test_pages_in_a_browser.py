@@ -15,7 +15,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.scenarios.events.test_pages import neutralised
-from tests.staff.conftest import PASSWORD, People, password_hash  # noqa: F401  (the fixture)
+from tests.staff.conftest import PASSWORD, People
 
 pytest_plugins = ("tests.browser",)
 
@@ -41,7 +41,7 @@ def loaded_from(browser) -> set[str]:
 
 
 def test_the_public_page_runs_no_script_and_the_organisers_page_draws_both_charts(
-        app, client, clock, forum_organiser, finance, listing, fake_wechat, password_hash, live_server,  # noqa: F811
+        app, client, clock, forum_organiser, finance, listing, fake_wechat, password_hash, live_server,
         browser):
     shown = neutralised(app, client, clock, forum_organiser, finance, listing, fake_wechat)
     site = live_server.url

@@ -12,27 +12,15 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 from tests.orgs.conftest import audit_events
 from tests.scenarios.judicial.conftest import NANJING_COUNTY, court, defendant, open_case
-from tests.staff.conftest import PASSWORD, Browser, Page, People, password_hash  # noqa: F401  (the fixture)
+from tests.scenarios.portal import beside, sign_in, signed_in, typed
+from tests.staff.conftest import Page
 
 CASE_NO = "(2024)闽0627刑初123号"
-_INVALID = re.compile(r'<(label|div) class="field invalid"[^>]*>(.*?)</\1>', re.S)
 
 
-def beside(page: Page, name: str) -> str | None:
-    """The message a page shows beside the field ``name``, or None."""
-    for _, block in _INVALID.findall(page.html):
-        if f'name="{name}"' in block:
-            found = re.search(r'<em class="why">(.*?)</em>', block, re.S)
-            return found.group(1) if found else None
-    return None
-
-
-def typed(page: Page, form_id: str, name: str) -> str:
-    return page.form(form_id).field(name).get("value", "")
 
 
 def rows_of(page: Page) -> list[int]:
@@ -41,22 +29,7 @@ def rows_of(page: Page) -> list[int]:
     return [int(n) for n in re.findall(r'<tr data-case="(\d+)"', page.html)]
 
 
-@pytest.fixture
-def people(app, password_hash):  # noqa: F811  (password_hash is the imported fixture)
-    return People(app, password_hash)
 
-
-def signed_in(app, people, username: str, role: str, organisation_id: int) -> Browser:
-    people.make(username, role, organisation_id=organisation_id)
-    return sign_in(app, username)
-
-
-def sign_in(app, username: str) -> Browser:
-    """A fresh browser signed in at /org/login (a sign-in lasts hours: after days, one signs in again)."""
-    browser = Browser(app)
-    response = browser.sign_in(username, PASSWORD, area="org")
-    assert response.status_code == 302 and response.location == "/org/", response.location
-    return browser
 
 
 FORM = {"case_no": "2024闽0627刑初123号", "cause": "illegal_felling", "cause_note": "滥伐阔叶树 18.6493 立方米",

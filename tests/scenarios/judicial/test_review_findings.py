@@ -18,7 +18,6 @@ from scenarios.judicial import api as judicial_api
 from tests.miniprogram.test_concurrency import all_at_once
 from tests.scenarios.judicial.conftest import StaffApi, case_body, defendant, key, open_case
 from tests.scenarios.judicial.test_pages import sign_in  # noqa: F401
-from tests.scenarios.judicial.test_races import case_owing_the_last_tonne, deliver
 from tests.staff.conftest import Page, People, password_hash  # noqa: F401  (the fixture)
 
 TONNE = 1_000_000
