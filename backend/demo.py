@@ -158,8 +158,9 @@ def _people(session: Session, now: datetime, password_hash: str) -> list[str]:
 
 
 SCENARIO_DEMOS: list = []
-"""Each scenario's demo loader, ``load(session, now, certify) -> list[str]`` (what it made), registered by the
-scenario when the app starts; run after the core's demo and its people, and as idempotent."""
+"""Each scenario's demo loader, ``load(now, certify) -> list[str]`` (what it made), registered by the scenario
+when the app starts; run after the core's demo and its people, idempotent, each in its own units of work (one
+may compute outside a transaction first, as a footprint calculation does)."""
 
 
 def load_demo(now: datetime, certify) -> str:
@@ -169,5 +170,5 @@ def load_demo(now: datetime, certify) -> str:
         password_hash = passwords.hash_password(DEMO_PASSWORD)  # outside the transaction: argon2 takes a while
         atomic(lambda session: _people(session, now, password_hash))
     for load in SCENARIO_DEMOS:
-        batches += atomic(lambda session: load(session, now, certify))
+        batches += load(now, certify)
     return "demo data ready: " + ", ".join(batches)

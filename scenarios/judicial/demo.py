@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlmodel import Session
 
+from backend.db import atomic
 from backend.registry.models import Organisation
 from scenarios.judicial import schemas, service
 from scenarios.judicial.models import JudicialCase
@@ -19,7 +20,11 @@ CASE_NO = "(2024)川0129刑初123号"
 ACTOR = "operator:demo"
 
 
-def load(session: Session, now: datetime, certify) -> list[str]:  # noqa: ARG001 (the loaders' signature)
+def load(now: datetime, certify) -> list[str]:  # noqa: ARG001 (the loaders' signature: this one certifies nothing)
+    return atomic(lambda session: _load(session, now))
+
+
+def _load(session: Session, now: datetime) -> list[str]:
     court = session.execute(select(Organisation).where(Organisation.credit_code == COURT_CREDIT_CODE)).scalar_one()
     found = session.execute(select(JudicialCase).where(JudicialCase.org_id == court.id,
                                                        JudicialCase.case_no == CASE_NO)).scalar_one_or_none()
