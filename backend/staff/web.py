@@ -186,10 +186,14 @@ def new_account_from(form: Any) -> NewAccount:
 
 
 def field_errors(error: DomainError | None) -> dict[str, str]:
-    """{field: message} for a form to show beside each input."""
+    """{field: message} for a form to show beside each input: the first message a refusal gives for each field."""
     if error is None or not isinstance(error.details, list):
         return {}
-    return {item["field"]: item["message"] for item in error.details if isinstance(item, dict) and "field" in item}
+    found: dict[str, str] = {}
+    for item in error.details:
+        if isinstance(item, dict) and "field" in item:
+            found.setdefault(item["field"], item["message"])
+    return found
 
 
 def page_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:

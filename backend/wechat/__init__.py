@@ -97,6 +97,18 @@ def miniapp() -> MiniApp:
     return _wechat()._miniapp
 
 
+def code_response(scene: str, page: str):
+    """A 小程序码 opening ``page`` with ``scene``, as WeChat made it (JPEG, or PNG), for an organisation's people to
+    print: private, not cached by shared caches. The caller has checked the record it opens is theirs."""
+    from flask import make_response
+
+    image, mimetype = miniapp().mini_program_code(scene, page=page)
+    response = make_response(image)
+    response.mimetype = mimetype
+    response.cache_control.private = True
+    return response
+
+
 def pay() -> Pay:
     return _wechat()._pay
 

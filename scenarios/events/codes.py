@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from flask import Response, make_response
+from flask import Response
 
 from backend import wechat
 
@@ -12,9 +12,4 @@ EVENT_PAGE = "pages/events/event"  # the mini-program page the code opens
 
 
 def participant_code_image(event_id: int) -> Response:
-    """The 小程序码 as WeChat made it (JPEG or PNG), private to the organiser's people."""
-    image, mimetype = wechat.miniapp().mini_program_code(f"e={event_id}", page=EVENT_PAGE)
-    response = make_response(image)
-    response.mimetype = mimetype
-    response.cache_control.private = True
-    return response
+    return wechat.code_response(f"e={event_id}", EVENT_PAGE)

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-from backend.errors import DomainError
 from backend.http import refuse_nul, validation_error
 from scenarios.events import schemas
 
@@ -28,14 +27,3 @@ def event_in(form: Mapping[str, str]) -> schemas.EventIn:
         raise validation_error(error) from None
     refuse_nul(parsed.model_dump())
     return parsed
-
-
-def errors_by_field(error: DomainError | None) -> dict[str, str]:
-    """{form field: message}: the first message for each field the refusal names."""
-    if error is None or not isinstance(error.details, list):
-        return {}
-    found: dict[str, str] = {}
-    for item in error.details:
-        if isinstance(item, dict) and "field" in item:
-            found.setdefault(item["field"], item["message"])
-    return found

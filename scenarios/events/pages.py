@@ -32,7 +32,7 @@ from backend.footprint.tally import CATEGORY_NAMES
 from backend.http import Route, anchored, register
 from backend.staff.principal import Principal
 from backend.staff.roles import org_rank
-from backend.staff.web import page, page_blueprint
+from backend.staff.web import field_errors, page, page_blueprint
 from scenarios.events import codes, forms, rules, service
 from scenarios.events.models import KINDS
 from scenarios.events.neutrality import EVALUATION_LABELS
@@ -236,7 +236,7 @@ def new_event():
         org_id = acting_organisation(principal, ORGANISERS, "clerk", body.org_id)
         event_id = atomic(lambda s: service.create(s, now, org_id=org_id, actor=principal.actor, body=body).id)
     except DomainError as error:
-        return _event_form(error.status, error=error, errors=forms.errors_by_field(error), form=request.form)
+        return _event_form(error.status, error=error, errors=field_errors(error), form=request.form)
     flash("活动已记录；下一步：制定并公开碳中和计划 (event recorded: next, publish its plan)")
     return redirect(url_for("events_pages.event_page", event_id=event_id))
 

@@ -67,9 +67,5 @@ def _cell(value: Any) -> str:
 
 
 def claim_code_image(claim_code: str) -> Response:
-    """A 小程序码 that opens the payer's claim in the mini-program (scene c=<claim code>), as WeChat made it."""
-    image, mimetype = wechat.miniapp().mini_program_code(f"c={claim_code}", page=CLAIM_PAGE)
-    response = make_response(image)
-    response.mimetype = mimetype
-    response.cache_control.private = True
-    return response
+    """A 小程序码 that opens the payer's claim in the mini-program (scene c=<claim code>)."""
+    return wechat.code_response(f"c={claim_code}", CLAIM_PAGE)

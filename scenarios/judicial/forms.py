@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from backend.errors import DomainError, InvalidInput
 from backend.http import refuse_nul, validation_error
+from backend.staff.web import field_errors
 from scenarios.judicial import schemas
 
 PAYER_ROWS = 5
@@ -86,14 +87,6 @@ def _named_as_in_the_form(error: InvalidInput, rows: list[int]) -> InvalidInput:
 
 def errors_by_field(error: DomainError | None) -> dict[str, str]:
     """{form field: message}; a case number the court already registered is said beside the case number."""
-    if error is None:
-        return {}
-    if error.code == "case_exists":
+    if error is not None and error.code == "case_exists":
         return {"case_no": error.message}
-    if not isinstance(error.details, list):
-        return {}
-    found: dict[str, str] = {}
-    for item in error.details:
-        if isinstance(item, dict) and "field" in item:
-            found.setdefault(item["field"], item["message"])
-    return found
+    return field_errors(error)
