@@ -78,7 +78,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import redis
+import sqlalchemy.event
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from backend.cache import get_redis, get_redis_bytes, key
 
@@ -195,6 +197,31 @@ def enqueue(*jobs: tuple[str, dict[str, Any]]) -> bool:
         log.warning("jobs %s not queued: Redis unavailable: %s", [name for name, _ in jobs], error)
         return False
     return True
+
+
+def enqueue_after_commit(session: Session, *jobs: tuple[str, dict[str, Any]]) -> None:
+    """Queue jobs once ``session``'s transaction commits, never if it rolls back: for work a transaction decides
+    (a paid staff list's vouchers) that must not start before what it reads is there. If Redis is down then, the
+    record stays owed and its sweep queues it again (handler contract 2)."""
+    for name, _ in jobs:
+        if name not in HANDLERS:
+            raise KeyError(f"no job handler named {name!r}")
+    session.info.setdefault(_AFTER_COMMIT, []).extend(jobs)
+
+
+_AFTER_COMMIT = "jobs_after_commit"
+
+
+@sqlalchemy.event.listens_for(Session, "after_commit")
+def _enqueue_committed(session: Session) -> None:
+    owed = session.info.pop(_AFTER_COMMIT, None)
+    if owed:
+        enqueue(*owed)
+
+
+@sqlalchemy.event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
 
 
 # --- a worker ------------------------------------------------------------------------------------------------------

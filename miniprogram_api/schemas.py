@@ -36,6 +36,9 @@ class ProfileIn(Body):
     region: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="GB/T 2260 adcode")
     real_name: str | None = Field(default=None, min_length=1, max_length=50,
                                   description="printed on certificates, shown masked")
+    birth_year: int | None = Field(default=None, ge=1900, le=2100,
+                                   description="for the tree-planting duty's age only (never an ID number)")
+    sex: Literal["male", "female"] | None = Field(default=None, description="for the tree-planting duty's age only")
 
 
 def _one_of_quantity_or_footprint(schema: dict[str, Any]) -> None:
@@ -45,6 +48,8 @@ def _one_of_quantity_or_footprint(schema: dict[str, Any]) -> None:
 
 def _beneficiary_for_gifts_only(schema: dict[str, Any]) -> None:
     _one_of_quantity_or_footprint(schema)
+    schema["oneOf"].append({"required": ["tree_duty"],  # the rule prices a tree-duty order: no quantity
+                            "not": {"anyOf": [{"required": ["quantity_g"]}, {"required": ["footprint_id"]}]}})
     schema["if"] = {"properties": {"purpose": {"const": "gift"}}, "required": ["purpose"]}
     schema["then"] = {"required": ["beneficiary_name"], "properties": {"beneficiary_name": {"type": "string"}}}
     schema["else"] = {"not": {"required": ["beneficiary_name"]}}
@@ -65,6 +70,20 @@ class QuoteIn(Body):
 CLAIM_CODE = r"^[0-9A-TV-Za-tv-z]{4}[- ]?[0-9A-TV-Za-tv-z]{4}[- ]?[0-9A-TV-Za-tv-z]{4}$"
 
 
+class TreeDutyRef(BaseModel):
+    """A tree-duty order pays the region's duty threshold (tier duty) or tops up to its honour threshold (tier
+    honour), for the citizen or a family member (member_id); where the rule adds payments up over the year,
+    amount_fen pays a part. 409 tree_duty_done when the year is already discharged."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    year: int = Field(ge=2000, le=2100, description="the duty year: this year (Beijing time)")
+    region: str = Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 adcode whose rule applies")
+    tier: Literal["duty", "honour"] = "duty"
+    member_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="a family member (tree-duty/members)")
+    amount_fen: int | None = Field(default=None, ge=1, le=10_000_000,
+                                   description="a part payment, where the rule adds payments up")
+
+
 class OrderIn(QuoteIn):
     """Exactly one of quantity_g and footprint_id; beneficiary_name for a gift and only for a gift. One order may
     hold at most MP_MAX_RESERVED_G grams (400), and one user's unpaid orders are limited (429)."""
@@ -80,7 +99,10 @@ class OrderIn(QuoteIn):
     event_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
                                  description="purpose event: the event a participant offsets their trip to")
 
-    REFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("claim_code", "event_id")
+    tree_duty: TreeDutyRef | None = Field(default=None, description="purpose tree_duty: whose duty, which year "
+                                                                     "and region; the rule sets the amount")
+
+    REFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("claim_code", "event_id", "tree_duty")
     """The fields that name a scenario's record (backend.orders.purposes)."""
 
 
@@ -112,6 +134,8 @@ class ProfileOut(Out):
     avatar_url: str | None
     region: str | None
     real_name_masked: str | None
+    birth_year: int | None
+    sex: str | None
     has_unionid: bool
     holder: str
 
@@ -137,6 +161,8 @@ class ErasedOut(Out):
     names: int = Field(description="beneficiary names (and their commitment salts) blanked")
     gift_orders: int
     footprints: int
+    family_members: int = Field(default=0, description="tree-duty family members erased")
+    voucher_names: int = Field(default=0, description="tree-duty vouchers whose full name was blanked")
 
 
 class SavedFootprintOut(Out):

@@ -2,5 +2,8 @@
 
 from scenarios.events.models import Event, EventPurchase
 from scenarios.judicial.models import CaseDecision, CasePayer, CasePurchase, JudicialCase
+from scenarios.tree_duty.models import (DutyMember, DutyPayment, DutyRoster, DutyRosterEntry, DutyRule,
+                                        DutyVoucher)
 
-__all__ = ["CaseDecision", "CasePayer", "CasePurchase", "Event", "EventPurchase", "JudicialCase"]
+__all__ = ["CaseDecision", "CasePayer", "CasePurchase", "DutyMember", "DutyPayment", "DutyRoster", "DutyRosterEntry",
+           "DutyRule", "DutyVoucher", "Event", "EventPurchase", "JudicialCase"]

@@ -44,6 +44,8 @@ POLICY: dict[str, Rule] = {
     "transparency.consistency_proof": PUBLIC_DOCUMENT,
     "transparency.inclusion_proof": PUBLIC_DOCUMENT,
     "events_public_api.public_event": PUBLIC_DOCUMENT,
+    "tree_duty_public_api.list_rules": PUBLIC_DOCUMENT,
+    "tree_duty_public_api.rule_history": PUBLIC_DOCUMENT,
     "events_public_page.public_page": PUBLIC_DOCUMENT,  # a published event's page; a draft is a 404
     "footprint.calculate_household": PUBLIC,
     "footprint.calculate_travel": PUBLIC,
@@ -91,6 +93,10 @@ POLICY: dict[str, Rule] = {
     "mp_api.refund_order": Citizen(),
     "judicial_mp_api.claim": Citizen(),  # rate-limited per citizen: a claim code is 60 bits
     "events_mp_api.participant_event": PUBLIC,  # browsing needs no login; offsetting is an order
+    "tree_duty_mp_api.my_year": Citizen(),
+    "tree_duty_mp_api.list_members": Citizen(),
+    "tree_duty_mp_api.add_member": Citizen(),
+    "tree_duty_mp_api.remove_member": Citizen(),
 
     # --- operators (/api/admin/v1) ----------------------------------------------------------------------------------
     "admin_api.list_methodologies": Platform(READERS),
@@ -132,6 +138,10 @@ POLICY: dict[str, Rule] = {
     "admin_api.grant_platform_role": Platform(ACCOUNTS),
     "admin_api.revoke_platform_role": Platform(ACCOUNTS),
     "admin_api.reset_staff_totp": Platform(ACCOUNTS),
+    "tree_duty_admin_api.create_rule": Platform(REGISTRY),  # a reviewer changes the tree-duty rules
+    "tree_duty_admin_api.revise_rule": Platform(REGISTRY),
+    "tree_duty_admin_api.export_vouchers": Platform(READERS),  # for the greening committee
+    "tree_duty_admin_api.recognise_vouchers": Platform(REGISTRY),
     "admin_api.list_platform_invitations": Platform(AUDIT),
     "admin_api.invite_platform_staff": Platform(ACCOUNTS),
     "admin_api.revoke_platform_invitation": Platform(ACCOUNTS),

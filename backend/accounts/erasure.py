@@ -14,6 +14,7 @@ unpaid, paid-but-unfulfilled, refunding or operator-queued order, or credits kep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,10 @@ from backend.privacy.models import BeneficiaryName
 
 UNFINISHED = ("reserved", "paid", "refunding")
 ERASED = "erased"  # in place of a hash that could confirm a guessed name; no replay of the order can match it
+
+
+SCENARIO_ERASERS: list[Callable[[Session, datetime, int], dict[str, int]]] = []
+"""Scenarios that keep names tied to a citizen add their eraser here at init: it blanks them and says how many."""
 
 
 class ErasureRefused(Conflict):
@@ -62,11 +67,16 @@ def erase(session: Session, now: datetime, user_id: int) -> dict[str, Any]:
                             .values(beneficiary_name=None, request_hash=ERASED)).rowcount
     footprints = session.execute(delete(SavedFootprint).where(SavedFootprint.user_id == user.id)).rowcount
     region = user.region_adcode
+    extra: dict[str, int] = {}
     user.openid = f"erased:{user.id}"  # unique, and no WeChat login can ever produce it
     user.unionid, user.region_adcode, user.real_name = None, None, None
+    user.birth_year = user.sex = None
+    for erase_more in SCENARIO_ERASERS:  # names a scenario keeps for the person (a family member's …)
+        counts_more = erase_more(session, now, user.id)
+        extra.update(counts_more)
     user.nickname, user.avatar_url, user.erased_at = "", "", now
     session.add(user)
-    counts = {"names": names, "gift_orders": gifts, "footprints": footprints}
+    counts = {"names": names, "gift_orders": gifts, "footprints": footprints, **extra}
     audit.append(session, now, actor=user.holder, action="user.erase", object_type="mp_user", object_id=user.id,
                  after=counts)
     return {**counts, "previous_region": region}

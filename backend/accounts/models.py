@@ -23,6 +23,9 @@ class MiniUser(SQLModel, table=True):
     region_adcode: str | None = Field(default=None, max_length=6)
     real_name: str | None = Field(default=None, max_length=50)
     """Printed on the user's certificates (masked in public); optional."""
+    birth_year: int | None = None
+    sex: str | None = Field(default=None, max_length=6)
+    """``male`` / ``female``: with the birth year, only to judge the tree-planting duty's age (never an ID number)."""
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_login_at: datetime = Field(sa_type=UTCDateTime)
     erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

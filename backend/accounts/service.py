@@ -80,4 +80,5 @@ def update_profile(session: Session, now: datetime, user_id: int, changes: dict[
 def profile_view(user: MiniUser) -> dict[str, Any]:
     return {"id": user.id, "nickname": user.nickname, "avatar_url": user.avatar_url, "region": user.region_adcode,
             "real_name_masked": mask_name(user.real_name) if user.real_name else None,
+            "birth_year": user.birth_year, "sex": user.sex,
             "has_unionid": user.unionid is not None, "holder": user.holder}

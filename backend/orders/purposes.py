@@ -10,6 +10,9 @@ asks it three things, each inside the order's own transaction:
   in ``bind``: one lock order, no deadlock): still owed? (``NoLongerOwed``: the money goes back); it answers the
   retirement's reference and beneficiary;
 - ``after_retire``, once retired: the record's progress, and its document when complete.
+
+A scenario may price its orders (``prices_orders``: a tree-duty threshold is money, not grams), and may show a
+document of its own as an order's certificate (``document_for``: the voucher the payment earned).
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ class Bound:
 
 
 @dataclass(frozen=True)
+class Due:
+    """What a scenario that prices its orders (``prices_orders``) asks for: the amount, paid for ``shares`` equal
+    parts (a staff list's people). The credits are what each part's money buys, rounded down to the gram."""
+
+    amount_fen: int
+    shares: int = 1
+
+
+@dataclass(frozen=True)
 class Retiring:
     """What a paid order retires as: the retirement's reference and beneficiary."""
 
@@ -59,9 +71,16 @@ class Scenario(Protocol):
     """``bind`` caps a citizen's order at what the record still needs (a case's owed part): the citizen's limit
     on unpaid grams (MP_MAX_RESERVED_G) then gives way to it. False: the citizen's limits apply as to any order."""
 
+    prices_orders: bool
+    """The record fixes the order's money (a tree-duty threshold) through ``due``; the request gives no quantity."""
+
     def canonical(self, reference: dict[str, Any]) -> dict[str, Any]:
         """The reference as the scenario spells it (a code typed in lower case …): what the request hash covers,
         so that one order retried with the same record typed differently is the same order."""
+        ...
+
+    def due(self, session: Session, now: datetime, *, reference: dict[str, Any], buyer: str) -> Due:
+        """Only where ``prices_orders``: the amount the record asks for, under the lock ``bind`` takes."""
         ...
 
     def bind(self, session: Session, now: datetime, *, reference: dict[str, Any], buyer: str, listing_id: int,

@@ -197,8 +197,8 @@ def create(session: Session, now: datetime, *, user_id: int, idempotency_key: st
         return _replayed(existing, digest)
     if reference is not None and footprint_id is not None:
         raise InvalidInput("footprint_id", f"用途为 {purpose} 时按应付数量购买 (give quantity_g with purpose {purpose})")
-    priced = shop.quote(session, listing_id=listing_id, quantity_g=quantity_g, footprint_id=footprint_id,
-                        min_g=1 if reference is not None else shop.MIN_ORDER_G)
+    priced = _priced(session, now, purpose=purpose, reference=reference, buyer=user.holder, listing_id=listing_id,
+                     quantity_g=quantity_g, footprint_id=footprint_id)
     # A scenario whose record bounds what its orders may hold (a case's owed part) lifts the grams limit.
     _check_unpaid_limits(session, now, user_id, priced["quantity_g"],
                          field="quantity_g" if footprint_id is None else "footprint_id",
@@ -213,7 +213,7 @@ def create(session: Session, now: datetime, *, user_id: int, idempotency_key: st
 
 
 def create_for_organisation(session: Session, now: datetime, *, org_id: int, actor: str, channel: str,
-                            idempotency_key: str, listing_id: int, quantity_g: int, purpose: str,
+                            idempotency_key: str, listing_id: int, quantity_g: int | None, purpose: str,
                             reference: dict[str, Any] | None, ttl_seconds: int) -> Order:
     """An organisation's order, placed by one of its people (``actor``): paid offline by bank transfer, which a
     platform ``finance`` user records (``settle_offline``), or by WeChat Pay Native. Same key, same order."""
@@ -234,12 +234,26 @@ def create_for_organisation(session: Session, now: datetime, *, org_id: int, act
                                                    Order.idempotency_key == idempotency_key)).scalar_one_or_none()
     if existing is not None:
         return _replayed(existing, digest)
-    priced = shop.quote(session, listing_id=listing_id, quantity_g=quantity_g,
-                        min_g=1 if reference is not None else shop.MIN_ORDER_G)
+    priced = _priced(session, now, purpose=purpose, reference=reference, buyer=organisation.holder,
+                     listing_id=listing_id, quantity_g=quantity_g, footprint_id=None)
     return _reserve_and_record(
         session, now, buyer=organisation.holder, priced=priced, ttl_seconds=ttl_seconds, reference=reference,
         order=Order(org_id=org_id, placed_by=actor, idempotency_key=idempotency_key, request_hash=digest,
                     purpose=purpose, channel=channel))
+
+
+def _priced(session: Session, now: datetime, *, purpose: str, reference: dict[str, Any] | None, buyer: str,
+            listing_id: int, quantity_g: int | None, footprint_id: str | None) -> dict[str, Any]:
+    """The quote: for the quantity asked, or — where the scenario prices its orders — for the amount it asks."""
+    scenario = scenario_for(purpose) if reference is not None else None
+    if scenario is not None and scenario.prices_orders:
+        if quantity_g is not None:
+            raise InvalidInput("quantity_g", f"用途为 {purpose} 时金额由规则确定，不填数量 (the rule sets the amount: "
+                                             "give no quantity)")
+        due = scenario.due(session, now, reference=reference, buyer=buyer)
+        return shop.quote_amount(session, listing_id=listing_id, amount_fen=due.amount_fen, shares=due.shares)
+    return shop.quote(session, listing_id=listing_id, quantity_g=quantity_g, footprint_id=footprint_id,
+                      min_g=1 if reference is not None else shop.MIN_ORDER_G)
 
 
 def _replayed(existing: Order, digest: str) -> Order:
@@ -779,6 +793,9 @@ def record_refund_accepted(session: Session, order_no: str, refund_id: str) -> N
 def order_view(session: Session, order: Order, *, for_operator: bool = False) -> dict[str, Any]:
     """What the buyer sees (``under_review`` while an operator must act); ``for_operator`` adds why, and who."""
     certificate = certificate_of(session, order.retirement_id) if order.retirement_id else None
+    scenario = scenario_for(order.purpose) if order.purpose_ref is not None else None
+    if certificate is not None and hasattr(scenario, "document_for"):
+        certificate = scenario.document_for(session, order) or certificate
     view = {"order_no": order.order_no, "status": order.status, "purpose": order.purpose,
             "listing_id": order.listing_id, "batch_id": order.batch_id, "quantity_g": order.quantity_g,
             "price_fen_per_t": order.price_fen_per_t, "amount_fen": order.amount_fen,

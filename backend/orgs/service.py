@@ -38,7 +38,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, bool]] = {
 }
 KIND_LABELS = {"forest_farm": "林场", "cooperative": "合作社", "company": "企业", "government": "政府部门",
                "court": "人民法院", "procuratorate": "人民检察院", "event_organiser": "活动主办方",
-               "scenic_area": "景区", "ngo": "社会组织", "other": "其他"}
+               "scenic_area": "景区", "school": "学校", "ngo": "社会组织", "other": "其他"}
 STATUS_LABELS = {"applied": "审核中", "verified": "已认证", "rejected": "未通过", "suspended": "已暂停"}
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 _LANDLINE = re.compile(r"^0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?$")

@@ -12,7 +12,7 @@ from backend.dbtypes import UTCDateTime, one_of
 
 ECOSYSTEMS = ("forest", "bamboo", "grassland", "wetland")
 ORGANISATION_KINDS = ("forest_farm", "cooperative", "company", "government", "court", "procuratorate",
-                      "event_organiser", "scenic_area", "ngo", "other")
+                      "event_organiser", "scenic_area", "school", "ngo", "other")
 ORGANISATION_STATES = ("applied", "verified", "rejected", "suspended")
 """applied → verified (or rejected, and resubmitted); verified ⇄ suspended. Only a verified organisation acts."""
 PROJECT_STATES = ("draft", "submitted", "registered", "rejected", "suspended")

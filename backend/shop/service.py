@@ -124,6 +124,25 @@ def footprint_total(session: Session, footprint_id: str) -> int:
     return found.total_g
 
 
+def grams_for(amount_fen: int, price_fen_per_t: int, shares: int = 1) -> int:
+    """What ``amount_fen`` buys in ``shares`` equal parts, each rounded down to the gram: the buyer never gets a gram
+    more than was paid for (a threshold-priced order, where money is fixed and grams follow)."""
+    return shares * (amount_fen // shares * TONNE_G // price_fen_per_t)
+
+
+def quote_amount(session: Session, *, listing_id: int, amount_fen: int, shares: int = 1) -> dict[str, Any]:
+    """What a fixed amount buys from a listing (a scenario's price, purposes.Due)."""
+    listing = get_listing(session, listing_id, for_sale=True)
+    quantity_g = grams_for(amount_fen, listing.price_fen_per_t, shares)
+    if quantity_g < shares:
+        raise InvalidInput("listing_id", "该挂牌单价过高，所付金额买不到1克 (the price is too high for the amount)")
+    check_amount(quantity_g, "quantity_g")
+    view = listing_views(session, [listing])[0]
+    return {"listing_id": listing.id, "batch_id": listing.batch_id, "quantity_g": quantity_g,
+            "price_fen_per_t": listing.price_fen_per_t, "amount_fen": amount_fen,
+            "available_g": view["available_g"], "enough": view["available_g"] >= quantity_g, "footprint_id": None}
+
+
 def quote(session: Session, *, listing_id: int, quantity_g: int | None = None,
           footprint_id: str | None = None, min_g: int = MIN_ORDER_G) -> dict[str, Any]:
     """What a quantity (or a saved footprint) costs from a listing, and whether that much is on sale. ``min_g``:

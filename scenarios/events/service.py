@@ -212,6 +212,7 @@ class EventScenario:
     purpose = "event"
     reference_fields = ("event_id",)
     bounds_quantity = False  # a participant's trip is theirs to size: the citizen's own limits apply
+    prices_orders = False
 
     def canonical(self, reference: dict[str, Any]) -> dict[str, Any]:
         value = reference["event_id"]

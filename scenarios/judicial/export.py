@@ -4,16 +4,14 @@ scope the case themselves before calling here."""
 
 from __future__ import annotations
 
-import csv
-import io
+from datetime import datetime
 from typing import Any
 
-from datetime import datetime
-
-from flask import Response, make_response
+from flask import Response
 
 from backend import wechat
 from backend.access.scope import readable_organisations
+from backend.csvfile import csv_response
 from backend.db import read
 from backend.errors import NotFound
 from backend.registry.models import Organisation
@@ -47,23 +45,8 @@ def readable_summaries(principal: Principal, query: schemas.CaseListQuery,
 
 
 def cases_csv(rows: list[dict[str, Any]]) -> Response:
-    """Case summaries (service.summary_view) as CSV, UTF-8 with BOM so that Excel opens the Chinese right."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow([_cell(row[column]) for column in CSV_COLUMNS])
-    response = make_response("\ufeff" + buffer.getvalue())
-    response.mimetype = "text/csv"
-    response.headers["Content-Disposition"] = 'attachment; filename="cases.csv"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
-
-def _cell(value: Any) -> str:
-    """No cell starts a formula when a spreadsheet opens the file (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    """Case summaries (service.summary_view) as CSV."""
+    return csv_response(CSV_COLUMNS, ([row[column] for column in CSV_COLUMNS] for row in rows), "cases.csv")
 
 
 def claim_code_image(claim_code: str) -> Response:

@@ -372,6 +372,7 @@ class JudicialScenario:
     purpose = "judicial"
     reference_fields = ("claim_code",)
     bounds_quantity = True  # bind caps every order at what the case still owes
+    prices_orders = False
 
     def canonical(self, reference: dict[str, Any]) -> dict[str, Any]:
         return {"claim_code": normalise_claim_code(reference["claim_code"])}

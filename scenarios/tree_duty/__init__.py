@@ -1,0 +1,23 @@
+"""碳汇+全民义务植树: citizens (for themselves and their family) and organisations (for their staff) discharge the
+yearly tree-planting duty by buying credits, under their region's threshold rule, and receive vouchers that the
+greening committee recognises."""
+
+from flask import Flask
+
+from backend.accounts import erasure
+from backend.ledger import invariants as ledger_invariants
+from backend.orders import purposes
+
+
+def init_app(app: Flask) -> None:
+    from scenarios.tree_duty import api, service
+    from scenarios.tree_duty.invariants import check_tree_duty
+
+    purposes.register(service.TreeDutyScenario())
+    if check_tree_duty not in ledger_invariants.SCENARIO_CHECKS:
+        ledger_invariants.SCENARIO_CHECKS.append(check_tree_duty)
+    if service.erase_names not in erasure.SCENARIO_ERASERS:
+        erasure.SCENARIO_ERASERS.append(service.erase_names)
+    app.register_blueprint(api.mp_bp)
+    app.register_blueprint(api.public_bp)
+    app.register_blueprint(api.admin_bp)
