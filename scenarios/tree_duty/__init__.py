@@ -4,18 +4,21 @@ greening committee recognises."""
 
 from flask import Flask
 
+from backend import demo as core_demo
 from backend.accounts import erasure
 from backend.ledger import invariants as ledger_invariants
 from backend.orders import purposes
 
 
 def init_app(app: Flask) -> None:
-    from scenarios.tree_duty import api, service
+    from scenarios.tree_duty import api, demo, service
     from scenarios.tree_duty.invariants import check_tree_duty
 
     purposes.register(service.TreeDutyScenario())
     if check_tree_duty not in ledger_invariants.SCENARIO_CHECKS:
         ledger_invariants.SCENARIO_CHECKS.append(check_tree_duty)
+    if demo.load not in core_demo.SCENARIO_DEMOS:
+        core_demo.SCENARIO_DEMOS.append(demo.load)
     if service.erase_names not in erasure.SCENARIO_ERASERS:
         erasure.SCENARIO_ERASERS.append(service.erase_names)
     app.register_blueprint(api.mp_bp)

@@ -260,13 +260,18 @@ def _whole(value: Any, field: str) -> int:
 
 # --- views -------------------------------------------------------------------------------------------------------
 
-def voucher_view(voucher: DutyVoucher, certificate: Certificate) -> dict[str, Any]:
-    return {"certificate_no": certificate.number, "tier": voucher.tier, "year": voucher.year, "trees": voucher.trees,
+def voucher_view(voucher: DutyVoucher, certificate: Certificate, *, for_owner: bool = False) -> dict[str, Any]:
+    """``for_owner`` adds the opening of the voucher's name commitment (as a citizen's own certificates do)."""
+    view = {"certificate_no": certificate.number, "tier": voucher.tier, "year": voucher.year, "trees": voucher.trees,
             "region": voucher.region, "amount_fen": voucher.amount_fen, "quantity_g": voucher.quantity_g,
             "rule": {"key": certificate.payload["record"]["rule"]["key"],
                      "version": certificate.payload["record"]["rule"]["version"]},
             "name_masked": certificate.payload["beneficiary"]["masked"], "issued_at": voucher.issued_at.isoformat(),
             "recognised": voucher.recognised_at is not None, "verify_url": f"/v/{certificate.number}"}
+    if for_owner:
+        view["name_proof"] = ({"name": voucher.full_name, "salt": voucher.name_salt, "hash": "sha256(salt:name)"}
+                              if voucher.full_name and voucher.name_salt else None)
+    return view
 
 
 def year_view(session: Session, now: datetime, *, user_id: int, year: int, region: str | None,
@@ -288,7 +293,7 @@ def year_view(session: Session, now: datetime, *, user_id: int, year: int, regio
     of_age = rules.of_duty_age(rule, year, person.birth_year, person.sex) if known else None
     paid = payments(session, person.key, year)
     standing = rules.standing(rule, [p.order.amount_fen for p in paid], of_age=of_age is not False)
-    vouchers = [voucher_view(v, c) for v, c in vouchers_of(session, person.key, year)]
+    vouchers = [voucher_view(v, c, for_owner=True) for v, c in vouchers_of(session, person.key, year)]
     offers = {}
     if year == day.year and known:
         for tier in TIERS:
