@@ -85,7 +85,8 @@ class TreeDutyRef(BaseModel):
 
 
 class OrderIn(QuoteIn):
-    """Exactly one of quantity_g and footprint_id; beneficiary_name for a gift and only for a gift. One order may
+    """Exactly one of quantity_g and footprint_id — neither for purpose tree_duty, whose rule sets the amount (the
+    credits are what it buys, rounded down to the gram); beneficiary_name for a gift and only for a gift. One order may
     hold at most MP_MAX_RESERVED_G grams (400), and one user's unpaid orders are limited (429)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
