@@ -91,8 +91,9 @@ def issue(session: Session, now: datetime, certify, *, person: Person, year: int
     ]
     statement = (f"兹证明：{masked} 以购买并注销林草碳汇的方式履行 {year} 年度全民义务植树义务，按{rule.name}折算规则"
                  f"折合植树 {trees} 株。" if tier == "duty" else
-                 f"兹证明：{masked} 于 {year} 年度购买并注销林草碳汇，按{rule.name}折算规则折合植树 {trees} 株，"
-                 "特发此荣誉凭证。")
+                 f"兹证明：{masked} 于 {year} 年度购买并注销林草碳汇，按{rule.name}折算规则折合植树 {trees} 株"
+                 # In duty age, the honour threshold includes the duty: the committee may recognise the year on it.
+                 + (f"（含本年度义务植树尽责 {rule.duty_trees} 株）" if of_age else "") + "，特发此荣誉凭证。")
     statement += "本凭证为购买碳汇凭证，供绿化委员会办公室认定尽责；所列碳汇不得再转让或重复使用。"
     content = {
         "title": title, "title_en": title_en, "statement": statement,
