@@ -241,7 +241,7 @@ MP_ROUTES = [
     Route("POST", "/tree-duty/members", add_member, "Add a family member (name, birth year, sex; never an ID number)",
           body=schemas.MemberIn, status=201, tags=("tree_duty",), response=schemas.MemberOut, errors=(409,)),
     Route("DELETE", "/tree-duty/members/<int:member_id>", remove_member, "Remove a family member who has no payments",
-          tags=("tree_duty",), errors=(404, 409)),
+          tags=("tree_duty",), response=schemas.RemovedOut, errors=(404, 409)),
 ]
 PUBLIC_ROUTES = [
     Route("GET", "/tree-duty/rules", list_rules, "The regions' tree-duty rules (thresholds, ages, sources)",

@@ -219,3 +219,7 @@ class RosterOut(Out):
     archive: Json = Field(description="the ZIP of PDFs: {status: null | requested | ready, done, total, ready_at}")
     orders: list[RosterOrder]
     quote: RosterQuote | None
+
+
+class RemovedOut(Out):
+    removed: bool
