@@ -346,7 +346,7 @@ def _build_document(app: Flask) -> dict[str, Any]:
     rules = {rule.endpoint: rule for rule in app.url_map.iter_rules()}
     wanted: set[tuple[type[BaseModel], str]] = set()
     for route, _ in entries:
-        wanted.update((m, "validation") for m in (route.body, route.query, route.form) if m is not None)
+        wanted.update((m, "validation") for m in (route.body, route.query) if m is not None)
         wanted.update((m, "serialization") for m in (route.response,) if m is not None)
         wanted.update((m, "serialization") for _, m in route.responses.values())
     # Two models may share a name (admin's and the public ProjectQuery): pydantic gives each its own schema
@@ -423,11 +423,13 @@ def _build_document(app: Flask) -> dict[str, Any]:
         if route.body is not None:
             operation["requestBody"] = {"required": route.parse, "content": {"application/json": {
                 "schema": ref(route.body, "validation")}}}
-        if route.form is not None:
-            files = {"type": "object", "required": list(route.files),
-                     "properties": {name: {"type": "string", "format": "binary"} for name in route.files}}
-            operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {
-                "schema": {"allOf": [ref(route.form, "validation"), files]}}}}
+        if route.form is not None:  # one object: the form's text fields and its file parts side by side
+            fields = route.form.model_json_schema(mode="validation", schema_generator=_RequestSchemas)
+            form_schema = {"type": "object", "additionalProperties": False,
+                           "required": [*fields.get("required", ()), *route.files],
+                           "properties": {**fields["properties"],
+                                          **{name: {"type": "string", "format": "binary"} for name in route.files}}}
+            operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": form_schema}}}
         path = re.sub(r"<(?:[^<>]+:)?(\w+)>", r"{\1}", url_rule.rule)
         paths.setdefault(path, {})[route.method.lower()] = operation
     security = {"personalToken": {"type": "http", "scheme": "bearer",
