@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from flask import Response, make_response
+from flask import Response, make_response, stream_with_context
 
 
 def cell(value: Any) -> str:
@@ -28,6 +28,28 @@ def csv_text(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 def csv_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) -> Response:
     response = make_response(csv_text(columns, rows))
     response.mimetype = "text/csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def csv_stream(columns: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) -> Response:
+    """As ``csv_response``, for lists too long to hold as one string: ``rows`` is read as the body is sent (a
+    generator that pages through the database), within the request's context."""
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")
+        writer.writerow(columns)
+        for number, row in enumerate(rows, start=1):
+            writer.writerow([cell(value) for value in row])
+            if number % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = Response(stream_with_context(lines()), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response

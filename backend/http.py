@@ -67,6 +67,11 @@ class Route:
     parse: bool = True
     # Other request headers it reads: name → (required, JSON schema, description)
     headers: Mapping[str, tuple[bool, Mapping[str, Any], str]] = field(default_factory=dict)
+    # A multipart/form-data body (an uploaded file): ``form`` validates its text fields as a query string is
+    # validated, ``files`` names its file parts (the handler reads them from request.files); ``max_body`` bounds
+    # the whole request, refused naming the first file part.
+    form: type[BaseModel] | None = None
+    files: tuple[str, ...] = ()
     # Responses that are not the JSON error envelope (a payment notification is answered as WeChat expects):
     # status → (description, model)
     responses: Mapping[int, tuple[str, type[BaseModel]]] = field(default_factory=dict)
@@ -170,6 +175,19 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
     return parsed
 
 
+def parse_form(model: type[BaseModel], max_bytes: int, too_large: str) -> BaseModel:
+    """A multipart form's text fields (lax, as a query string: "true" is a boolean); the request is refused before
+    it is read when larger than ``max_bytes``, naming the field ``too_large``."""
+    if (request.content_length or 0) > max_bytes:
+        raise InvalidInput(too_large, f"上传内容过大 (larger than {max_bytes // 1024 // 1024} MB)")
+    try:
+        parsed = model.model_validate(request.form.to_dict())
+    except ValidationError as error:
+        raise validation_error(error) from None
+    refuse_nul(parsed.model_dump())
+    return parsed
+
+
 def _make_view(route: Route) -> Callable[..., Any]:
     def view(**path_args: Any):
         if route.rate_limit is not None:  # counted before the body is read: a bad body costs an allowance too
@@ -183,6 +201,8 @@ def _make_view(route: Route) -> Callable[..., Any]:
             kwargs["body"] = parse_body(route.body, route.max_body)
         if route.parse and route.query is not None:
             kwargs["query"] = parse_query(route.query)
+        if route.parse and route.form is not None:
+            kwargs["form"] = parse_form(route.form, route.max_body, route.files[0] if route.files else "body")
         result = route.view(**kwargs)
         if isinstance(result, tuple) or hasattr(result, "status_code"):
             return result
@@ -267,7 +287,7 @@ def _error_statuses(route: Route, rule: Any, has_path_params: bool) -> set[int]:
     """The error statuses a route can answer: from what it parses, how it authenticates, whether its path names a
     record, its rate limit — and what its table entry adds (``errors``)."""
     codes = set(route.errors)
-    if route.body is not None or route.query is not None or route.idempotent:
+    if route.body is not None or route.query is not None or route.form is not None or route.idempotent:
         codes.add(400)
     if isinstance(rule, Citizen):
         codes |= {401, 503}  # sessions live in Redis: 503 when it is unreachable
@@ -403,6 +423,13 @@ def _build_document(app: Flask) -> dict[str, Any]:
         if route.body is not None:
             operation["requestBody"] = {"required": route.parse, "content": {"application/json": {
                 "schema": ref(route.body, "validation")}}}
+        if route.form is not None:  # one object: the form's text fields and its file parts side by side
+            fields = route.form.model_json_schema(mode="validation", schema_generator=_RequestSchemas)
+            form_schema = {"type": "object", "additionalProperties": False,
+                           "required": [*fields.get("required", ()), *route.files],
+                           "properties": {**fields["properties"],
+                                          **{name: {"type": "string", "format": "binary"} for name in route.files}}}
+            operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": form_schema}}}
         path = re.sub(r"<(?:[^<>]+:)?(\w+)>", r"{\1}", url_rule.rule)
         paths.setdefault(path, {})[route.method.lower()] = operation
     security = {"personalToken": {"type": "http", "scheme": "bearer",

@@ -21,6 +21,7 @@ ACCOUNTS = ()  # admin alone
 AUDIT = ("auditor",)
 COURTS = ("court", "procuratorate")
 ORGANISERS = tuple(kind for kind in ORGANISATION_KINDS if kind not in COURTS)  # who may hold an event
+PAYERS = ORGANISATION_KINDS  # every organisation has staff who owe the tree-planting duty
 
 PUBLIC = Public()
 PUBLIC_DOCUMENT = Public("published: registry, certificates, log, factors")
@@ -184,6 +185,17 @@ POLICY: dict[str, Rule] = {
     "events_org_api.order_qr": OrgKind("viewer", ORGANISERS, acting=False),
     "events_org_api.participant_code": OrgKind("viewer", ORGANISERS, acting=False),
 
+    # --- any organisation: its staff's tree-planting duty (/api/org/v1/tree-duty; the handler scopes each list) ------
+    "tree_duty_org_api.upload_roster": OrgKind("clerk", PAYERS),
+    "tree_duty_org_api.list_rosters": OrgKind("viewer", PAYERS, READERS, acting=False),
+    "tree_duty_org_api.get_roster": OrgKind("viewer", PAYERS, READERS, acting=False),
+    "tree_duty_org_api.place_roster_order": OrgKind("clerk", PAYERS),
+    "tree_duty_org_api.get_roster_order": OrgKind("viewer", PAYERS, acting=False),
+    "tree_duty_org_api.roster_order_qr": OrgKind("viewer", PAYERS, acting=False),
+    "tree_duty_org_api.roster_vouchers_csv": OrgKind("viewer", PAYERS, READERS, acting=False),
+    "tree_duty_org_api.request_vouchers_zip": OrgKind("viewer", PAYERS, READERS, acting=False),  # builds a file
+    "tree_duty_org_api.roster_vouchers_zip": OrgKind("viewer", PAYERS, READERS, acting=False),
+
     # --- pages: signing in, one's own account ------------------------------------------------------------------------
     "staff_pages.static": PUBLIC,
     "staff_pages.sign_in": Public("throttled per account and address; CSRF-protected"),
@@ -223,4 +235,14 @@ POLICY: dict[str, Rule] = {
     "events_pages.event_page": OrgKind("viewer", ORGANISERS, READERS, acting=False),
     "events_pages.participant_code": OrgKind("viewer", ORGANISERS, acting=False),
     "events_pages.new_event": OrgKind("clerk", ORGANISERS),
+
+    # --- pages: an organisation's staff lists (/org/tree-duty; the handler scopes each list, as the JSON does) -------
+    "tree_duty_pages.list_rosters": OrgKind("viewer", PAYERS, READERS, acting=False),
+    "tree_duty_pages.upload": OrgKind("clerk", PAYERS),
+    "tree_duty_pages.roster_page": OrgKind("viewer", PAYERS, READERS, acting=False),
+    "tree_duty_pages.pay": OrgKind("clerk", PAYERS),
+    "tree_duty_pages.order_qr": OrgKind("viewer", PAYERS, acting=False),
+    "tree_duty_pages.vouchers_csv": OrgKind("viewer", PAYERS, READERS, acting=False),
+    "tree_duty_pages.request_zip": OrgKind("viewer", PAYERS, READERS, acting=False),
+    "tree_duty_pages.vouchers_zip": OrgKind("viewer", PAYERS, READERS, acting=False),
 }

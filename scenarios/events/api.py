@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from sqlalchemy import select
 
-from backend import certificates, wechat
+from backend import certificates
 from backend.access.identity import staff_principal
 from backend.access.scope import acting_organisation, check_record, readable_organisations
 from backend.db import atomic, read
@@ -19,7 +19,7 @@ from backend.footprint import service as footprint
 from backend.footprint.calculators import event as event_calculator
 from backend.http import Route, anchored, idempotency_key, register, validation_error
 from backend.orders import service as orders
-from backend.orders import workflow
+from backend.orders import organisation as organisation_orders
 from backend.orders.models import Order
 from backend.orders.schemas import OperatorOrderOut
 from backend.schemas import Items
@@ -122,22 +122,11 @@ def put_final(event_id: int, body: schemas.FinalIn):
 def place_order(event_id: int, body: schemas.EventOrderIn):
     """The organiser offsets the event: offline (bank transfer, which finance records:
     POST /api/admin/v1/orders/<order_no>/offline-payment) or WeChat Pay Native (a QR to scan from a PC)."""
-    principal, key, now = staff_principal(), idempotency_key(), _now()
-    if body.payment == "native":  # the order in its own unit of work, then the prepay outside any
-        event = read(lambda s: _event_of_mine(s, event_id, "clerk"))
-        return workflow.place_for_organisation(
-            wechat.pay(), current_app.config["CLOCK"], org_id=event.org_id, actor=principal.actor, channel="native",
-            idempotency_key=key, listing_id=body.listing_id, quantity_g=body.quantity_g, purpose="event",
-            reference={"event_id": event_id}, ttl_seconds=current_app.config["RESERVATION_TTL_SECONDS"])
-
-    def act(s):
-        event = _event_of_mine(s, event_id, "clerk")
-        order = orders.create_for_organisation(
-            s, now, org_id=event.org_id, actor=principal.actor, channel="offline", idempotency_key=key,
-            listing_id=body.listing_id, quantity_g=body.quantity_g, purpose="event", reference={"event_id": event_id},
-            ttl_seconds=current_app.config["OFFLINE_ORDER_TTL_SECONDS"])
-        return orders.order_view(s, order, for_operator=True)
-    return atomic(act)
+    principal = staff_principal()
+    event = read(lambda s: _event_of_mine(s, event_id, "clerk"))
+    return organisation_orders.place(org_id=event.org_id, actor=principal.actor, payment=body.payment,
+                                     idempotency_key=idempotency_key(), listing_id=body.listing_id, quantity_g=body.quantity_g, purpose="event",
+                                     reference={"event_id": event_id})
 
 
 def withdraw_order(event_id: int, order_no: str):
@@ -158,24 +147,14 @@ def get_order(event_id: int, order_no: str):
     WeChat Pay first (at most once per MP_ORDER_QUERY_INTERVAL_SECONDS)."""
     event = read(lambda s: _event_of_mine(s, event_id, "viewer", acting=False))
     _check_order_is_the_events(event_id, order_no)
-    return workflow.organisation_order_status(
-        wechat.pay(), current_app.config["CLOCK"], certificates.certify(), order_no=order_no, org_id=event.org_id,
-        query_interval_seconds=current_app.config["MP_ORDER_QUERY_INTERVAL_SECONDS"])
+    return organisation_orders.status(org_id=event.org_id, order_no=order_no)
 
 
 def order_qr(event_id: int, order_no: str):
     """The Native order's code_url as a QR code (PNG), to scan with WeChat from the PC screen."""
-    from flask import make_response
-
     event = read(lambda s: _event_of_mine(s, event_id, "viewer", acting=False))
     _check_order_is_the_events(event_id, order_no)
-    order = read(lambda s: orders.get_order(s, order_no))
-    if order.org_id != event.org_id or order.channel != "native" or order.status != "reserved" or not order.prepay_id:
-        raise NotFound("无可扫码支付的订单 (no Native order to pay)")
-    response = make_response(workflow.native_qr_png(order.prepay_id))
-    response.mimetype = "image/png"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return organisation_orders.qr_png(org_id=event.org_id, order_no=order_no)
 
 
 def _check_order_is_the_events(event_id: int, order_no: str) -> None:

@@ -11,7 +11,7 @@ from backend.orders import purposes
 
 
 def init_app(app: Flask) -> None:
-    from scenarios.tree_duty import api, demo, service
+    from scenarios.tree_duty import api, demo, downloads, issuing, pages, service  # noqa: F401  (jobs: downloads)
     from scenarios.tree_duty.invariants import check_tree_duty
 
     purposes.register(service.TreeDutyScenario())
@@ -24,3 +24,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.mp_bp)
     app.register_blueprint(api.public_bp)
     app.register_blueprint(api.admin_bp)
+    app.register_blueprint(api.org_bp)
+    app.register_blueprint(pages.bp)
+    app.cli.add_command(issuing.cli)

@@ -22,6 +22,9 @@ ROSTER_STATES = ("checked", "paid", "issued")
 vouchers are being issued by a job) → issued (a voucher for every person it pays for)."""
 
 
+ARCHIVE_STATES = ("requested", "ready")
+
+
 class DutyRule(SQLModel, table=True):
     """One version of a region's rule for one period. A reviewer's change writes the next version of the same
     ``key``; the old version stays, as the vouchers issued under it say."""
@@ -88,7 +91,8 @@ class DutyRoster(SQLModel, table=True):
     """An organisation's staff list for one year, as uploaded and checked; paid for by one order."""
 
     __tablename__ = "tree_duty_roster"
-    __table_args__ = (one_of("status", ROSTER_STATES, "ck_tree_duty_roster_status"),)
+    __table_args__ = (one_of("status", ROSTER_STATES, "ck_tree_duty_roster_status"),
+                      one_of("archive_status", ARCHIVE_STATES, "ck_tree_duty_roster_archive_status"))
 
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organisation.id", index=True)
@@ -110,6 +114,15 @@ class DutyRoster(SQLModel, table=True):
     uploaded_by: str = Field(max_length=128)
     uploaded_at: datetime = Field(sa_type=UTCDateTime)
     issued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    progressed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When it was paid or the issuing job last issued a chunk: a paid list that has not moved for a while is
+    queued again (the queue is Redis, which may lose a job; the database says what is still owed)."""
+    archive_status: str | None = Field(default=None, max_length=10)
+    """The ZIP of its vouchers' PDFs: None (not asked for), requested (a job builds it), ready (on disk)."""
+    archive_done: int = 0
+    """PDFs written into the ZIP so far (the archive job's progress)."""
+    archive_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    archive_ready_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class DutyRosterEntry(SQLModel, table=True):

@@ -155,3 +155,75 @@ class RemovedOut(Out):
 class RecognisedOut(Out):
     recognised: int
     already: int
+
+
+# --- organisations' staff lists (/api/org/v1/tree-duty/rosters) -----------------------------------------------------
+
+class RosterUploadForm(Query):
+    """The upload's text fields (multipart/form-data, beside the file part ``file``)."""
+
+    region: Region | None = Field(default=None, description="whose rule; the organisation's region when absent")
+    include_outside_age: bool = Field(default=False, description="pay for listed people outside duty age too "
+                                                                 "(they receive honour vouchers)")
+    org_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="the organisation, for someone acting "
+                                                                          "for more than one")
+
+
+class RosterListQuery(Query):
+    org_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+
+
+class RosterQuery(Query):
+    listing_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="quote the list from this listing")
+
+
+class RosterOrderIn(Body):
+    listing_id: int = Field(ge=1, le=MAX_ID)
+    payment: Literal["offline", "native"]
+
+
+class RosterQuote(Out):
+    listing_id: int
+    amount_fen: int
+    persons: int
+    grams: int = Field(description="what the amount buys: per person rounded down to the gram, times persons")
+    grams_per_person: int
+    price_fen_per_t: int
+    available_g: int
+    enough: bool
+
+
+class RosterOrder(Out):
+    order_no: str
+    status: str
+    channel: str
+    amount_fen: int
+    quantity_g: int
+
+
+class RosterOut(Out):
+    id: int
+    org_id: int
+    year: int
+    region: str
+    filename: str
+    status: Literal["checked", "paid", "issued"]
+    include_outside_age: bool
+    persons: int = Field(description="how many people the order pays for")
+    amount_fen: int
+    rule: RuleOut
+    report: Json = Field(description="rows, accepted, persons, problems [{line, field, message}], duplicates "
+                                     "[{line, staff_no, first_line | roster_id}], outside_age [{line, name, age}] "
+                                     "(each list capped at 1,000, with its *_count)")
+    uploaded_by: str
+    uploaded_at: str
+    payable: bool
+    progress: Json = Field(description="{issued, persons}: the vouchers issued so far")
+    issued_at: str | None
+    archive: Json = Field(description="the ZIP of PDFs: {status: null | requested | ready, done, total, ready_at}")
+    orders: list[RosterOrder]
+    quote: RosterQuote | None
+
+
+class RemovedOut(Out):
+    removed: bool

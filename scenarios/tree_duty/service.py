@@ -143,6 +143,8 @@ class TreeDutyScenario:
             roster = _roster_of(session, ref["roster_id"], buyer)
             if roster.status != "checked":
                 raise Conflict("该名单已付款 (this staff list is already paid)", code="roster_paid")
+            if roster.persons == 0:
+                raise Conflict("名单中没有需要尽责的人员，不能下单 (the list pays for nobody)", code="roster_empty")
             pending = _pending(session, now, f"roster:{roster.id}", roster.year)
             if pending is not None:
                 raise Conflict(f"该名单已有待支付订单 {pending.order_no} (the list has an unpaid order)",
@@ -202,7 +204,7 @@ class TreeDutyScenario:
         rule = session.get(DutyRule, payment.rule_id)  # the version the buyer was quoted: it decides this payment
         if payment.person.startswith("roster:"):
             roster = session.get(DutyRoster, int(payment.person.split(":")[1]))
-            roster.status, roster.order_id = "paid", order.id
+            roster.status, roster.order_id, roster.progressed_at = "paid", order.id, now
             session.add(roster)
             jobs.enqueue_after_commit(session, (ISSUE_JOB, {"roster_id": roster.id}))
             return
