@@ -13,9 +13,14 @@ kind, so a new kind of document needs no code here.
 from __future__ import annotations
 
 import functools
+import inspect
 import io
+import json
 import re
+import sys
+from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,6 +32,7 @@ from PIL import Image, ImageDraw
 from qrcode.exceptions import DataOverflowError
 
 from backend.certificates import wording
+from backend.certificates import fonts
 from backend.certificates.fonts import face, pil_font
 
 # A certificate's verify URL (compact JWS claims, see service.signed_claims: one serial range, or the span of
@@ -309,6 +315,20 @@ _REVOKED_DOCUMENT_STATEMENT = ("本文件已撤销，不再证明下列事项；
 _ITEM_COLUMNS = (("证书编号 No.", 82), ("项目与批次 Project, batch · vintage", 190), ("序列号 Serials", 125),
                  ("数量 Quantity", _CONTENT_WIDTH - 397))
 _PDF_GREEN, _PDF_GREY, _PDF_INK, _PDF_RED = (28, 94, 62), (110, 110, 110), (25, 25, 25), (204, 32, 32)
+
+
+@functools.cache
+def _drawn_text() -> str:
+    """Every character this module and its wording could print besides a card's own: their source text."""
+    return inspect.getsource(sys.modules[__name__]) + inspect.getsource(wording)
+
+
+def font_for_many(cards: Iterable[dict[str, Any]], directory: Path) -> str:
+    """A font file cut to what certificate_pdf can draw for these cards (fonts.subset_file), for drawing many."""
+    chars = set(_drawn_text())
+    for card in cards:
+        chars.update(json.dumps(card, ensure_ascii=False))
+    return fonts.subset_file("".join(chars), directory)
 
 
 def certificate_pdf(card: dict[str, Any], url: str, *, font_path: str | None = None,

@@ -225,5 +225,3 @@ class RosterOut(Out):
     quote: RosterQuote | None
 
 
-class RemovedOut(Out):
-    removed: bool
