@@ -74,11 +74,10 @@ EXPLAINED_REJECTIONS = {
     "transparency.get_entries": "end must not be before start, and start must be within the log",
     "transparency.consistency_proof": "both sizes must be sizes the log has had, first ≤ second",
     "transparency.inclusion_proof": "tree_size must be a size the log has had that includes the certificate",
-    **{f"footprint.calculate_{name}": "regions must be GB/T 2260 divisions (airports known IATA codes, dates in a "
-                                      "rule's period); a factor_set must exist"
-       for name in ("household", "travel", "lifestyle", "trip", "event", "judicial", "tree_duty")},
-    **{f"footprint.{name}": "factor_set must name a loaded set" for name in ("list_factors", "list_species",
-                                                                             "list_duty_rules")},
+    **{f"footprint.calculate_{name}": "regions must be GB/T 2260 divisions (airports known IATA codes); a "
+                                      "factor_set must exist"
+       for name in ("household", "travel", "lifestyle", "trip", "event", "judicial")},
+    **{f"footprint.{name}": "factor_set must name a loaded set" for name in ("list_factors", "list_species")},
     **{name: "note must be printable text (no control or unassigned characters, Python's str.isprintable): a "
              "Unicode property JSON Schema's regular expressions cannot name portably"
        for name in ("admin_api.invite_platform_staff", "org_api.invite_member")},
