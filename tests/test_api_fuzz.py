@@ -88,6 +88,12 @@ EXPLAINED_REJECTIONS = {
     "events_org_api.create_event": "venue_region must be a county in GB/T 2260, ends_on not before starts_on",
     **{f"events_org_api.{name}": "calculation must be a body the event calculator accepts (regions in GB/T 2260, "
                                  "the stage of the route)" for name in ("put_plan", "put_final")},
+    "tree_duty_mp_api.my_year": "the region (given or the profile's) must have a tree-duty rule in force",
+    "tree_duty_mp_api.add_member": "birth_year must not be after this year (the schema's bound is fixed)",
+    **{f"tree_duty_admin_api.{name}": "region must be a GB/T 2260 division; dates within 1981-12-13..2099-12-31 "
+                                      "(JSON Schema puts no bounds on format date) and ordered; honour above duty; "
+                                      "ages ordered"
+       for name in ("create_rule", "revise_rule")},
 }
 
 

@@ -148,6 +148,10 @@ class MemberOut(Out):
     sex: str
 
 
+class RemovedOut(Out):
+    removed: bool
+
+
 class RecognisedOut(Out):
     recognised: int
     already: int
