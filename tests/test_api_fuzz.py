@@ -66,7 +66,8 @@ EXPLAINED_REJECTIONS = {
     "org_signup.apply": "credit_code check character, adcode in GB/T 2260, username free and well-formed, a strong "
                         "enough password",
     "org_api.resubmit": "adcode must be a GB/T 2260 division",
-    "mp_api.update_me": "region must be a GB/T 2260 division; nickname and real_name pass WeChat's content check",
+    "mp_api.update_me": "region must be a GB/T 2260 division, birth_year not after this year; nickname and "
+                        "real_name pass WeChat's content check",
     "mp_api.login": "the code must be one WeChat issued (the fake WeChat refuses unknown codes, as WeChat does)",
     "mp_api.save_footprint": "calculation_id must name a stored calculation",
     "mp_api.make_quote": "footprint_id must name a stored calculation; one order holds at most MP_MAX_RESERVED_G",

@@ -102,8 +102,8 @@ RULE_CHECKS = ("400 naming the field unless: region is a GB/T 2260 division; dat
                "rule_period_overlap when the period overlaps another rule of the same region.")
 MP_ROUTES = [
     Route("GET", "/tree-duty", my_year, "My tree-planting duty for a year: rule, duty age, paid, trees, status, "
-          "vouchers", query=schemas.YearQuery, tags=("tree_duty",), response=schemas.YearOut,
-          description=NEEDS_A_RULE),
+          "vouchers", query=schemas.YearQuery, tags=("tree_duty",), response=schemas.YearOut, errors=(404,),
+          description=NEEDS_A_RULE + " member_id must be one of my family members (404 otherwise)."),
     Route("GET", "/tree-duty/members", list_members, "The family members I discharge the duty for",
           tags=("tree_duty",), response=Items[schemas.MemberOut]),
     Route("POST", "/tree-duty/members", add_member, "Add a family member (name, birth year, sex; never an ID number)",
