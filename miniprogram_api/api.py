@@ -15,6 +15,7 @@ from backend.accounts import sessions
 from backend.db import atomic, read
 from backend.errors import InvalidInput, Unauthorized
 from backend.certificates.api import NUMBER
+from backend.clock import beijing_date
 from backend.http import Route, anchored, register
 from backend.orders import service as orders
 from backend.orders import workflow
@@ -101,6 +102,8 @@ def update_me(body: schemas.ProfileIn):
         if changes["region"] not in adcode.divisions():
             raise InvalidInput("region", "不是有效的行政区划代码 (not a GB/T 2260 division code)")
         changes["region_adcode"] = changes.pop("region")
+    if "birth_year" in changes and changes["birth_year"] > beijing_date(_now()).year:  # duty age would go negative
+        raise InvalidInput("birth_year", "不能晚于今年 (in the future)")
     user = read(lambda s: accounts.get_user(s, user_id))
     previous_region = user.region_adcode
     for name in ("nickname", "real_name"):  # what other people may see passes WeChat's content check first

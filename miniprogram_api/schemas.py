@@ -26,8 +26,8 @@ class LoginIn(Body):
 
 
 class ProfileIn(Body):
-    """At least one field, and none null; region must be a GB/T 2260 division code, and nickname and real_name
-    pass WeChat's content check (400 naming the field otherwise)."""
+    """At least one field, and none null; region must be a GB/T 2260 division code, birth_year not after this
+    year, and nickname and real_name pass WeChat's content check (400 naming the field otherwise)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=changes_only)
     nickname: str | None = Field(default=None, min_length=1, max_length=32)

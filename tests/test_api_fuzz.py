@@ -66,7 +66,8 @@ EXPLAINED_REJECTIONS = {
     "org_signup.apply": "credit_code check character, adcode in GB/T 2260, username free and well-formed, a strong "
                         "enough password",
     "org_api.resubmit": "adcode must be a GB/T 2260 division",
-    "mp_api.update_me": "region must be a GB/T 2260 division; nickname and real_name pass WeChat's content check",
+    "mp_api.update_me": "region must be a GB/T 2260 division, birth_year not after this year; nickname and "
+                        "real_name pass WeChat's content check",
     "mp_api.login": "the code must be one WeChat issued (the fake WeChat refuses unknown codes, as WeChat does)",
     "mp_api.save_footprint": "calculation_id must name a stored calculation",
     "mp_api.make_quote": "footprint_id must name a stored calculation; one order holds at most MP_MAX_RESERVED_G",
@@ -74,11 +75,10 @@ EXPLAINED_REJECTIONS = {
     "transparency.get_entries": "end must not be before start, and start must be within the log",
     "transparency.consistency_proof": "both sizes must be sizes the log has had, first ≤ second",
     "transparency.inclusion_proof": "tree_size must be a size the log has had that includes the certificate",
-    **{f"footprint.calculate_{name}": "regions must be GB/T 2260 divisions (airports known IATA codes, dates in a "
-                                      "rule's period); a factor_set must exist"
-       for name in ("household", "travel", "lifestyle", "trip", "event", "judicial", "tree_duty")},
-    **{f"footprint.{name}": "factor_set must name a loaded set" for name in ("list_factors", "list_species",
-                                                                             "list_duty_rules")},
+    **{f"footprint.calculate_{name}": "regions must be GB/T 2260 divisions (airports known IATA codes); a "
+                                      "factor_set must exist"
+       for name in ("household", "travel", "lifestyle", "trip", "event", "judicial")},
+    **{f"footprint.{name}": "factor_set must name a loaded set" for name in ("list_factors", "list_species")},
     **{name: "note must be printable text (no control or unassigned characters, Python's str.isprintable): a "
              "Unicode property JSON Schema's regular expressions cannot name portably"
        for name in ("admin_api.invite_platform_staff", "org_api.invite_member")},
@@ -89,6 +89,12 @@ EXPLAINED_REJECTIONS = {
     "events_org_api.create_event": "venue_region must be a county in GB/T 2260, ends_on not before starts_on",
     **{f"events_org_api.{name}": "calculation must be a body the event calculator accepts (regions in GB/T 2260, "
                                  "the stage of the route)" for name in ("put_plan", "put_final")},
+    "tree_duty_mp_api.my_year": "the region (given or the profile's) must have a tree-duty rule in force",
+    "tree_duty_mp_api.add_member": "birth_year must not be after this year (the schema's bound is fixed)",
+    **{f"tree_duty_admin_api.{name}": "region must be a GB/T 2260 division; dates within 1981-12-13..2099-12-31 "
+                                      "(JSON Schema puts no bounds on format date) and ordered; honour above duty; "
+                                      "ages ordered"
+       for name in ("create_rule", "revise_rule")},
 }
 
 

@@ -30,7 +30,7 @@ def _calculator_view(name: str):
 
     def view(body: BaseModel) -> dict[str, Any]:
         now = current_app.config["CLOCK"]()
-        result = service.calculate(module, body, service.factor_set(body.factor_set), now)
+        result = service.calculate(module, body, service.factor_set(body.factor_set))
         atomic(lambda session: service.keep(session, result, now))  # computed outside the write transaction
         return result
 
@@ -76,12 +76,6 @@ def list_species(query: SetQuery):
     return {"factor_set": _set_json(factors), "items": [s.to_json() for s in factors.species.values()]}
 
 
-def list_duty_rules(query: SetQuery):
-    """Regional tree-duty conversion rules with their dates and sources (碳汇+义务植树)."""
-    factors = service.factor_set(query.factor_set)
-    return {"factor_set": _set_json(factors), "items": [r.to_json() for r in factors.duty_rules]}
-
-
 def list_factor_sets(query: NoQuery):
     """Every factor set loaded so far, oldest first."""
     sets = read(store.list_sets)
@@ -111,8 +105,6 @@ ROUTES = [
     Route("GET", "/footprint/factor-sets", list_factor_sets, "Factor set versions", query=NoQuery, tags=TAGS,
           response=Items[FactorSetOut]),
     Route("GET", "/footprint/species", list_species, "Species defaults (judicial)", query=SetQuery, tags=TAGS,
-          response=LibraryItems, errors=(404,)),
-    Route("GET", "/footprint/tree-duty-rules", list_duty_rules, "Tree-duty rules", query=SetQuery, tags=TAGS,
           response=LibraryItems, errors=(404,)),
     Route("GET", "/footprint/calculations/<calculation>", get_calculation,
           "A stored calculation", tags=TAGS, response=CalculationOut,

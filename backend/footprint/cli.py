@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from backend.db import atomic, read
+from backend.errors import DomainError
 from backend.footprint import service, store
 
 footprint_group = AppGroup("footprint", help="Footprint calculators and the emission-factor library.")
@@ -36,7 +37,10 @@ def sets() -> None:
 @click.argument("calculation")
 def reproduce(calculation: str) -> None:
     """Recompute a stored calculation against its own factor set; exit 1 if the result differs."""
-    before, after = read(lambda session: service.reproduce(session, calculation))
+    try:
+        before, after = read(lambda session: service.reproduce(session, calculation))
+    except DomainError as error:  # an unknown id, a retired calculator: say so, not a traceback
+        raise click.ClickException(f"{error.code}: {error.message}") from None
     if before == after:
         click.echo(f"{calculation}: reproduced, total {after['total_g']} g with factor set "
                    f"{after['factor_set']['number']}")

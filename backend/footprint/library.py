@@ -1,8 +1,11 @@
 """The factor library: the data files shipped in ``footprint/data``, parsed into one immutable ``FactorSet``.
 
 A factor set is everything a calculation reads besides its inputs: emission factors, the grid-region map, place
-and airport coordinates, species defaults and tree-duty rules. Its identity is the SHA-256 of the files' text, so
-the same files always make the same set, and a calculation that names its set can be reproduced exactly.
+and airport coordinates, species defaults. Its identity is the SHA-256 of the files' text, so the same files always
+make the same set, and a calculation that names its set can be reproduced exactly.
+
+Sets stored before the tree-duty rules moved to the scenario (scenarios/tree_duty/rules.py) also hold
+``tree_duty_rules.csv``: it stays in their stored files, and so in their hash, but nothing reads it any more.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any
 
 from backend.canonical import sha256_hex
 
-DATA_FILES = ("factors.csv", "grid_regions.csv", "places.csv", "airports.csv", "species.csv", "tree_duty_rules.csv")
+DATA_FILES = ("factors.csv", "grid_regions.csv", "places.csv", "airports.csv", "species.csv")
+RETIRED_FILES = ("tree_duty_rules.csv",)
+"""Files older sets were stored with and no set reads now: kept (their text is part of the set's hash), not parsed."""
 STATUSES = ("official", "third-party", "unverified")
 STATUS_ZH = {"official": "官方", "third-party": "第三方", "unverified": "未核实"}
 _EMISSION_UNIT = re.compile(r"^(g|kg|t)CO2(e?)/(.+)$")
@@ -107,30 +112,6 @@ class Species:
                 "carbon_fraction": _plain(self.carbon_fraction), "status": self.status, "source": self.source}
 
 
-@dataclass(frozen=True)
-class DutyRule:
-    """A region's rule for the tree-planting duty: yuan per tree, and grams per tree where the rule says."""
-
-    region: str
-    name: str
-    effective_from: date
-    effective_to: date | None
-    yuan_per_tree: Decimal
-    g_per_tree: int | None
-    trees_per_year: int
-    status: str
-    source: str
-
-    def in_force(self, day: date) -> bool:
-        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"region": self.region, "name": self.name, "effective_from": self.effective_from.isoformat(),
-                "effective_to": self.effective_to.isoformat() if self.effective_to else None,
-                "yuan_per_tree": _plain(self.yuan_per_tree), "g_per_tree": self.g_per_tree,
-                "trees_per_year": self.trees_per_year, "status": self.status, "source": self.source}
-
-
 def _plain(value: Decimal) -> str:
     """A decimal as people write it: 0.5306, 20, 1.5 — never 2E+1."""
     text = format(value, "f")
@@ -147,7 +128,6 @@ class FactorSet:
     places: dict[str, tuple[float, float]]
     airports: dict[str, Airport]
     species: dict[str, Species]
-    duty_rules: tuple[DutyRule, ...]
     number: int | None = None
     _by_key: dict[str, list[Factor]] = field(default_factory=dict, repr=False, compare=False)
     _prefecture_stand_in: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -160,7 +140,7 @@ class FactorSet:
 
     def numbered(self, number: int) -> FactorSet:
         return FactorSet(self.sha256, self.factors, self.grid_regions, self.places, self.airports, self.species,
-                         self.duty_rules, number)
+                         number)
 
     def has(self, key: str) -> bool:
         return key in self._by_key
@@ -243,7 +223,7 @@ class FactorSet:
     @cached_property
     def summary(self) -> dict[str, int]:
         return {"factors": len(self.factors), "airports": len(self.airports), "places": len(self.places),
-                "species": len(self.species), "duty_rules": len(self.duty_rules)}
+                "species": len(self.species)}
 
 
 @lru_cache(maxsize=1)
@@ -258,10 +238,14 @@ def files_sha256(files: dict[str, str]) -> str:
 
 
 def parse(files: dict[str, str]) -> FactorSet:
-    """Parse and check every file; DataFileError names the first problem."""
+    """Parse and check every file; DataFileError names the first problem. The identity hashes every file given,
+    a retired one included, so that an old stored set still hashes to the sha256 it was recorded with."""
     missing = [name for name in DATA_FILES if name not in files]
     if missing:
         raise DataFileError(missing[0], 0, "missing")
+    unknown = sorted(set(files) - set(DATA_FILES) - set(RETIRED_FILES))
+    if unknown:
+        raise DataFileError(unknown[0], 0, "not a file of the factor library")
     grid, where = {}, {NATIONAL: "全国"}
     for line, row in _rows(files, "grid_regions.csv"):
         if not re.fullmatch(r"\d{4}00", row["division"]):
@@ -292,8 +276,7 @@ def parse(files: dict[str, str]) -> FactorSet:
                    for name in ("wood_density", "bef", "root_shoot", "carbon_fraction")}
         species[row["species"]] = Species(row["species"], row["name_en"], status=_status(row, line, "species.csv"),
                                           source=row["source"], **numbers)
-    rules = tuple(_duty_rule(row, line) for line, row in _rows(files, "tree_duty_rules.csv"))
-    return FactorSet(files_sha256(files), tuple(factors), grid, places, airports, species, rules)
+    return FactorSet(files_sha256(files), tuple(factors), grid, places, airports, species)
 
 
 def _rows(files: dict[str, str], name: str):
@@ -360,14 +343,3 @@ def _factor(row: dict[str, str], line: int) -> Factor:
     return Factor(row["key"], row["name"], _decimal(row, "value", line, "factors.csv"), row["unit"],
                   row["geography"], int(year), _status(row, line, "factors.csv"),
                   _date(row, "valid_from", line, "factors.csv"), row["source"], row["publisher"], row["note"])
-
-
-def _duty_rule(row: dict[str, str], line: int) -> DutyRule:
-    name = "tree_duty_rules.csv"
-    if not re.fullmatch(r"\d{6}", row["region"]):
-        raise DataFileError(name, line, f"region {row['region']!r} is not an adcode")
-    grams = row["g_per_tree"]
-    return DutyRule(row["region"], row["name"], _date(row, "effective_from", line, name),
-                    _date(row, "effective_to", line, name) if row["effective_to"] else None,
-                    _decimal(row, "yuan_per_tree", line, name), int(grams) if grams else None,
-                    int(row["trees_per_year"]), _status(row, line, name), row["source"])

@@ -74,7 +74,7 @@ class FactorSetOut(Out):
 
 
 class LibraryItems(Out):
-    """Species defaults or tree-duty rules of a factor set, each with its status and source."""
+    """Species defaults of a factor set, each with its status and source."""
 
     factor_set: SetRef
     items: list[Json]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from types import ModuleType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from pydantic import ValidationError
@@ -14,14 +13,12 @@ from sqlmodel import Session
 from backend.canonical import sha256_hex
 from backend.clock import isoformat_utc
 from backend.db import atomic, read
-from backend.errors import InvalidInput, NotFound
+from backend.errors import DomainError, InvalidInput, NotFound
 from backend.footprint import store
-from backend.footprint.calculators import CALCULATORS, tree_duty
+from backend.footprint.calculators import CALCULATORS
 from backend.footprint.library import FactorSet, MissingFactor
 from backend.footprint.models import FootprintCalculation
 from backend.http import validation_error
-
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def current_set() -> FactorSet:
@@ -49,10 +46,8 @@ def calculation_id(calculator: str, factor_set: int, inputs: dict[str, Any]) -> 
     return "FP" + sha256_hex({"calculator": calculator, "factor_set": factor_set, "inputs": inputs})[:24]
 
 
-def calculate(module: ModuleType, inputs: Any, factors: FactorSet, now: datetime) -> dict[str, Any]:
+def calculate(module: ModuleType, inputs: Any, factors: FactorSet) -> dict[str, Any]:
     """Run the calculator and name the result by what it was computed from."""
-    if module is tree_duty and inputs.date is None:  # the rule in force today, Beijing time; kept as an input
-        inputs = inputs.model_copy(update={"date": now.astimezone(CHINA).date().isoformat()})
     try:
         result = module.calculate(inputs, factors)
     except MissingFactor as missing:
@@ -77,12 +72,24 @@ def stored(session: Session, calculation: str) -> dict[str, Any]:
     return {**record.result, "created_at": isoformat_utc(record.created_at)}
 
 
+class CalculatorRetired(DomainError):
+    """The calculation was made by a calculator this code no longer has (the price-per-tree ``tree_duty``, replaced
+    by the tree-duty scenario's threshold rules): it can still be read, not run again."""
+
+    status = 410
+    code = "calculator_retired"
+
+
 def reproduce(session: Session, calculation: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run a stored calculation again against its own factor set: (stored result, fresh result)."""
     record = session.get(FootprintCalculation, calculation)
     if record is None:
         raise NotFound(f"计算记录 {calculation} 不存在 (unknown calculation)")
-    module = CALCULATORS[record.calculator]
+    module = CALCULATORS.get(record.calculator)
+    if module is None:
+        raise CalculatorRetired(f"计算器 {record.calculator} 已停用，该记录只能查看、不能重算 (the {record.calculator} "
+                                "calculator is retired: the stored result can be read, not reproduced); 义务植树见 "
+                                "GET /api/v1/tree-duty/rules", details={"calculator": record.calculator})
     try:
         inputs = module.Input.model_validate({**record.inputs, "factor_set": record.factor_set})
     except ValidationError as error:

@@ -27,7 +27,6 @@ CATEGORY_NAMES = {
     "waste": "垃圾", "hotel": "住宿", "activities": "游览活动", "transport": "交通",
     "venue_energy": "场馆能源", "organiser_vehicles": "组织方车辆", "participant_travel": "参与者交通",
     "accommodation": "住宿", "catering": "餐饮", "materials": "物料", "forest_loss": "林木碳储量损失",
-    "tree_duty": "义务植树折算",
 }
 
 

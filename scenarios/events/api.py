@@ -59,7 +59,7 @@ def _calculate(event_id: int, given: dict[str, Any], stage: str) -> dict[str, An
     except ValidationError as error:
         raise validation_error(error, prefix=("calculation",)) from None
     try:
-        return footprint.calculate(event_calculator, inputs, footprint.factor_set(inputs.factor_set), _now())
+        return footprint.calculate(event_calculator, inputs, footprint.factor_set(inputs.factor_set))
     except InvalidInput as error:  # the calculator's own refusals, named where the body put them
         raise InvalidInput(f"calculation.{error.details[0]['field']}", error.details[0]["message"],
                            code=error.code) from None

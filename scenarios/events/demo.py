@@ -38,7 +38,7 @@ def load(now: datetime, certify) -> list[str]:  # noqa: ARG001 (the loaders' sig
                            venue_region="510107", venue_name="成都东安湖体育公园（演示）", expected_participants=30_000)
     inputs = event_calculator.Input.model_validate({**PLAN, "name": NAME, "stage": "plan", "venue": "510107",
                                                     "participants": 30_000})
-    result = footprint.calculate(event_calculator, inputs, footprint.factor_set(None), now)  # outside the write
+    result = footprint.calculate(event_calculator, inputs, footprint.factor_set(None))  # outside the write
 
     def make(session):
         made = service.create(session, now, org_id=org_id, actor=ACTOR, body=body)

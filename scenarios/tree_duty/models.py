@@ -69,7 +69,8 @@ class DutyRule(SQLModel, table=True):
     recorded_by: str = Field(max_length=128)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
     replaced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    """When a later version took its place: a replaced version no longer applies to new payments."""
+    """When a later version took its place: a year that begins after this is judged under the later version; a
+    year begun under this one (its first payment) is finished under it."""
 
 
 class DutyMember(SQLModel, table=True):

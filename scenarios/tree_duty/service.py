@@ -81,6 +81,22 @@ def payments(session: Session, person: str, year: int, *, including: Order | Non
     return [Paid(order, payment) for order, payment in rows]
 
 
+def year_rule(session: Session, now: datetime, person: str, year: int, region: str, *,
+              field: str = "region") -> DutyRule:
+    """The rule a person's year is judged under: the version their first fulfilled payment of the year was made
+    under, whatever region or version is asked for since (one duty a person a year, finished under the rule it
+    began with: a reviewer's change, or a second region's cheaper rule, never makes a discharged year owe again);
+    else the region's rule in force today — or, for a past year, on its last day."""
+    first = session.execute(
+        select(DutyPayment.rule_id).join(Order, Order.id == DutyPayment.order_id)
+        .where(DutyPayment.person == person, DutyPayment.year == year, Order.status == "fulfilled")
+        .order_by(Order.id).limit(1)).scalar_one_or_none()
+    if first is not None:
+        return session.get(DutyRule, first)
+    day = beijing_date(now)
+    return rules.rule_for(session, now, region, day if year == day.year else min(day, _last_day(year)), field=field)
+
+
 def _pending(session: Session, now: datetime, person: str, year: int) -> Order | None:
     return session.execute(
         select(Order).join(DutyPayment, DutyPayment.order_id == Order.id)
@@ -156,8 +172,8 @@ class TreeDutyScenario:
         today = beijing_date(now)
         if ref["year"] != today.year:
             raise InvalidInput("tree_duty.year", f"只能为本年度（{today.year}）尽责 (only this year's duty can be paid)")
-        rule = rules.rule_for(session, now, ref["region"], today, field="tree_duty.region")
         person = _person(session, int(buyer.removeprefix("user:")), ref.get("member_id"))
+        rule = year_rule(session, now, person.key, ref["year"], ref["region"], field="tree_duty.region")
         pending = _pending(session, now, person.key, ref["year"])
         if pending is not None:
             raise Conflict(f"已有待支付的尽责订单 {pending.order_no}，请先支付或等待其过期 (an unpaid tree-duty order "
@@ -285,12 +301,12 @@ def year_view(session: Session, now: datetime, *, user_id: int, year: int, regio
     if region is None:
         raise InvalidInput("region", "请在资料中填写所在地区，或给出 region (set the profile's region or give one)")
     day = beijing_date(now)
-    rule = rules.rule_for(session, now, region, day if year == day.year else min(day, _last_day(year)))
     if member_id is not None:
         person = member_person(session, user_id, member_id)
     else:
         person = Person(key=f"user:{user.id}", name=user.real_name or "", birth_year=user.birth_year or 0,
                         sex=user.sex or "", relation="self", user_id=user.id)
+    rule = year_rule(session, now, person.key, year, region)
     known = member_id is not None or (user.birth_year is not None and user.sex is not None)
     of_age = rules.of_duty_age(rule, year, person.birth_year, person.sex) if known else None
     paid = payments(session, person.key, year)

@@ -146,10 +146,6 @@ def test_an_area_calculation_made_with_the_withdrawn_default_still_reproduces(cl
     ("judicial", {"method": "area", "area_mu": 1}, "recovery_years"),
     ("judicial", {"method": "area", "area_mu": 1, "area_ha": 1, "recovery_years": 5}, "area_ha"),
     ("judicial", {"method": "area", "area_mu": 1, "recovery_years": 5}, "parameters.annual_sink_t_per_mu"),
-    ("tree_duty", {"region": "510000", "trees": 3, "price_fen_per_t": 10_000}, "region"),
-    ("tree_duty", {"region": "110000", "trees": 3}, "price_fen_per_t"),
-    ("tree_duty", {"region": "110000", "trees": 3, "amount_fen": 100, "price_fen_per_t": 1}, "amount_fen"),
-    ("tree_duty", {"region": "110000", "date": "2026-02-30", "price_fen_per_t": 1}, "date"),
     ("event", {"name": "x", "stage": "plan", "venue": "510104"}, "participants"),
     ("event", {"name": "x", "stage": "rehearsal", "venue": "510104", "participants": 1}, "stage"),
     ("event", {"name": "x", "stage": "plan", "venue": "510104", "participants": 1,
@@ -211,11 +207,10 @@ def test_the_factor_list_gives_every_factor_with_its_source_and_status(client):
     refused(client.get("/api/v1/footprint/factors?factor_set=7"), 400, field="factor_set")
 
 
-def test_species_and_tree_duty_rules_are_listed_with_sources(client):
+def test_species_are_listed_with_sources(client):
     species = client.get("/api/v1/footprint/species").get_json()["items"]
     assert {"杉木", "马尾松", "杨树", "栎类"} <= {s["species"] for s in species}
-    rules = client.get("/api/v1/footprint/tree-duty-rules").get_json()["items"]
-    assert all(r["source"] and r["effective_from"] for r in rules)
+    assert all(s["source"] and s["status"] in library.STATUSES for s in species)
 
 
 @pytest.mark.parametrize("q, first", [("PEK", "PEK"), ("pek", "PEK"), ("天府", "TFU"), ("heathrow", "LHR"),
@@ -253,8 +248,11 @@ def test_a_body_of_many_bad_records_gets_a_bounded_error(client):
 
 def test_the_openapi_document_describes_every_calculator(client):
     paths = client.get("/openapi.json").get_json()["paths"]
-    for name in ("household", "travel", "lifestyle", "trip", "event", "judicial", "tree_duty"):
+    for name in ("household", "travel", "lifestyle", "trip", "event", "judicial"):
         assert "post" in paths[f"/api/v1/footprint/{name}"]
+    # The price-per-tree calculator is gone: the duty is priced by the tree-duty scenario's threshold rules.
+    assert "/api/v1/footprint/tree_duty" not in paths and "/api/v1/footprint/tree-duty-rules" not in paths
+    assert "get" in paths["/api/v1/tree-duty/rules"]
     assert "get" in paths["/api/v1/airports"]
 
 
@@ -265,3 +263,60 @@ def test_factor_sets_and_calculations_cannot_be_rewritten_on_postgresql(app, cli
     for statement in ("UPDATE factor_set SET summary = '{}'", "DELETE FROM footprint_calculation"):
         with engine.connect() as connection, pytest.raises(Exception, match="append-only|history"):
             connection.execute(text(statement))
+
+
+# The rules file factor sets were stored with while the duty was priced per tree (retired: the tree-duty scenario
+# prices it by thresholds now), and a calculation that price-per-tree calculator answered, as it was stored.
+LEGACY_DUTY_RULES = ("region,name,effective_from,effective_to,yuan_per_tree,g_per_tree,trees_per_year,status,source\n"
+                     "110000,北京市,2010-03-01,,20,,3,official,《北京市绿化条例》（2010-03-01施行）\n")
+LEGACY_DUTY_RESULT = {
+    "calculator": "tree_duty", "total_g": 750_000,
+    "categories": [{"category": "tree_duty", "name": "义务植树折算", "total_g": 750_000}],
+    "breakdown": [{"category": "tree_duty", "category_name": "义务植树折算", "item": "义务植树 3 株（北京市）",
+                   "quantity": "3", "unit": "株", "result_g": 750_000, "factors": []}],
+    "trace": ["3 株 × 2,000 分/株 = 6,000 分 — 《北京市绿化条例》（2010-03-01施行），官方"],
+    "notes": [], "rounding": "每行向上取整到克", "trees": 3, "amount_fen": 6_000, "duty_trees": 3, "meets_duty": True,
+    "inputs": {"region": "110105", "date": "2026-03-12", "price_fen_per_t": 8_000}}
+
+
+def test_a_factor_set_stored_with_the_retired_tree_duty_rules_still_loads_and_its_calculation_still_reads(
+        app, client, runner, monkeypatch):
+    """Set 1 was stored with tree_duty_rules.csv: it still hash-checks and answers; the price-per-tree calculation
+    made with it reads back as it was stored, and asking to reproduce it is a clear refusal, not a crash."""
+    from backend.db import atomic
+    from backend.footprint import store
+
+    shipped = library.packaged_files()
+    assert "tree_duty_rules.csv" not in shipped
+    legacy = {**shipped, "tree_duty_rules.csv": LEGACY_DUTY_RULES}
+    monkeypatch.setattr(library, "packaged_files", lambda: legacy)
+    assert "loaded as number 1" in runner.invoke(args=["footprint", "load"]).output
+    monkeypatch.setattr(library, "packaged_files", lambda: shipped)
+    assert "loaded as number 2" in runner.invoke(args=["footprint", "load"]).output
+
+    calculation_id = "FP" + "ab" * 12
+    stored = {**LEGACY_DUTY_RESULT, "id": calculation_id,
+              "factor_set": {"number": 1, "sha256": library.files_sha256(legacy)}}
+    with app.app_context():
+        atomic(lambda s: s.add(FootprintCalculation(id=calculation_id, calculator="tree_duty", factor_set=1,
+                                                    inputs=stored["inputs"], result=stored, total_g=750_000,
+                                                    created_at=app.config["CLOCK"]())))
+    store._parsed.clear()  # a fresh process: set 1 is parsed from its stored files and its hash checked again
+
+    old_set = client.get("/api/v1/footprint/factors?factor_set=1&key=flight.pkm")
+    assert old_set.status_code == 200 and old_set.get_json()["factor_set"]["sha256"] == library.files_sha256(legacy)
+    assert post(client, "household", {**HOUSEHOLD, "factor_set": 1}).status_code == 200
+
+    read_back = client.get(f"/api/v1/footprint/calculations/{calculation_id}").get_json()
+    assert {k: v for k, v in read_back.items() if k != "created_at"} == stored
+
+    outcome = runner.invoke(args=["footprint", "reproduce", calculation_id])
+    assert outcome.exit_code == 1 and "Error: calculator_retired:" in outcome.output, outcome.output
+    assert "GET /api/v1/tree-duty/rules" in outcome.output
+    refused(post(client, "tree_duty", {"region": "110000"}), 404)  # and nothing computes a price per tree now
+
+
+def test_a_file_that_is_not_part_of_the_library_is_refused():
+    shipped = library.packaged_files()
+    with pytest.raises(library.DataFileError, match="notes.csv:0: not a file of the factor library"):
+        library.parse({**shipped, "notes.csv": "a,b\n1,2\n"})

@@ -82,7 +82,7 @@ def test_every_division_finds_coordinates(shipped):
     ("factors.csv", ",0.5568,kgCO2/kWh,", ",-0.5568,kgCO2/kWh,", "finite number ≥ 0"),
     ("factors.csv", ",0.5568,kgCO2/kWh,", ",0.5568,kgCO2/kWh,extra,", "columns"),
     ("airports.csv", "\nPEK,", "\nP3K,", "IATA"),
-    ("tree_duty_rules.csv", "2010-03-01", "2010-13-01", "not a date"),
+    ("factors.csv", ",2024-04-01,", ",2024-13-01,", "not a date"),
 ])
 def test_a_broken_data_file_is_refused_naming_the_file_and_line(files, name, find, replace, message):
     broken = {**files, name: files[name].replace(find, replace, 1)}

@@ -1,20 +1,19 @@
-"""Properties of the seven footprint calculators, over inputs Hypothesis draws within each model's bounds.
+"""Properties of the six footprint calculators, over inputs Hypothesis draws within each model's bounds.
 
 The calculators are pure (validated inputs + a factor set → a result), so these run without an app or a database,
 against the shipped library as factor set 1. For every calculator:
 
 * nothing is negative and the parts add up: every line and every category is ≥ 0 g, and the lines, like the
   categories, sum to exactly ``total_g``;
-* more never weighs less: raising any one quantity (kWh, km, litres, kg, meals, people, passengers, trees, yuan,
-  an appraised parameter), or making a journey a return one, a cabin a better one, or counting radiative forcing,
+* more never weighs less: raising any one quantity (kWh, km, litres, kg, meals, people, passengers, an appraised
+  parameter), or making a journey a return one, a cabin a better one, or counting radiative forcing,
   all else unchanged, never lowers ``total_g``;
-* nothing in, nothing out: with every quantity 0 the total is 0 g (tree duty takes no zeros; there, money short
-  of one tree discharges nothing);
+* nothing in, nothing out: with every quantity 0 the total is 0 g;
 * the same question gets the same answer: twice from equal inputs, and again from the inputs as the result records
   them, after a trip through JSON, as ``flask footprint reproduce`` reads them from the database.
 
 And some of particular calculators: neither a better cabin nor a flight just past the long-haul threshold weighs
-less; the same damaged area in 亩, 公顷 or m² is the same loss; what N trees cost buys back exactly N trees.
+less; the same damaged area in 亩, 公顷 or m² is the same loss.
 
 Two tests stand for bugs these properties found: a number sent with trailing zeros (1500.0 km) must reproduce
 from the record, and an adcode without coordinates must be a 400, not a crash.
@@ -24,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +32,7 @@ from hypothesis import strategies as st
 
 from backend.errors import InvalidInput
 from backend.footprint import library
-from backend.footprint.calculators import CALCULATORS, event, judicial, tree_duty
+from backend.footprint.calculators import CALCULATORS, event, judicial
 from backend.footprint.calculators.lifestyle import MEAL_NAMES
 from backend.footprint.inputs import MAX_KM
 from backend.registry.adcode import divisions
@@ -53,13 +51,6 @@ LONG_HAUL_KM = FACTORS.factor("flight.long_haul_km").value  # where a flight's c
 STOCK_PARAMETERS = ("wood_density", "bef", "root_shoot", "carbon_fraction")
 AREA_UNITS = {"area_mu": 10**8, "area_ha": 10**7, "area_m2": 10**11}
 
-# Tree duty: draw days on which every rule is in force, so that which regions have a rule does not depend on the day.
-DUTY_FROM = max(rule.effective_from for rule in FACTORS.duty_rules)
-DUTY_UNTIL = min([rule.effective_to for rule in FACTORS.duty_rules if rule.effective_to] + [date(2035, 12, 31)])
-DUTY_RULES = {code: tree_duty.rule_for(FACTORS, code, DUTY_FROM) for code in ADCODES}
-DUTY_WITH_GRAMS = [code for code, rule in DUTY_RULES.items() if rule and rule.g_per_tree is not None]
-DUTY_PRICED = [code for code, rule in DUTY_RULES.items() if rule and rule.g_per_tree is None]
-
 # The quantities of each calculator and their ceilings (the models' own): what "raise one quantity" may raise.
 LEG_QUANTITIES = {"litres": 10**5, "km": MAX_KM, "kwh": 10**6, "distance_km": 25_000, "passengers": 10**5}
 MEAL_QUANTITIES = {kind: 10**6 for kind in MEAL_NAMES}
@@ -74,7 +65,6 @@ QUANTITIES: dict[str, dict[str, int | Decimal]] = {
               "quantity": 10**9, "kgco2e_per_unit": 10**6, "waste_kg": 10**9},
     "judicial": {"volume_m3": 10**7, **AREA_UNITS, "recovery_years": 200,
                  **{name: Decimal(high) for name, (_, high) in judicial.BOUNDS.items()}},
-    "tree_duty": {"trees": 10**6, "amount_fen": 10**10, "grams": 10**13},
 }
 SWITCHES = ("round_trip", "radiative_forcing")  # off → on adds a journey back, or the non-CO2 line
 MUST_BE_POSITIVE = ("value", "recovery_years")  # an appraised parameter; the area method's years
@@ -226,23 +216,8 @@ def judicial_body(draw) -> dict:
     return body
 
 
-@st.composite
-def tree_duty_body(draw) -> dict:
-    """A region with a rule (one that says grams per tree, or one that needs the credit price), a day, and trees,
-    money, grams or nothing (the yearly duty)."""
-    region = draw(st.sampled_from(DUTY_WITH_GRAMS) | st.sampled_from(DUTY_PRICED))
-    day = DUTY_FROM + timedelta(days=draw(st.integers(0, (DUTY_UNTIL - DUTY_FROM).days)))
-    body = {"region": region, "date": day.isoformat()}
-    given_as = draw(st.sampled_from((None, "trees", "amount_fen", "grams")))
-    if given_as:
-        body[given_as] = draw(st.integers(1, QUANTITIES["tree_duty"][given_as]))
-    if region in DUTY_PRICED or draw(st.booleans()):
-        body["price_fen_per_t"] = draw(st.integers(1, 10**8))
-    return body
-
-
 BODIES = {"household": household(), "travel": travel(), "lifestyle": lifestyle(), "trip": trip(),
-          "event": event_body(), "judicial": judicial_body(), "tree_duty": tree_duty_body()}
+          "event": event_body(), "judicial": judicial_body()}
 NAMES = list(CALCULATORS)
 assert set(BODIES) == set(NAMES) == set(QUANTITIES)
 
@@ -378,7 +353,7 @@ def test_more_of_anything_never_lowers_the_footprint(name, data):
     assert after["total_g"] >= before["total_g"], f"raising {'.'.join(map(str, path))} lowered the total"
 
 
-@pytest.mark.parametrize("name", [name for name in NAMES if name != "tree_duty"])
+@pytest.mark.parametrize("name", NAMES)
 @EXAMPLES
 @given(data=st.data())
 def test_nothing_in_gives_nothing_out(name, data):
@@ -470,27 +445,6 @@ def test_a_damaged_area_is_the_same_loss_in_mu_hectares_or_square_metres(hectare
               ["total_g"] for unit, area in (("area_ha", hectares), ("area_mu", hectares * 15),
                                              ("area_m2", hectares * 10_000))}
     assert len(set(totals.values())) == 1, totals
-
-
-@EXAMPLES
-@given(body=tree_duty_body().filter(lambda body: "trees" in body))
-def test_what_n_trees_cost_buys_back_n_trees(body):
-    """The duty is quoted in trees and paid in money: paying the quoted amount must discharge exactly the trees
-    quoted, neither one short (they paid for it) nor one more (someone else would be paying for it)."""
-    quoted = calculate("tree_duty", body)
-    paid = {key: value for key, value in body.items() if key != "trees"} | {"amount_fen": quoted["amount_fen"]}
-    assert calculate("tree_duty", paid)["trees"] == body["trees"]
-
-
-@EXAMPLES
-@given(body=tree_duty_body())
-def test_money_short_of_one_tree_discharges_nothing(body):
-    """Tree duty's zero (it takes no 0 trees, yuan or grams): an amount less than one tree's price plants no tree,
-    credits no grams and charges nothing."""
-    rule = {key: value for key, value in body.items() if key not in ("trees", "amount_fen", "grams")}
-    one_tree = calculate("tree_duty", {**rule, "trees": 1})["amount_fen"]
-    result = calculate("tree_duty", {**rule, "amount_fen": one_tree - 1})
-    assert (result["trees"], result["total_g"], result["amount_fen"]) == (0, 0, 0)
 
 
 def test_every_accepted_adcode_can_be_a_venue_and_an_origin():

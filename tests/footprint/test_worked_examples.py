@@ -2,7 +2,8 @@
 
 The stories: a Chengdu household's electricity bill; a flight Beijing → Chengdu whose distance the test works out
 itself from the two airports' coordinates; a forum in Chengdu accounted category by category; a felling case
-with the appraisal's own parameters; a Beijing resident's tree duty.
+with the appraisal's own parameters. (A resident's tree duty is priced by thresholds, not computed here:
+tests/scenarios/tree_duty.)
 """
 
 from __future__ import annotations
@@ -271,30 +272,3 @@ def test_each_method_says_what_it_leaves_out(client):
                for note in stock["notes"])
     assert area["excludes"] == ["stock_loss"]
     assert any("不计被毁林木本身所含的碳" in note for note in area["notes"])
-
-
-def test_a_beijing_residents_three_trees_at_80_yuan_a_tonne(client):
-    """北京：60 元视同 3 株 → 20 元/株. Three trees cost 60 yuan, which buys 0.75 t at 80 yuan/t."""
-    result = calculate(client, "tree_duty", {"region": "110105", "date": "2026-03-12", "price_fen_per_t": 8_000})
-
-    assert (result["trees"], result["amount_fen"], result["total_g"]) == (3, 6_000, 750_000)
-    assert result["duty_trees"] == 3 and result["meets_duty"] is True
-    assert result["rule"]["region"] == "110000" and "北京市绿化条例" in result["rule"]["source"]
-
-
-def test_money_buys_whole_trees_only_under_huzhous_grams_per_tree_rule(client):
-    """湖州: 20 元/株 and 0.4 t/株. 50 yuan is 2 trees (the half tree discharges nothing) = 0.8 t."""
-    result = calculate(client, "tree_duty", {"region": "330502", "date": "2026-03-12", "amount_fen": 5_000})
-
-    assert (result["trees"], result["amount_fen"], result["total_g"]) == (2, 4_000, 800_000)
-    assert result["meets_duty"] is False
-
-
-def test_a_rule_applies_only_from_its_effective_date(client):
-    refused = client.post("/api/v1/footprint/tree_duty", json={"region": "350100", "date": "2022-04-03",
-                                                               "trees": 3, "price_fen_per_t": 10_000})
-    assert refused.status_code == 400 and refused.get_json()["error"]["details"][0]["field"] == "region"
-
-    result = calculate(client, "tree_duty", {"region": "350100", "date": "2022-04-04", "trees": 3,
-                                             "price_fen_per_t": 10_000})
-    assert (result["amount_fen"], result["total_g"]) == (4_500, 450_000)  # 福建 15 元/株

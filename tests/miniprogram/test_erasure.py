@@ -46,7 +46,7 @@ def test_a_citizen_deletes_her_account_and_her_certificates_still_verify(app, cl
     erased = lin.client.delete("/api/mp/v1/me", headers=lin.headers)
     assert erased.status_code == 200 and erased.get_json() == {"erased": True, "names": 2, "gift_orders": 1,
                                                                "footprints": 0, "family_members": 0,
-                                                               "voucher_names": 0}
+                                                               "voucher_names": 0}  # no tree-duty records
 
     # Her sessions are over, and her names are nowhere in the database.
     refused(lin.get("/me"), 401, "session_expired")
