@@ -104,6 +104,9 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "OFFLINE_SECOND_CONFIRMATION_FEN": (lambda n, r: parse_int(n, r, minimum=1), 5_000_000),
     "EXTENSIONS": (parse_list, ["admin", "miniprogram_api", "scenarios"]),
     "CERT_SIGNING_KEY_FILE": (lambda n, r: r.strip(), None),
+    # Where the app writes the files it makes for people to download (a staff list's ZIP of PDFs) and what those
+    # jobs keep between runs (a font cut for a batch); <instance>/files when unset. Shared by the app servers.
+    "FILES_DIR": (lambda n, r: r.strip(), None),
     "CERTIFICATE_ISSUER": (lambda n, r: r.strip(), "碳汇+ (Carbon Sink Plus)"),
     "CERT_RETIRED_KEYS_FILE": (lambda n, r: r.strip(), None),
     "CERT_CACHE_SECONDS": (lambda n, r: parse_int(n, r, minimum=0), 300),
@@ -201,6 +204,8 @@ def finish_settings(settings: dict[str, Any], instance_path: str) -> dict[str, A
     if not settings["CERT_RETIRED_KEYS_FILE"]:
         settings["CERT_RETIRED_KEYS_FILE"] = os.path.join(
             os.path.dirname(settings["CERT_SIGNING_KEY_FILE"]), "certificate-retired-keys.json")
+    if not settings["FILES_DIR"]:
+        settings["FILES_DIR"] = os.path.join(instance_path, "files")
     if settings["PLATFORM_SECOND_FACTOR"] is None:
         settings["PLATFORM_SECOND_FACTOR"] = production
     elif production and not settings["PLATFORM_SECOND_FACTOR"]:
