@@ -1,0 +1,75 @@
+"""What a hostile review of the tree-duty scenario found, each as the story that shows it.
+
+- A voucher already issued decides the year: a reviewer raising a threshold afterwards, or a citizen correcting
+  their birth year afterwards, must not make the year look undischarged and take money that earns nothing.
+- A reviewer's change that blanks a required field of a rule is a 400 naming it, not a 500.
+- Jobs queued "after commit" wait for the transaction itself: not for a savepoint inside it, and not lost
+  because another savepoint rolled back.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from backend import jobs
+from backend.db import get_engine
+from tests.scenarios.tree_duty.conftest import HUNAN, SICHUAN
+
+
+def pay(fake_wechat, citizen, order: dict) -> dict:
+    fake_wechat.pay(order["order_no"])
+    return citizen.status_of(order["order_no"])
+
+
+def revise(client, operator, key: str, **changes):
+    return client.patch(f"/api/admin/v1/tree-duty/rules/{key}", json={"reason": "审核员修改", **changes},
+                        headers=operator.headers)
+
+
+# --- a voucher, once issued, stands ----------------------------------------------------------------------------------
+
+def test_sichuan_publishing_60_yuan_after_zhang_paid_the_assumed_45_leaves_his_year_discharged(
+        client, operator, person, listing, fake_wechat):
+    """张 pays Sichuan's assumed 45 yuan in March and gets his duty voucher. In April the provincial committee
+    publishes 60 yuan and a reviewer revises the rule. His year is still discharged (the voucher names the rule it
+    was issued under): the page says so, offers no 15-yuan "top-up" to the duty, and an order for the duty is
+    refused — before the fix it took 15 yuan, retired the credits and issued nothing."""
+    zhang = person(real_name="张川", birth_year=1988, sex="male", region=SICHUAN)
+    pay(fake_wechat, zhang, zhang.duty_order(listing, year=2026, region=SICHUAN))
+    assert zhang.year(2026)["status"] == "duty_done"
+
+    revised = revise(client, operator, "sichuan", duty_fen=6000, status="official")
+    assert revised.status_code == 200 and revised.get_json()["version"] == 2
+
+    year = zhang.year(2026)
+    assert (year["status"], year["trees"], year["paid_fen"]) == ("duty_done", 3, 4500)
+    assert year["rule"]["version"] == 2 and year["due_fen"]["duty"] is None
+    assert year["due_fen"]["honour"] == 4500  # the honour threshold is still 90: 45 more
+    [voucher] = year["vouchers"]
+    assert voucher["tier"] == "duty" and voucher["rule"]["version"] == 1
+
+    again = zhang.post("/orders", {"listing_id": listing, "purpose": "tree_duty",
+                                   "tree_duty": {"year": 2026, "region": SICHUAN}}, key="duty-after-revision")
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "tree_duty_done"
+
+
+def test_a_girl_whose_honour_voucher_came_before_her_birth_year_was_corrected_pays_nothing_more_for_nothing(
+        person, listing, fake_wechat):
+    """小雨's father first types 2016 as her birth year: at 10 she owes nothing, so her 45 yuan in Hunan earns the
+    honour voucher. He corrects it to 2000 (26, of duty age). Her year already has its honour voucher — the top
+    voucher there is — so a further order is refused; before the fix the page offered 45 yuan "to honour", and
+    paying it retired 0.75 t with no voucher at all."""
+    yu = person(real_name="陈小雨", birth_year=2016, sex="female", region=HUNAN)
+    pay(fake_wechat, yu, yu.duty_order(listing, year=2026, region=HUNAN))
+    assert [v["tier"] for v in yu.year(2026)["vouchers"]] == ["honour"]
+
+    yu.profile(birth_year=2000)
+    year = yu.year(2026)
+    assert year["person"]["of_duty_age"] is True
+    assert (year["status"], year["trees"]) == ("honour", 3)
+    assert year["due_fen"] == {"duty": None, "honour": None}
+
+    more = yu.post("/orders", {"listing_id": listing, "purpose": "tree_duty",
+                               "tree_duty": {"year": 2026, "region": HUNAN, "tier": "honour"}}, key="honour-again")
+    assert more.status_code == 409 and more.get_json()["error"]["code"] == "tree_duty_honoured"
