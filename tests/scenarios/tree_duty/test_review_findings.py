@@ -73,3 +73,23 @@ def test_a_girl_whose_honour_voucher_came_before_her_birth_year_was_corrected_pa
     more = yu.post("/orders", {"listing_id": listing, "purpose": "tree_duty",
                                "tree_duty": {"year": 2026, "region": HUNAN, "tier": "honour"}}, key="honour-again")
     assert more.status_code == 409 and more.get_json()["error"]["code"] == "tree_duty_honoured"
+
+
+# --- a reviewer's change -----------------------------------------------------------------------------------------------
+
+def test_a_reviewer_blanking_a_required_field_of_hunans_rule_is_told_which_and_nothing_changes(client, operator):
+    """A reviewer's form sends null for the fields left empty. Each null for a field every rule has (the name, the
+    duty threshold and trees, whether payments add up, the ages, the start, the status, the source) is a 400 naming
+    that field — before the fix each was a 500 from the database or a comparison with None — and the rule stays at
+    version 1. Null is a value only where a rule may have none: effective_to, the honour pair, the note."""
+    for field in ("name", "effective_from", "duty_fen", "duty_trees", "accumulates", "min_age", "max_age_male",
+                  "max_age_female", "status", "source"):
+        response = revise(client, operator, "hunan", **{field: None})
+        assert response.status_code == 400, (field, response.get_json())
+        assert [d["field"] for d in response.get_json()["error"]["details"]] == [field]
+    history = client.get("/api/v1/tree-duty/rules/hunan").get_json()["items"]
+    assert [rule["version"] for rule in history] == [1]
+
+    no_honour = revise(client, operator, "hunan", honour_fen=None, honour_trees=None, note=None)
+    assert no_honour.status_code == 200
+    assert (no_honour.get_json()["version"], no_honour.get_json()["honour_fen"]) == (2, None)
