@@ -15,6 +15,7 @@ from sqlmodel import Session
 from backend import jobs
 from backend.db import get_engine
 from tests.scenarios.tree_duty.conftest import HUNAN, SICHUAN
+from tests.test_jobs import handler  # noqa: F401  (the fixture: test handlers, forgotten after the test)
 
 
 def pay(fake_wechat, citizen, order: dict) -> dict:
@@ -93,3 +94,48 @@ def test_a_reviewer_blanking_a_required_field_of_hunans_rule_is_told_which_and_n
     no_honour = revise(client, operator, "hunan", honour_fen=None, honour_trees=None, note=None)
     assert no_honour.status_code == 200
     assert (no_honour.get_json()["version"], no_honour.get_json()["honour_fen"]) == (2, None)
+
+
+# --- jobs that follow a commit -----------------------------------------------------------------------------------------
+
+def test_a_staff_lists_voucher_job_is_queued_when_its_payment_commits_and_only_then(app, handler):
+    """A paid staff list's vouchers are issued by a job queued from inside the order's savepoint (``_fulfil`` runs
+    the retirement in ``begin_nested``). Before the fix, releasing that savepoint already pushed the job to Redis:
+    a worker could take it before the payment was committed (and find the list unpaid), and a payment whose
+    transaction then failed left its job queued anyway. And a savepoint rolled back later in the same transaction
+    (another order whose credits were gone) threw away the jobs the transaction had queued before it."""
+    ran = []
+    handler("test.issue_vouchers", lambda roster_id: ran.append(roster_id))
+
+    def queued() -> int:
+        with app.app_context():
+            return jobs.status()["queued"]
+
+    with app.app_context():
+        with Session(get_engine()) as session:
+            session.execute(text("SELECT 1"))
+            jobs.enqueue_after_commit(session, ("test.issue_vouchers", {"roster_id": 1}))  # the list paid first
+            with session.begin_nested():  # the next list's payment: retired, its job queued, savepoint released
+                jobs.enqueue_after_commit(session, ("test.issue_vouchers", {"roster_id": 2}))
+            assert queued() == 0  # nothing is committed yet: no worker may start on it
+            try:
+                with session.begin_nested():  # a third payment whose credits are gone: rolled back
+                    jobs.enqueue_after_commit(session, ("test.issue_vouchers", {"roster_id": 3}))
+                    raise LookupError("credits gone")
+            except LookupError:
+                pass
+            assert queued() == 0
+            session.commit()
+        assert queued() == 2
+        jobs.drain(app)
+        assert sorted(ran) == [1, 2]
+
+        with Session(get_engine()) as session:  # a payment whose transaction fails as a whole queues nothing
+            session.execute(text("SELECT 1"))
+            with session.begin_nested():
+                jobs.enqueue_after_commit(session, ("test.issue_vouchers", {"roster_id": 4}))
+            session.rollback()
+        with Session(get_engine()) as session:  # nor one whose session is closed without a commit
+            session.execute(text("SELECT 1"))
+            jobs.enqueue_after_commit(session, ("test.issue_vouchers", {"roster_id": 5}))
+        assert queued() == 0
