@@ -96,7 +96,7 @@ def recognise_vouchers(body: schemas.RecogniseIn):
 RULE_KEY = "/tree-duty/rules/<string(maxlength=40):key>"
 MP_ROUTES = [
     Route("GET", "/tree-duty", my_year, "My tree-planting duty for a year: rule, duty age, paid, trees, status, "
-          "vouchers", query=schemas.YearQuery, tags=("tree_duty",), response=schemas.YearOut),
+          "vouchers", query=schemas.YearQuery, tags=("tree_duty",), response=schemas.YearOut, errors=(404,)),
     Route("GET", "/tree-duty/members", list_members, "The family members I discharge the duty for",
           tags=("tree_duty",), response=Items[schemas.MemberOut]),
     Route("POST", "/tree-duty/members", add_member, "Add a family member (name, birth year, sex; never an ID number)",

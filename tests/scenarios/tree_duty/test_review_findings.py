@@ -139,3 +139,17 @@ def test_a_staff_lists_voucher_job_is_queued_when_its_payment_commits_and_only_t
             session.execute(text("SELECT 1"))
             jobs.enqueue_after_commit(session, ("test.issue_vouchers", {"roster_id": 5}))
         assert queued() == 0
+
+
+# --- someone else's family -------------------------------------------------------------------------------------------
+
+def test_looking_at_a_family_member_who_is_someone_elses_is_a_documented_404(person):
+    """李 added her mother; 王 asks for the year of 李's mother by her id. He is told no such member (404) — a
+    status /openapi.json now lists for the route (before, the answer was one the document did not declare)."""
+    li = person(real_name="李湘", region=HUNAN)
+    mother = li.post("/tree-duty/members", {"name": "李母", "birth_year": 1975, "sex": "female"}).get_json()
+    assert li.year(2026, member_id=mother["id"])["person"]["relation"] == "family"
+
+    wang = person(real_name="王小林")
+    response = wang.get("/tree-duty", query_string={"year": 2026, "member_id": mother["id"]})
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
