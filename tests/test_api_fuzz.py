@@ -86,6 +86,11 @@ EXPLAINED_REJECTIONS = {
     "judicial_org_api.open_case": "case_no must be a 案号 as courts write it, damage_region a county in GB/T 2260, "
                                   "the deadline not past, shares for all payers or none adding to 100",
     "judicial_org_api.extend_case": "the new deadline must follow the old one and not be past",
+    **{f"tree_duty_admin_api.{name}": "the rule's own consistency (effective_to after effective_from, the honour "
+                                      "pair above the duty, ages in order) and, for a new rule, region in GB/T 2260"
+       for name in ("create_rule", "revise_rule")},
+    "tree_duty_mp_api.my_year": "the region must have a tree-duty rule in force in the year",
+    "tree_duty_mp_api.add_member": "birth_year must not be after this year",
     "events_org_api.create_event": "venue_region must be a county in GB/T 2260, ends_on not before starts_on",
     **{f"events_org_api.{name}": "calculation must be a body the event calculator accepts (regions in GB/T 2260, "
                                  "the stage of the route)" for name in ("put_plan", "put_final")},

@@ -94,13 +94,21 @@ def recognise_vouchers(body: schemas.RecogniseIn):
 
 
 RULE_KEY = "/tree-duty/rules/<string(maxlength=40):key>"
+RULE_CHECKS = ("A 400 naming the field unless: effective_to is not before effective_from; honour_fen and "
+               "honour_trees are both given or both null, honour_fen above duty_fen and honour_trees not below "
+               "duty_trees; min_age not above either maximum age. A 409 when its period overlaps another rule's "
+               "of the region.")
 MP_ROUTES = [
     Route("GET", "/tree-duty", my_year, "My tree-planting duty for a year: rule, duty age, paid, trees, status, "
-          "vouchers", query=schemas.YearQuery, tags=("tree_duty",), response=schemas.YearOut, errors=(404,)),
+          "vouchers", query=schemas.YearQuery, tags=("tree_duty",), response=schemas.YearOut, errors=(404,),
+          description="The region (given, else the profile's) must have a rule in force in the year: a 400 "
+                      "no_tree_duty_rule naming the regions that have one. member_id must be one of my family "
+                      "members (404)."),
     Route("GET", "/tree-duty/members", list_members, "The family members I discharge the duty for",
           tags=("tree_duty",), response=Items[schemas.MemberOut]),
     Route("POST", "/tree-duty/members", add_member, "Add a family member (name, birth year, sex; never an ID number)",
-          body=schemas.MemberIn, status=201, tags=("tree_duty",), response=schemas.MemberOut, errors=(409,)),
+          body=schemas.MemberIn, status=201, tags=("tree_duty",), response=schemas.MemberOut, errors=(409,),
+          description="birth_year must not be after this year (Beijing time): a 400 naming it."),
     Route("DELETE", "/tree-duty/members/<int:member_id>", remove_member, "Remove a family member who has no payments",
           tags=("tree_duty",), response=schemas.RemovedOut, errors=(404, 409)),
 ]
@@ -112,9 +120,11 @@ PUBLIC_ROUTES = [
 ]
 ADMIN_ROUTES = [
     Route("POST", "/tree-duty/rules", create_rule, "A new rule (a region that publishes one, or a new period)",
-          body=schemas.RuleIn, status=201, tags=("tree_duty",), response=schemas.RuleOut, errors=(409,)),
+          body=schemas.RuleIn, status=201, tags=("tree_duty",), response=schemas.RuleOut, errors=(409,),
+          description=RULE_CHECKS + " region must be a GB/T 2260 division."),
     Route("PATCH", RULE_KEY, revise_rule, "Change a rule: writes its next version (vouchers keep theirs)",
-          body=schemas.RuleChangeIn, tags=("tree_duty",), response=schemas.RuleOut, errors=(404, 409)),
+          body=schemas.RuleChangeIn, tags=("tree_duty",), response=schemas.RuleOut, errors=(404, 409),
+          description=RULE_CHECKS + " (Of the rule as changed.)"),
     Route("GET", "/tree-duty/vouchers.csv", export_vouchers, "Vouchers of a region and year for the greening "
           "committee (CSV)", query=schemas.VoucherQuery, tags=("tree_duty",), media_type="text/csv"),
     Route("POST", "/tree-duty/vouchers/recognise", recognise_vouchers, "Mark vouchers as recognised by the greening "
