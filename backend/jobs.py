@@ -201,27 +201,51 @@ def enqueue(*jobs: tuple[str, dict[str, Any]]) -> bool:
 
 def enqueue_after_commit(session: Session, *jobs: tuple[str, dict[str, Any]]) -> None:
     """Queue jobs once ``session``'s transaction commits, never if it rolls back: for work a transaction decides
-    (a paid staff list's vouchers) that must not start before what it reads is there. If Redis is down then, the
-    record stays owed and its sweep queues it again (handler contract 2)."""
+    (a paid staff list's vouchers) that must not start before what it reads is there. Queued inside a savepoint
+    (``begin_nested``), they go if that savepoint is rolled back, and otherwise wait for the outermost commit:
+    releasing a savepoint commits nothing. If Redis is down then, the record stays owed and its sweep queues it
+    again (handler contract 2)."""
     for name, _ in jobs:
         if name not in HANDLERS:
             raise KeyError(f"no job handler named {name!r}")
-    session.info.setdefault(_AFTER_COMMIT, []).extend(jobs)
+    within = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_AFTER_COMMIT, []).extend((within, job) for job in jobs)
 
 
 _AFTER_COMMIT = "jobs_after_commit"
 
 
+def _inside(transaction: Any, ended: Any) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 @sqlalchemy.event.listens_for(Session, "after_commit")
 def _enqueue_committed(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: its jobs wait for the transaction's commit
+        return
     owed = session.info.pop(_AFTER_COMMIT, None)
     if owed:
-        enqueue(*owed)
+        enqueue(*(job for _, job in owed))
 
 
-@sqlalchemy.event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session: Session) -> None:
-    session.info.pop(_AFTER_COMMIT, None)
+@sqlalchemy.event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous_transaction: Any) -> None:
+    """The jobs queued within what was rolled back (a savepoint, or the whole transaction) go; the others stay."""
+    owed = session.info.get(_AFTER_COMMIT)
+    if owed:
+        session.info[_AFTER_COMMIT] = [(within, job) for within, job in owed
+                                       if previous_transaction.parent is not None
+                                       and not _inside(within, previous_transaction)]
+
+
+@sqlalchemy.event.listens_for(Session, "after_transaction_end")
+def _forget_unfinished(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # closed without a commit (a commit has taken its jobs already)
+        session.info.pop(_AFTER_COMMIT, None)
 
 
 # --- a worker ------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ Rules are records a reviewer changes by writing the next version; a voucher name
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -56,13 +57,23 @@ def counted(rule: DutyRule, payments_fen: list[int]) -> int:
     return sum(payments_fen) if rule.accumulates else max(payments_fen, default=0)
 
 
-def standing(rule: DutyRule, payments_fen: list[int], *, of_age: bool) -> Standing:
+def standing(rule: DutyRule, payments_fen: list[int], *, of_age: bool,
+             held: Mapping[str, int] | None = None) -> Standing:
+    """``held``: the vouchers the year already has (tier → trees). A voucher stands whatever the rule (revised
+    since) or the person's age (a birth year corrected since) says now: the year it discharged stays discharged."""
     paid = counted(rule, payments_fen)
     if rule.honour_fen is not None and paid >= rule.honour_fen:
-        return Standing("honour", paid, rule.honour_trees)
-    if paid >= rule.duty_fen:
-        return Standing("duty_done" if of_age else "honour", paid, rule.duty_trees)
-    return Standing("none", paid, 0)
+        status, trees = "honour", rule.honour_trees
+    elif paid >= rule.duty_fen:
+        status, trees = "duty_done" if of_age else "honour", rule.duty_trees
+    else:
+        status, trees = "none", 0
+    held = held or {}
+    if "honour" in held:
+        status = "honour"
+    elif "duty" in held and status == "none":
+        status = "duty_done"
+    return Standing(status, paid, max([trees, *held.values()]))
 
 
 def tier_reached(rule: DutyRule, paid_fen: int, *, of_age: bool) -> str | None:
@@ -72,13 +83,15 @@ def tier_reached(rule: DutyRule, paid_fen: int, *, of_age: bool) -> str | None:
     return "duty" if paid_fen >= rule.duty_fen else None
 
 
-def due(rule: DutyRule, payments_fen: list[int], *, tier: str, of_age: bool, amount_fen: int | None = None) -> int:
+def due(rule: DutyRule, payments_fen: list[int], *, tier: str, of_age: bool, amount_fen: int | None = None,
+        held: Mapping[str, int] | None = None) -> int:
     """What an order for ``tier`` pays: the threshold, less what the year already counts where payments add up; or,
     where they add up, a part payment ``amount_fen`` that does not pass the rule's top threshold.
 
-    Conflict (409) when the year is already there; InvalidInput (400) naming the field otherwise.
+    Conflict (409) when the year is already there (by its payments or its vouchers, ``held``); InvalidInput (400)
+    naming the field otherwise.
     """
-    now = standing(rule, payments_fen, of_age=of_age)
+    now = standing(rule, payments_fen, of_age=of_age, held=held)
     if now.status == "honour":
         raise Conflict(f"{rule.name}本年度已获荣誉凭证，无需再付 (this year already has its honour voucher)",
                        code="tree_duty_honoured")

@@ -59,24 +59,33 @@ class RuleIn(RuleFields):
     region: Region
 
 
-class RuleChangeIn(Body):
-    """Only the fields that change; the others keep the current version's values."""
+def _absent_is_not_null(schema: dict) -> None:
+    """A field every rule has defaults to None only to mean "absent": its schema shows no null default."""
+    for field in schema["properties"].values():
+        if "default" in field and field["default"] is None and "anyOf" not in field:
+            del field["default"]
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+class RuleChangeIn(Body):
+    """Only the fields that change; the others keep the current version's values. Null is a value only where a
+    rule may have none (effective_to, the honour pair, note): the fields every rule has are left out to keep them,
+    never null."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_absent_is_not_null)
     reason: str = Field(min_length=2, max_length=300, description="why (kept in the audit chain)")
-    name: str | None = Field(default=None, min_length=1, max_length=50)
-    effective_from: date | None = Field(default=None, ge=date(1981, 12, 13), le=date(2099, 12, 31))
+    name: str = Field(default=None, min_length=1, max_length=50)
+    effective_from: date = Field(default=None, ge=date(1981, 12, 13), le=date(2099, 12, 31))
     effective_to: date | None = Field(default=None, ge=date(1981, 12, 13), le=date(2099, 12, 31))
-    duty_fen: Fen | None = None
-    duty_trees: int | None = Field(default=None, ge=1, le=100)
+    duty_fen: Fen = None
+    duty_trees: int = Field(default=None, ge=1, le=100)
     honour_fen: Fen | None = None
     honour_trees: int | None = Field(default=None, ge=1, le=1000)
-    accumulates: bool | None = None
-    min_age: int | None = Field(default=None, ge=0, le=100)
-    max_age_male: int | None = Field(default=None, ge=0, le=120)
-    max_age_female: int | None = Field(default=None, ge=0, le=120)
-    status: Literal[RULE_STATUSES] | None = None
-    source: str | None = Field(default=None, min_length=1, max_length=500)
+    accumulates: bool = None
+    min_age: int = Field(default=None, ge=0, le=100)
+    max_age_male: int = Field(default=None, ge=0, le=120)
+    max_age_female: int = Field(default=None, ge=0, le=120)
+    status: Literal[RULE_STATUSES] = None
+    source: str = Field(default=None, min_length=1, max_length=500)
     note: str | None = Field(default=None, min_length=1, max_length=500)
 
 

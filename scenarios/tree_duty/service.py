@@ -104,6 +104,12 @@ def _pending(session: Session, now: datetime, person: str, year: int) -> Order |
                Order.expires_at > now).limit(1)).scalar_one_or_none()
 
 
+def held(session: Session, person: str, year: int) -> dict[str, int]:
+    """The vouchers the person's year already has: tier → trees."""
+    return {tier: trees for tier, trees in session.execute(
+        select(DutyVoucher.tier, DutyVoucher.trees).where(DutyVoucher.person == person, DutyVoucher.year == year))}
+
+
 def vouchers_of(session: Session, person: str, year: int | None = None) -> list[tuple[DutyVoucher, Certificate]]:
     query = (select(DutyVoucher, Certificate).join(Certificate, Certificate.id == DutyVoucher.certificate_id)
              .where(DutyVoucher.person == person))
@@ -181,7 +187,8 @@ class TreeDutyScenario:
                            details={"order_no": pending.order_no})
         of_age = rules.of_duty_age(rule, ref["year"], person.birth_year, person.sex)
         paid = [p.order.amount_fen for p in payments(session, person.key, ref["year"])]
-        amount = rules.due(rule, paid, tier=ref["tier"], of_age=of_age, amount_fen=ref.get("amount_fen"))
+        amount = rules.due(rule, paid, tier=ref["tier"], of_age=of_age, amount_fen=ref.get("amount_fen"),
+                           held=held(session, person.key, ref["year"]))
         return _Assessed(person, None, ref["year"], rule, ref["tier"], Due(amount))
 
     def due(self, session: Session, now: datetime, *, reference: dict[str, Any], buyer: str) -> Due:
@@ -210,7 +217,7 @@ class TreeDutyScenario:
         person = _locked_person(session, order, payment)
         of_age = rules.of_duty_age(rule, payment.year, person.birth_year, person.sex)
         now_standing = rules.standing(rule, [p.order.amount_fen for p in payments(session, person.key, payment.year)],
-                                      of_age=of_age)
+                                      of_age=of_age, held=held(session, person.key, payment.year))
         if now_standing.status == "honour" or (payment.tier == "duty" and now_standing.status == "duty_done"):
             raise NoLongerOwed("本年度已由其他订单尽责 (another order already discharged this year)")
         return Retiring(purpose_ref=reference, beneficiary_name=person.name)
@@ -310,13 +317,15 @@ def year_view(session: Session, now: datetime, *, user_id: int, year: int, regio
     known = member_id is not None or (user.birth_year is not None and user.sex is not None)
     of_age = rules.of_duty_age(rule, year, person.birth_year, person.sex) if known else None
     paid = payments(session, person.key, year)
-    standing = rules.standing(rule, [p.order.amount_fen for p in paid], of_age=of_age is not False)
+    has = held(session, person.key, year)
+    standing = rules.standing(rule, [p.order.amount_fen for p in paid], of_age=of_age is not False, held=has)
     vouchers = [voucher_view(v, c, for_owner=True) for v, c in vouchers_of(session, person.key, year)]
     offers = {}
     if year == day.year and known:
         for tier in TIERS:
             try:
-                offers[tier] = rules.due(rule, [p.order.amount_fen for p in paid], tier=tier, of_age=of_age)
+                offers[tier] = rules.due(rule, [p.order.amount_fen for p in paid], tier=tier, of_age=of_age,
+                                         held=has)
             except (Conflict, InvalidInput):
                 offers[tier] = None
     return {"year": year, "region": region, "person": {"relation": person.relation, "member_id": member_id,
