@@ -57,11 +57,6 @@ def forum_organiser(operator, app):
 
 
 @pytest.fixture
-def finance(app, client):
-    return StaffApi(client, staff_member(app, "finance-events", "finance"))
-
-
-@pytest.fixture
 def listing(operator):
     """500 t from a forest in 大邑县, on sale at 80 yuan a tonne."""
     made = operator.registered_project(quantity_g=500_000_000, county="510129", name="大邑县森林经营碳汇")

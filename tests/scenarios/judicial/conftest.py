@@ -72,11 +72,6 @@ def nanjing_court(operator, app):
 
 
 @pytest.fixture
-def finance(app, client):
-    return StaffApi(client, staff_member(app, "finance-1", "finance"))
-
-
-@pytest.fixture
 def county_listing(operator):
     """100 t from a forest in the damaged county itself."""
     return listed(operator, county=NANJING_COUNTY, tonnes=100, name="南靖县国有林场森林经营碳汇")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 
 import pytest
+from openpyxl import Workbook
 
 from tests.conftest import staff_member
 from tests.miniprogram.conftest import Citizen, fake_wechat  # noqa: F401  (the fixture, for these tests too)
+from tests.scenarios.judicial.conftest import listed
 
 PRICE_FEN_PER_T = 6_000  # 60 yuan a tonne: Beijing's 60 yuan buys exactly 1 t
 BEIJING, HUNAN, HAINAN, SICHUAN = "110000", "430000", "460000", "510000"
@@ -17,9 +20,7 @@ _keys = itertools.count(1)  # idempotency keys, unique within a run
 @pytest.fixture
 def listing(operator):
     """500 t from a forest in 大邑县, on sale at 60 yuan a tonne."""
-    made = operator.registered_project(quantity_g=500_000_000, county="510129", name="大邑县森林经营碳汇")
-    return operator.ok(operator.post("/listings", {"batch_id": made["batch"]["id"], "price_fen_per_t": PRICE_FEN_PER_T,
-                                                   "title": "龙门山森林碳汇"}))["id"]
+    return listed(operator, county="510129", tonnes=500, name="大邑县森林经营碳汇", price=PRICE_FEN_PER_T)
 
 
 class DutyCitizen(Citizen):
@@ -78,3 +79,38 @@ def voucher_of(client, number: str) -> dict:
     response = client.get(f"/api/v1/certificates/{number}")
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+# --- organisations paying for their staff ---------------------------------------------------------------------
+
+BEIJING_CHAOYANG = "110105"
+DUTY_FEN = 6_000  # Beijing: 60 yuan is the year's duty, 3 trees
+HEADER = ["姓名", "出生年份", "性别", "工号"]
+
+
+@pytest.fixture
+def agency(operator, app):
+    """A Beijing government office (机关) with a clerk and a viewer."""
+    from tests.orgs.conftest import credit_code
+
+    made = operator.ok(operator.post("/organisations", {"name": "北京市朝阳区园林绿化局", "kind": "government",
+                                                        "credit_code": credit_code(960), "adcode": BEIJING_CHAOYANG}),
+                       201)
+    return {"id": made["id"], "clerk": staff_member(app, "duty-clerk", "clerk", organisation_id=made["id"]),
+            "viewer": staff_member(app, "duty-viewer", "viewer", organisation_id=made["id"])}
+
+
+@pytest.fixture
+def big_listing(operator):
+    """6,000 t at 60 yuan a tonne: a person's 60 yuan buys exactly 1 t."""
+    return listed(operator, county="510129", tonnes=6_000, name="大邑县森林经营碳汇", price=6_000)
+
+
+def xlsx(rows: list[list]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    for row in [HEADER, *rows]:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -10,7 +10,6 @@ import time
 import zipfile
 
 import pytest
-from openpyxl import Workbook
 
 from backend import jobs
 from backend.certificates.verifier import verify_token
@@ -19,46 +18,7 @@ from scenarios.tree_duty import issuing
 from scenarios.tree_duty.models import DutyRoster
 from tests.conftest import staff_member
 from tests.scenarios.judicial.conftest import StaffApi, key
-
-BEIJING_CHAOYANG = "110105"
-DUTY_FEN = 6_000  # Beijing: 60 yuan is the year's duty, 3 trees
-HEADER = ["姓名", "出生年份", "性别", "工号"]
-
-
-@pytest.fixture
-def agency(operator, app):
-    """A Beijing government office (机关) with a clerk and a viewer."""
-    from tests.orgs.conftest import credit_code
-
-    made = operator.ok(operator.post("/organisations", {"name": "北京市朝阳区园林绿化局", "kind": "government",
-                                                        "credit_code": credit_code(960), "adcode": BEIJING_CHAOYANG}),
-                       201)
-    return {"id": made["id"], "clerk": staff_member(app, "duty-clerk", "clerk", organisation_id=made["id"]),
-            "viewer": staff_member(app, "duty-viewer", "viewer", organisation_id=made["id"])}
-
-
-@pytest.fixture
-def finance(app, client):
-    return StaffApi(client, staff_member(app, "finance-duty", "finance"))
-
-
-@pytest.fixture
-def big_listing(operator):
-    """6,000 t at 60 yuan a tonne: a person's 60 yuan buys exactly 1 t."""
-    made = operator.registered_project(quantity_g=6_000_000_000, county="510129", name="大邑县森林经营碳汇")
-    return operator.ok(operator.post("/listings", {"batch_id": made["batch"]["id"], "price_fen_per_t": 6_000,
-                                                   "title": "龙门山森林碳汇"}))["id"]
-
-
-def xlsx(rows: list[list]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    for row in [HEADER, *rows]:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
+from tests.scenarios.tree_duty.conftest import BEIJING_CHAOYANG, DUTY_FEN, xlsx
 
 def upload(client, member, data: bytes, filename: str, **fields):
     return client.post("/api/org/v1/tree-duty/rosters", headers=member.headers, content_type="multipart/form-data",

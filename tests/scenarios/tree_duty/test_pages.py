@@ -9,7 +9,7 @@ import re
 
 from backend import jobs
 from tests.scenarios.portal import beside, people, signed_in  # noqa: F401  (people: the fixture)
-from tests.scenarios.tree_duty.test_organisation_story import agency, big_listing, finance, xlsx  # noqa: F401
+from tests.scenarios.tree_duty.conftest import xlsx
 from tests.staff.conftest import Page, password_hash  # noqa: F401  (the fixture)
 
 

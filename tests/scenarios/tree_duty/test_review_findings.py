@@ -33,8 +33,8 @@ def revise(client, operator, key: str, **changes):
 def test_sichuan_publishing_60_yuan_after_zhang_paid_the_assumed_45_leaves_his_year_discharged(
         client, operator, person, listing, fake_wechat):
     """张 pays Sichuan's assumed 45 yuan in March and gets his duty voucher. In April the provincial committee
-    publishes 60 yuan and a reviewer revises the rule. His year is still discharged (the voucher names the rule it
-    was issued under): the page says so, offers no 15-yuan "top-up" to the duty, and an order for the duty is
+    publishes 60 yuan and a reviewer revises the rule. His year is still discharged (a year is judged under the
+    version it began with, and the voucher names it): the page says so, offers no 15-yuan "top-up" to the duty, and an order for the duty is
     refused — before the fix it took 15 yuan, retired the credits and issued nothing."""
     zhang = person(real_name="张川", birth_year=1988, sex="male", region=SICHUAN)
     pay(fake_wechat, zhang, zhang.duty_order(listing, year=2026, region=SICHUAN))
@@ -45,7 +45,7 @@ def test_sichuan_publishing_60_yuan_after_zhang_paid_the_assumed_45_leaves_his_y
 
     year = zhang.year(2026)
     assert (year["status"], year["trees"], year["paid_fen"]) == ("duty_done", 3, 4500)
-    assert year["rule"]["version"] == 2 and year["due_fen"]["duty"] is None
+    assert year["rule"]["version"] == 1 and year["due_fen"]["duty"] is None  # judged under the version it began with
     assert year["due_fen"]["honour"] == 4500  # the honour threshold is still 90: 45 more
     [voucher] = year["vouchers"]
     assert voucher["tier"] == "duty" and voucher["rule"]["version"] == 1

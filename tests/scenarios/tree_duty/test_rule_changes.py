@@ -30,7 +30,7 @@ def test_a_reviewer_raises_beijings_threshold_and_old_vouchers_keep_version_1(cl
     assert changed.status_code == 200, changed.get_json()
     assert (changed.get_json()["version"], changed.get_json()["duty_fen"], changed.get_json()["current"]) == (
         2, 9000, True)
-    versions = client.get(f"/api/v1/tree-duty/rules/beijing-2010").get_json()["items"]
+    versions = client.get("/api/v1/tree-duty/rules/beijing-2010").get_json()["items"]
     assert [(v["version"], v["duty_fen"], v["current"]) for v in versions] == [(1, 6000, False), (2, 9000, True)]
     assert patch(client, reviewer, "beijing-2010", RAISED).get_json()["version"] == 2  # no change, no version
 
