@@ -7,6 +7,10 @@ its own users. "hot" cells draw every purchase from one batch's platform invento
 cells give each worker its own batch, so the difference is what the hot row costs. Every operation also locks
 the single ``audit_head`` row, which no spreading relieves.
 
+The pgbench cells are the ceiling issue 17 measures against: a minimal retirement in SQL (``PGBENCH_SCRIPT``, its
+four statements written out) run by pgbench, hot and spread, in the same run; the table gives ours / pgbench and
+the goals' ratios.
+
 The raw cells run an equivalent hand-written sequence with psycopg on a small schema of their own (three
 transactions per retirement: lock the accounts FOR UPDATE, guarded balance UPDATEs, transfer row, serial range
 rows, audit row under a lock of one head row, retirement row), which is the ceiling this PostgreSQL sets.
@@ -30,7 +34,9 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -691,24 +697,129 @@ def bench_postgresql(args, cells: list[Cell], counts: dict, counter: collections
         admin.dispose()
 
 
+# --- the ceiling: pgbench running a minimal retirement -------------------------------------------------------------
+
+# The least a retirement can be in SQL: lock the batch's inventory row, take the grams off it (its next serial
+# moves on), and record the retirement and its serial range — one transaction, four statements, nothing else (no
+# audit, no certificate, no reservation). pgbench runs it with its own clients; a hot cell draws every retirement
+# from one row, a spread cell from ``nbatches`` rows at random.
+PGBENCH_SCHEMA = """
+CREATE TABLE inventory (batch_id int PRIMARY KEY, available_g bigint NOT NULL CHECK (available_g >= 0),
+                        next_serial bigint NOT NULL);
+CREATE TABLE retirement (id bigserial PRIMARY KEY, batch_id int NOT NULL, quantity_g bigint NOT NULL,
+                         retired_at timestamptz NOT NULL);
+CREATE TABLE serial_range (id bigserial PRIMARY KEY, retirement_id bigint NOT NULL, first_serial bigint NOT NULL,
+                           last_serial bigint NOT NULL);
+"""
+PGBENCH_SCRIPT = f"""\\set batch random(1, :nbatches)
+BEGIN;
+SELECT available_g FROM inventory WHERE batch_id = :batch FOR UPDATE;
+UPDATE inventory SET available_g = available_g - {AMOUNT_G}, next_serial = next_serial + {AMOUNT_G}
+  WHERE batch_id = :batch;
+INSERT INTO retirement (batch_id, quantity_g, retired_at) VALUES (:batch, {AMOUNT_G}, now());
+INSERT INTO serial_range (retirement_id, first_serial, last_serial)
+  SELECT currval('retirement_id_seq'), next_serial - {AMOUNT_G}, next_serial - 1 FROM inventory
+  WHERE batch_id = :batch;
+END;
+"""
+PGBENCH_SPREAD = 16  # batches of the spread ceiling cells, as the issue's goal names it
+
+
+def pgbench_cell(conninfo: str, script: str, *, batches: int, clients: int, seconds: float) -> Cell:
+    """One pgbench run; tps as pgbench reports it (without the initial connection time)."""
+    # Labelled as ours is where they compare (ours spreads to one batch per worker), so the ratio column lines up.
+    label = "hot" if batches == 1 else "spread" if batches == max(WORKER_COUNTS) else f"spread{batches}"
+    cell = Cell("postgresql", "pgbench", label, clients)
+    done = subprocess.run(["pgbench", "-n", "-f", script, "-c", str(clients), "-j", str(clients), "-T",
+                           str(max(1, round(seconds))), "-D", f"nbatches={batches}", "-r", conninfo],
+                          capture_output=True, text=True, timeout=seconds + 120)
+    found = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", done.stdout, re.M)
+    latency = re.search(r"^latency average = ([0-9.]+) ms", done.stdout, re.M)
+    failed = re.search(r"^number of failed transactions: ([0-9]+)", done.stdout, re.M)
+    if done.returncode != 0 or found is None:
+        cell.note = f"pgbench failed: {(done.stderr or done.stdout)[-300:]}"
+        return cell
+    cell.rate = float(found.group(1))
+    cell.done = int(cell.rate * seconds)
+    cell.p50 = float(latency.group(1)) if latency else 0.0  # pgbench gives the mean, shown in the p50 column
+    cell.errors = int(failed.group(1)) if failed else 0
+    return cell
+
+
+def bench_pgbench(args, cells: list[Cell]) -> None:
+    """The ceiling cells, on a schema of their own: hot at each worker count, spread over PGBENCH_SPREAD batches
+    and over as many batches as ours spreads to (one per worker)."""
+    import psycopg
+
+    if shutil.which("pgbench") is None:
+        PROBLEMS.append("pgbench is not installed: no ceiling to compare with")
+        return
+    schema = f"bench_pgb_{uuid.uuid4().hex[:10]}"
+    conninfo = raw_conninfo(schema)
+    with psycopg.connect(raw_conninfo("public"), autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        spreads = sorted({PGBENCH_SPREAD, max(WORKER_COUNTS)})
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(PGBENCH_SCHEMA)
+            connection.execute("INSERT INTO inventory SELECT n, %s, 1 FROM generate_series(1, %s) n",
+                               (QUANTITY_G, max(spreads)))
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+            script.write(PGBENCH_SCRIPT)
+        print(f"PostgreSQL ceiling: pgbench, a minimal retirement (4 statements, one transaction), schema {schema}",
+              flush=True)
+        for workers in WORKER_COUNTS:
+            cells.append(pgbench_cell(conninfo, script.name, batches=1, clients=workers, seconds=args.seconds))
+        for batches in spreads:
+            cells.append(pgbench_cell(conninfo, script.name, batches=batches, clients=max(WORKER_COUNTS),
+                                      seconds=args.seconds))
+        for cell in cells[-len(WORKER_COUNTS) - len(spreads):]:
+            print(f"  pgbench {cell.spread:<8} {cell.workers:>2} clients: {cell.rate:8.1f} tps"
+                  f"{'  ' + cell.note if cell.note else ''}", flush=True)
+    finally:
+        os.unlink(script.name)
+        with psycopg.connect(raw_conninfo("public"), autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 def print_table(cells: list[Cell]) -> None:
     raw = {cell.key(): cell for cell in cells if cell.impl == "raw"}
+    pgbench = {cell.key(): cell for cell in cells if cell.impl == "pgbench"}
     print()
-    print(f"{'backend':<11} {'impl':<13} {'batches':<7} {'workers':>7} {'retire/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'errors':>6} {'ours/raw':>8}")
-    print("-" * 86)
+    print(f"{'backend':<11} {'impl':<13} {'batches':<8} {'workers':>7} {'retire/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'errors':>6} {'ours/raw':>8} {'ours/pgbench':>12}")
+    print("-" * 100)
     for cell in cells:
-        ratio = ""
-        ceiling = raw.get(cell.key())
-        if cell.impl == "ours" and ceiling is not None and ceiling.rate > 0:
-            ratio = f"{cell.rate / ceiling.rate:.2f}"
-        print(f"{cell.backend:<11} {cell.impl:<13} {cell.spread:<7} {cell.workers:>7} {cell.rate:>9.1f} "
-              f"{cell.p50:>8.2f} {cell.p99:>8.2f} {cell.errors:>6} {ratio:>8}{'  ' + cell.note if cell.note else ''}")
+        ratios = []
+        for ceilings in (raw, pgbench):
+            ceiling = ceilings.get(cell.key())
+            ratios.append(f"{cell.rate / ceiling.rate:.2f}" if cell.impl == "ours" and ceiling is not None
+                          and ceiling.rate > 0 else "")
+        p99 = "" if cell.impl == "pgbench" else f"{cell.p99:.2f}"  # pgbench reports a mean, no percentiles
+        print(f"{cell.backend:<11} {cell.impl:<13} {cell.spread:<8} {cell.workers:>7} {cell.rate:>9.1f} "
+              f"{cell.p50:>8.2f} {p99:>8} {cell.errors:>6} {ratios[0]:>8} {ratios[1]:>12}"
+              f"{'  ' + cell.note if cell.note else ''}")
+    ours_hot = {c.workers: c.rate for c in cells if c.backend == "postgresql" and c.impl == "ours" and c.spread == "hot"}
+    ceiling_hot = pgbench.get(("postgresql", "hot", max(WORKER_COUNTS)))
+    ceiling_spread = pgbench.get(("postgresql", "spread" if PGBENCH_SPREAD == max(WORKER_COUNTS)
+                                  else f"spread{PGBENCH_SPREAD}", max(WORKER_COUNTS)))
+    ours_spread = next((c.rate for c in cells if c.backend == "postgresql" and c.impl == "ours"
+                        and c.spread == "spread"), None)
+    if ceiling_hot and ceiling_hot.rate and max(WORKER_COUNTS) in ours_hot:
+        print(f"\nissue 17's goals, this run: ours hot with {max(WORKER_COUNTS)} workers = "
+              f"{ours_hot[max(WORKER_COUNTS)] / ceiling_hot.rate:.1%} of pgbench hot (goal >= 25%); "
+              + (f"{max(WORKER_COUNTS)} workers / 1 worker = {ours_hot[max(WORKER_COUNTS)] / ours_hot[1]:.2f} "
+                 "(goal > 1)" if ours_hot.get(1) else ""))
+    if ceiling_spread and ceiling_spread.rate and ours_spread:
+        print(f"ours spread ({max(WORKER_COUNTS)} batches) = {ours_spread / ceiling_spread.rate:.1%} of pgbench "
+              f"spread over {PGBENCH_SPREAD} batches (goal >= 50%)")
     print()
     print("retire/s: complete retirements (reserve + post + retire, 3 transactions) per second, all workers.")
     print("hot: every worker buys from one batch's platform inventory; spread: one batch per worker.")
     print("raw: the same 3 transactions by hand with psycopg; raw-unchained: raw without the audit hash chain's")
     print("     single audit_head row lock (audit rows numbered by a sequence), i.e. what that global lock costs.")
+    print("pgbench: the ceiling — a minimal retirement in SQL (PGBENCH_SCRIPT: lock the inventory row, decrement,")
+    print("     insert the retirement and its serial range), one transaction; p50 column: pgbench's mean latency.")
 
 
 def main() -> int:
@@ -734,6 +845,7 @@ def main() -> int:
     if args.only in (None, "sqlite"):
         bench_sqlite(args, cells, counts, counter)
     if args.only in (None, "postgresql"):
+        bench_pgbench(args, cells)
         bench_postgresql(args, cells, counts, counter)
     print_table(cells)
     print(f"total {time.perf_counter() - began:.0f} s; load average now {os.getloadavg()[0]:.2f}")
