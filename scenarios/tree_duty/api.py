@@ -123,8 +123,15 @@ def place_roster_order(roster_id: int, body: schemas.RosterOrderIn):
     principal = staff_principal()
     found = read(lambda s: roster_of_mine(s, roster_id, "clerk"))
     return organisation_orders.place(org_id=found.org_id, actor=principal.actor, payment=body.payment,
-                                     idempotency_key=idempotency_key(), listing_id=body.listing_id, quantity_g=None, purpose="tree_duty",
-                                     reference={"tree_duty": {"roster_id": roster_id}})
+                                     idempotency_key=idempotency_key(), listing_id=body.listing_id, quantity_g=None,
+                                     purpose="tree_duty", reference={"tree_duty": {"roster_id": roster_id}})
+
+
+def withdraw_roster(roster_id: int):
+    """Take back a wrong list before it is paid (its unpaid offline order with it); then upload the right one."""
+    principal, now = staff_principal(), _now()
+    read(lambda s: roster_of_mine(s, roster_id, "clerk"))
+    return atomic(lambda s: roster.roster_view(s, roster.withdraw(s, now, roster_id, actor=principal.actor)))
 
 
 def _its_order(roster_id: int, order_no: str):
@@ -222,6 +229,8 @@ ORG_ROUTES = [
     Route("POST", f"{ROSTER}/orders", place_roster_order, "Pay for the staff list: offline or WeChat Pay Native",
           body=schemas.RosterOrderIn, status=201, idempotent=True, tags=("tree_duty",), response=OperatorOrderOut,
           errors=(409, 503)),
+    Route("POST", f"{ROSTER}/withdraw", withdraw_roster, "Withdraw a list not yet paid (and its unpaid offline "
+          "order)", tags=("tree_duty",), response=schemas.RosterOut, errors=(409,)),
     Route("GET", f"{ROSTER}/orders/<order_no>", get_roster_order, "One of the list's orders (an unpaid Native one "
           "asks WeChat Pay first)", tags=("tree_duty",), response=OperatorOrderOut, params=ORDER_NO, errors=(503,)),
     Route("GET", f"{ROSTER}/orders/<order_no>/qr.png", roster_order_qr, "An unpaid Native order's QR code",

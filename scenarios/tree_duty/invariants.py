@@ -30,9 +30,20 @@ def check_tree_duty(session: Session) -> list[Violation]:
             number = session.execute(select(Certificate.number)
                                      .where(Certificate.retirement_id == order.retirement_id)).scalar_one()
             retired_by[(payment.person, payment.year)][number] = order.quantity_g
+    paid_orders = {order_id for (order_id,) in session.execute(
+        select(Order.id).join(DutyPayment, DutyPayment.order_id == Order.id)
+        .where(DutyPayment.person.like("roster:%"), Order.status == "fulfilled"))}
     for roster in rosters.values():
-        if roster.status != "checked" and roster.order_id is None:
-            found.append(Violation("tree_duty", f"staff list {roster.id} is {roster.status} without its order"))
+        if (roster.status in ("paid", "issued")) != (roster.order_id is not None):
+            found.append(Violation("tree_duty", f"staff list {roster.id} is {roster.status}, its order "
+                                                f"{roster.order_id}"))
+        if roster.order_id is not None and roster.order_id not in paid_orders:
+            found.append(Violation("tree_duty", f"staff list {roster.id}: its order is not fulfilled"))
+    fulfilled_per_roster = defaultdict(int)
+    for payment in session.execute(select(DutyPayment).where(DutyPayment.order_id.in_(paid_orders))).scalars():
+        fulfilled_per_roster[payment.person] += 1
+    if any(count > 1 for count in fulfilled_per_roster.values()):
+        found.append(Violation("tree_duty", "a staff list was paid by more than one order"))
     serials_of_roster: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for voucher, certificate in session.execute(select(DutyVoucher, Certificate)
                                                 .join(Certificate, Certificate.id == DutyVoucher.certificate_id)):

@@ -17,9 +17,10 @@ to credits is also 'reported'); assumed: the platform's own rule until the regio
 SEXES = ("male", "female")
 TIERS = ("duty", "honour")
 """duty: 尽责凭证, the year's duty discharged; honour: 荣誉凭证, beyond the duty, or by someone outside duty age."""
-ROSTER_STATES = ("checked", "paid", "issued")
+ROSTER_STATES = ("checked", "paid", "issued", "withdrawn")
 """checked (uploaded and validated: quoted, and payable by one order at a time) → paid (its credits retired; the
-vouchers are being issued by a job) → issued (a voucher for every person it pays for)."""
+vouchers are being issued by a job) → issued (a voucher for every person it pays for); checked → withdrawn (a
+wrong list taken back before it was paid: its people are no longer listed)."""
 
 
 ARCHIVE_STATES = ("requested", "ready")

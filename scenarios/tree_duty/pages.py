@@ -33,7 +33,7 @@ bp = page_blueprint("tree_duty_pages", __name__)
 PAYERS = roster.PAYER_KINDS
 READERS = ("reviewer", "finance", "auditor")
 STATUS_LABELS = {"checked": "已校验，待付款 (checked, to pay)", "paid": "已付款，凭证出具中 (paid, issuing vouchers)",
-                 "issued": "凭证已全部出具 (vouchers issued)"}
+                 "issued": "凭证已全部出具 (vouchers issued)", "withdrawn": "已撤回 (withdrawn)"}
 FIELD_LABELS = {"name": "姓名 name", "birth_year": "出生年份 birth year", "sex": "性别 sex",
                 "staff_no": "工号 staff no."}
 ORDER_LABELS = {"reserved": "待付款 (awaiting payment)", "paid": "已付款 (paid)", "fulfilled": "已注销 (retired)",
@@ -155,7 +155,8 @@ def pay(roster_id: int):
         if not REQUEST_ID.fullmatch(request_id):
             raise InvalidInput("request_id", "表单已失效，请刷新页面后重试 (the form is stale: reload the page)")
         placed = organisation_orders.place(org_id=found.org_id, actor=principal.actor, payment=payment,
-                                           idempotency_key=f"page-pay-{request_id}", listing_id=int(listing_id), quantity_g=None, purpose="tree_duty",
+                                           idempotency_key=f"page-pay-{request_id}", listing_id=int(listing_id),
+                                           quantity_g=None, purpose="tree_duty",
                                            reference={"tree_duty": {"roster_id": roster_id}})
     except (NotFound, Forbidden):
         raise
@@ -164,6 +165,20 @@ def pay(roster_id: int):
     flash(f"已下单 {placed['order_no']}：" + ("请扫码支付 (scan the QR to pay)" if placed["channel"] == "native" else
                                             "请按订单号银行转账，财务确认到账后出具凭证 (transfer the amount quoting the "
                                             "order number; vouchers follow once finance records it)"))
+    return redirect(url_for("tree_duty_pages.roster_page", roster_id=roster_id))
+
+
+def withdraw(roster_id: int):
+    """The list's 撤回 button: a wrong list taken back before it is paid, then the right one uploaded."""
+    principal, now = staff_principal(), _now()
+    read(lambda s: _scoped(s, principal, roster_id, "clerk"))
+    try:
+        atomic(lambda s: roster.withdraw(s, now, roster_id, actor=principal.actor))
+    except (NotFound, Forbidden):
+        raise
+    except DomainError as error:
+        return roster_page(roster_id, error.status, error=error, errors=field_errors(error))
+    flash("名单已撤回，可重新上传 (the list was withdrawn: upload the right one)")
     return redirect(url_for("tree_duty_pages.roster_page", roster_id=roster_id))
 
 
@@ -207,6 +222,7 @@ PAGES = [  # rule, endpoint (as the permission table names it), view, methods
     ("/org/tree-duty/rosters", "upload", upload, ["POST"]),
     (ROSTER, "roster_page", roster_page, ["GET"]),
     (f"{ROSTER}/pay", "pay", pay, ["POST"]),
+    (f"{ROSTER}/withdraw", "withdraw", withdraw, ["POST"]),
     (f"{ROSTER}/orders/<order_no>/qr.png", "order_qr", order_qr, ["GET"]),
     (f"{ROSTER}/vouchers.csv", "vouchers_csv", vouchers_csv, ["GET"]),
     (f"{ROSTER}/vouchers.zip", "request_zip", request_zip, ["POST"]),

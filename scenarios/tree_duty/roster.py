@@ -23,9 +23,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from backend import audit
 from backend.clock import beijing_date
-from backend.errors import InvalidInput, NotFound
+from backend.errors import Conflict, InvalidInput, NotFound
 from backend.ledger.holders import mask_name
+from backend.orders import service
 from backend.orders.models import Order
 from backend.orgs.service import acting_of_kind
 from backend.registry.models import ORGANISATION_KINDS, Organisation
@@ -263,11 +265,46 @@ def upload(session: Session, now: datetime, *, org_id: int, actor: str, data: by
     return roster
 
 
+def _open_orders(session: Session, roster_id: int, *, channel: str,
+                 unexpired_at: datetime | None = None) -> list[tuple[str, int]]:
+    query = (select(Order.order_no, Order.org_id).join(DutyPayment, DutyPayment.order_id == Order.id)
+             .where(DutyPayment.person == f"roster:{roster_id}", Order.status == "reserved", Order.channel == channel))
+    if unexpired_at is not None:
+        query = query.where(Order.expires_at > unexpired_at)
+    return [tuple(row) for row in session.execute(query.order_by(Order.id))]
+
+
+def withdraw(session: Session, now: datetime, roster_id: int, *, actor: str) -> DutyRoster:
+    """Take back a wrong list before it is paid (then upload the right one: its people are no longer listed). Its
+    unpaid offline order is withdrawn with it, and the credits it held go back on sale; an unpaid WeChat Pay Native
+    order may still be paid (409 until it is paid or expires). The orders are locked before the list, as a payment
+    locks them (order, then list): one lock order."""
+    for order_no, org_id in _open_orders(session, roster_id, channel="offline"):  # numbers only: each is read
+        service.cancel_unpaid(session, now, order_no, org_id=org_id, actor=actor)  # afresh under its lock
+    found = get_roster(session, roster_id, lock=True)
+    if found.status == "withdrawn":
+        return found
+    if found.status != "checked":
+        raise Conflict("该名单已付款，不能撤回 (this staff list is paid: it cannot be withdrawn)", code="roster_paid")
+    pending = _open_orders(session, roster_id, channel="native", unexpired_at=now)
+    if pending:
+        raise Conflict(f"订单 {pending[0][0]} 正在扫码支付，付款或过期后再撤回 (a WeChat Pay order is open: "
+                       "withdraw once it is paid or has expired)", code="tree_duty_order_pending",
+                       details={"order_no": pending[0][0]})
+    found.status = "withdrawn"
+    session.add(found)
+    audit.append(session, now, actor=actor, action="tree_duty.roster.withdraw", object_type="tree_duty_roster",
+                 object_id=roster_id, after={"persons": found.persons})
+    return found
+
+
 # --- reading it back -----------------------------------------------------------------------------------------------
 
 def get_roster(session: Session, roster_id: int, *, lock: bool = False) -> DutyRoster:
     query = select(DutyRoster).where(DutyRoster.id == roster_id)
-    roster = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    if lock:  # read afresh under the lock, even if this session read the row before (its status may have moved)
+        query = query.with_for_update().execution_options(populate_existing=True)
+    roster = session.execute(query).scalar_one_or_none()
     if roster is None:
         raise NotFound("名单不存在 (unknown staff list)")
     return roster

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from backend.dbtypes import MAX_ID
 from backend.orgs.schemas import Body
 from backend.schemas import Json, Out
-from scenarios.tree_duty.models import RULE_STATUSES
+from scenarios.tree_duty.models import ROSTER_STATES, RULE_STATUSES
 
 Region = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="GB/T 2260 adcode")]
 Year = Annotated[int, Field(ge=2000, le=2100)]
@@ -216,7 +216,7 @@ class RosterOut(Out):
     year: int
     region: str
     filename: str
-    status: Literal["checked", "paid", "issued"]
+    status: Literal[ROSTER_STATES]
     include_outside_age: bool
     persons: int = Field(description="how many people the order pays for")
     amount_fen: int

@@ -163,6 +163,8 @@ class TreeDutyScenario:
         ref = reference["tree_duty"]
         if "roster_id" in ref:
             roster = _roster_of(session, ref["roster_id"], buyer)
+            if roster.status == "withdrawn":
+                raise Conflict("该名单已撤回 (this staff list was withdrawn)", code="roster_withdrawn")
             if roster.status != "checked":
                 raise Conflict("该名单已付款 (this staff list is already paid)", code="roster_paid")
             if roster.persons == 0:

@@ -115,7 +115,7 @@ def upgrade() -> None:
     sa.Column('archive_done', sa.Integer(), nullable=False),
     sa.Column('archive_requested_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('archive_ready_at', sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("status IN ('checked', 'paid', 'issued')", name='ck_tree_duty_roster_status'),
+    sa.CheckConstraint("status IN ('checked', 'paid', 'issued', 'withdrawn')", name='ck_tree_duty_roster_status'),
     sa.CheckConstraint("archive_status IN ('requested', 'ready')", name='ck_tree_duty_roster_archive_status'),
     sa.ForeignKeyConstraint(['order_id'], ['purchase_order.id'], ),
     sa.ForeignKeyConstraint(['org_id'], ['organisation.id'], ),

@@ -228,3 +228,49 @@ def read_status(app, roster_id: int) -> tuple[str, int]:
     with app.app_context():
         found = read(lambda s: s.get(DutyRoster, roster_id))
     return found.status, found.issued
+
+
+def test_a_wrong_list_is_withdrawn_with_its_unpaid_transfer_and_the_right_one_lists_the_same_people(
+        app, client, agency, finance, big_listing):
+    """The clerk uploads last year's file by mistake and even places the bank-transfer order before noticing. She
+    withdraws the list: its unpaid offline order goes with it (the credits it held are back on sale), and the right
+    file, with the same people, is not told they are listed already. A paid list cannot be withdrawn, and finance
+    can no longer record a transfer for the withdrawn order."""
+    clerk = StaffApi(client, agency["clerk"])
+    people = [["王一", 1980, "男", "B1"], ["李二", 1990, "女", "B2"]]
+    wrong = upload(client, agency["clerk"], xlsx(people[:1]), "2025职工名单.xlsx").get_json()
+    order = clerk.post(f"/api/org/v1/tree-duty/rosters/{wrong['id']}/orders",
+                       {"listing_id": big_listing, "payment": "offline"}, key=key("wrong")).get_json()
+    available = client.get(f"/api/mp/v1/listings/{big_listing}").get_json()["available_g"]
+
+    withdrawn = clerk.post(f"/api/org/v1/tree-duty/rosters/{wrong['id']}/withdraw")
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "withdrawn"
+    assert [o["status"] for o in withdrawn.get_json()["orders"]] == ["expired"]
+    assert client.get(f"/api/mp/v1/listings/{big_listing}").get_json()["available_g"] == available + 1_000_000
+    late = finance.post(f"/api/admin/v1/orders/{order['order_no']}/offline-payment",
+                        {"reference": "BJCY-2026-LATE", "amount_fen": order["amount_fen"]})
+    assert late.status_code == 409
+    refused = clerk.post(f"/api/org/v1/tree-duty/rosters/{wrong['id']}/orders",
+                         {"listing_id": big_listing, "payment": "offline"}, key=key("again"))
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "roster_withdrawn"
+
+    right = upload(client, agency["clerk"], xlsx(people), "2026职工名单.xlsx").get_json()
+    assert right["report"]["duplicates"] == [] and right["persons"] == 2
+    placed = clerk.post(f"/api/org/v1/tree-duty/rosters/{right['id']}/orders",
+                        {"listing_id": big_listing, "payment": "offline"}, key=key("right")).get_json()
+    finance.post(f"/api/admin/v1/orders/{placed['order_no']}/offline-payment",
+                 {"reference": "BJCY-2026-RIGHT", "amount_fen": placed["amount_fen"]})
+    paid = clerk.post(f"/api/org/v1/tree-duty/rosters/{right['id']}/withdraw")
+    assert paid.status_code == 409 and paid.get_json()["error"]["code"] == "roster_paid"
+
+
+def test_a_list_being_paid_by_wechat_is_not_withdrawn_until_the_qr_is_paid_or_expires(
+        app, client, clock, agency, big_listing, fake_wechat):
+    clerk = StaffApi(client, agency["clerk"])
+    listed_once = upload(client, agency["clerk"], xlsx([["王一", 1980, "男", "C1"]]), "c.xlsx").get_json()
+    clerk.post(f"/api/org/v1/tree-duty/rosters/{listed_once['id']}/orders",
+               {"listing_id": big_listing, "payment": "native"}, key=key("qr"))
+    open_qr = clerk.post(f"/api/org/v1/tree-duty/rosters/{listed_once['id']}/withdraw")
+    assert open_qr.status_code == 409 and open_qr.get_json()["error"]["code"] == "tree_duty_order_pending"
+    clock.advance(hours=3)  # past the Native order's deadline
+    assert clerk.post(f"/api/org/v1/tree-duty/rosters/{listed_once['id']}/withdraw").status_code == 200

@@ -51,3 +51,16 @@ def test_a_clerk_uploads_reads_the_report_pays_and_watches_the_vouchers_come(app
     assert f'href="{uploaded.location}/vouchers.csv" id="csv"' in done.html
     csv_file = li.get(f"{uploaded.location}/vouchers.csv")
     assert csv_file.status_code == 200 and "王一" in csv_file.get_data(as_text=True)
+
+
+def test_a_clerk_withdraws_a_wrong_list_from_its_page(app, agency, people, big_listing):
+    li = signed_in(app, people, "clerk.li", "clerk", agency["id"])
+    listed = li.open("/org/tree-duty")
+    uploaded = li.client.post("/org/tree-duty/rosters", content_type="multipart/form-data", data={
+        "csrf_token": listed.csrf, "file": (io.BytesIO(xlsx([["王一", 1980, "男", "W1"]])), "去年的名单.xlsx")})
+    page = li.open(uploaded.location)
+    withdraw = page.form("withdraw")
+    assert li.client.post(withdraw.action, data=withdraw.hidden()).status_code == 302
+    page = li.open(uploaded.location)
+    assert page.text("status").startswith("已撤回") and not page.html.count('id="pay"')
+    assert 'id="withdraw"' not in page.html
