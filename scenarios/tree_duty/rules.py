@@ -215,8 +215,12 @@ def _overlapping(session: Session, now: datetime, values: dict[str, Any], *, exc
 def revise(session: Session, now: datetime, key: str, changes: dict[str, Any], *, actor: str, reason: str) -> DutyRule:
     """Write the next version of rule ``key`` with ``changes``; the previous version is marked replaced."""
     current_rules(session, now)
+    # Two reviewers changing one rule queue on its versions' rows (version 1 is among them for both); then the
+    # current version is read by a statement of its own, which sees what the first reviewer committed meanwhile —
+    # locking "the current version" directly would find, after the wait, a version no longer current, and nothing.
+    session.execute(select(DutyRule.id).where(DutyRule.key == key).with_for_update())
     previous = session.execute(select(DutyRule).where(DutyRule.key == key, DutyRule.replaced_at.is_(None))
-                               .with_for_update()).scalar_one_or_none()
+                               .execution_options(populate_existing=True)).scalar_one_or_none()
     if previous is None:
         raise NotFound("规则不存在 (unknown rule)")
     values = {name: getattr(previous, name) for name in ("region", *EDITABLE)} | changes
