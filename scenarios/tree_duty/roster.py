@@ -16,6 +16,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -58,10 +59,8 @@ SEXES = {"male": "male", "female": "female", "男": "male", "女": "female", "m"
 
 def _text(data: bytes) -> str:
     """CSV bytes as text: UTF-8 (a BOM or not), else GB18030 (Excel's "CSV" on a Chinese Windows)."""
-    try:
+    with suppress(UnicodeDecodeError):
         return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError:

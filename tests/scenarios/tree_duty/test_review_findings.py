@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -34,7 +35,8 @@ def test_sichuan_publishing_60_yuan_after_zhang_paid_the_assumed_45_leaves_his_y
         client, operator, person, listing, fake_wechat):
     """张 pays Sichuan's assumed 45 yuan in March and gets his duty voucher. In April the provincial committee
     publishes 60 yuan and a reviewer revises the rule. His year is still discharged (a year is judged under the
-    version it began with, and the voucher names it): the page says so, offers no 15-yuan "top-up" to the duty, and an order for the duty is
+    version it began with, and the voucher names it): the page says so, offers no 15-yuan "top-up" to the duty, and
+    an order for the duty is
     refused — before the fix it took 15 yuan, retired the credits and issued nothing."""
     zhang = person(real_name="张川", birth_year=1988, sex="male", region=SICHUAN)
     pay(fake_wechat, zhang, zhang.duty_order(listing, year=2026, region=SICHUAN))
@@ -118,12 +120,9 @@ def test_a_staff_lists_voucher_job_is_queued_when_its_payment_commits_and_only_t
             with session.begin_nested():  # the next list's payment: retired, its job queued, savepoint released
                 jobs.enqueue_after_commit(session, ("test.issue_vouchers", {"roster_id": 2}))
             assert queued() == 0  # nothing is committed yet: no worker may start on it
-            try:
-                with session.begin_nested():  # a third payment whose credits are gone: rolled back
-                    jobs.enqueue_after_commit(session, ("test.issue_vouchers", {"roster_id": 3}))
-                    raise LookupError("credits gone")
-            except LookupError:
-                pass
+            with pytest.raises(LookupError), session.begin_nested():  # a third payment, its credits gone: rolled back
+                jobs.enqueue_after_commit(session, ("test.issue_vouchers", {"roster_id": 3}))
+                raise LookupError("credits gone")
             assert queued() == 0
             session.commit()
         assert queued() == 2
