@@ -36,8 +36,7 @@ def test_sichuan_publishing_60_yuan_after_zhang_paid_the_assumed_45_leaves_his_y
     """张 pays Sichuan's assumed 45 yuan in March and gets his duty voucher. In April the provincial committee
     publishes 60 yuan and a reviewer revises the rule. His year is still discharged (a year is judged under the
     version it began with, and the voucher names it): the page says so, offers no 15-yuan "top-up" to the duty, and
-    an order for the duty is
-    refused — before the fix it took 15 yuan, retired the credits and issued nothing."""
+    an order for the duty is refused — before the fix it took 15 yuan, retired the credits and issued nothing."""
     zhang = person(real_name="张川", birth_year=1988, sex="male", region=SICHUAN)
     pay(fake_wechat, zhang, zhang.duty_order(listing, year=2026, region=SICHUAN))
     assert zhang.year(2026)["status"] == "duty_done"
