@@ -385,7 +385,7 @@ def certificate_pdf(card: dict[str, Any], url: str, *, font_path: str | None = N
     pdf.set_draw_color(200, 208, 200)
     pdf.set_line_width(0.5)
     if wording.is_document(payload):
-        _facts_table(pdf, _stated_facts(card))
+        _facts_table(pdf, _stated_facts(card) + (_name_facts(payload, name_proof) if "beneficiary" in payload else []))
         if payload.get("items"):
             _items_table(pdf, payload["items"])
         _facts_table(pdf, _signature_facts(card, url), one_line_digest=True)
@@ -497,6 +497,17 @@ def _signature_facts(card: dict[str, Any], url: str) -> list[tuple[str, str]]:
             ("验证页 Verify at", verify_address(url))]
 
 
+def _name_facts(payload: dict[str, Any], name_proof: tuple[str, str] | None) -> list[tuple[str, str]]:
+    """The commitment to the beneficiary's full name; in the beneficiary's own copy, its opening too."""
+    facts = [("姓名承诺 Name commitment", payload["beneficiary"]["commitment"]
+              + "（SHA-256(盐:全名)，受益人凭盐与全名可证明 salted hash of the full name）")]
+    if name_proof is not None:
+        full_name, salt = name_proof
+        facts += [("受益人全名 Full name（仅本人副本 own copy only）", full_name),
+                  ("盐 Salt", f"{salt}（SHA-256(“{salt}:{full_name}”) 等于上方姓名承诺 equals the commitment above）")]
+    return facts
+
+
 def _retirement_facts(card: dict[str, Any], name_proof: tuple[str, str] | None = None) -> list[tuple[str, str]]:
     payload = card["payload"]
     facts = [
@@ -512,15 +523,7 @@ def _retirement_facts(card: dict[str, Any], name_proof: tuple[str, str] | None =
     ]
     if payload.get("purpose_ref"):
         facts.append((f"{reference_label(payload['purpose'])} Reference", payload["purpose_ref"]))
-    facts += [
-        ("受益人 Beneficiary", payload["beneficiary"]["masked"]),
-        ("姓名承诺 Name commitment", payload["beneficiary"]["commitment"]
-         + "（SHA-256(盐:全名)，受益人凭盐与全名可证明 salted hash of the full name）"),
-    ]
-    if name_proof is not None:
-        full_name, salt = name_proof
-        facts += [("受益人全名 Full name（仅本人副本 own copy only）", full_name),
-                  ("盐 Salt", f"{salt}（SHA-256(“{salt}:{full_name}”) 等于上方姓名承诺 equals the commitment above）")]
+    facts += [("受益人 Beneficiary", payload["beneficiary"]["masked"]), *_name_facts(payload, name_proof)]
     facts += [
         ("注销时间 Retired at", f"{wording.beijing_time(payload['retired_at'])} · {payload['retired_at']}"),
         ("签发机构 Issuer", payload["issuer"]),

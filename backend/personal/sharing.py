@@ -9,6 +9,7 @@ the cache holds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import redis
 from sqlalchemy import select
@@ -28,13 +29,32 @@ CERTIFICATE_PAGE = "pages/certificate/detail"  # the mini-program's certificate 
 CACHE_SECONDS = 7 * 86400
 
 
-def check_owned(session: Session, holder: str, number: str) -> None:
-    """NotFound unless ``holder`` retired the credits of this certificate (someone else's is not theirs to share)."""
-    found = NUMBER.fullmatch(number) and session.execute(
-        select(Certificate.id).join(Retirement, Retirement.id == Certificate.retirement_id)
-        .where(Certificate.number == number, Retirement.holder == holder)).first()
-    if not found:
+Opening = tuple[str | None, str | None]
+"""(full name, salt) behind a certificate's name commitment; (None, None) once erased."""
+
+DOCUMENT_OWNERS: dict[str, Callable[[Session, str, str], Opening | None]] = {}
+"""A scenario whose documents name a citizen (a tree-duty voucher) registers, by certificate kind, who owns one:
+``owner(session, holder, number)`` → the opening of its name commitment if ``holder``'s, else None."""
+
+
+def _document_opening(session: Session, holder: str, number: str) -> Opening | None:
+    kind = session.execute(select(Certificate.kind).where(Certificate.number == number)).scalar()
+    owner = DOCUMENT_OWNERS.get(kind) if kind is not None else None
+    return owner(session, holder, number) if owner is not None else None
+
+
+def check_owned(session: Session, holder: str, number: str) -> Opening | None:
+    """NotFound unless the certificate is ``holder``'s: they retired its credits, or it is a document made out to
+    them (someone else's is not theirs to share). A document's opening, when it is one."""
+    if not NUMBER.fullmatch(number):
         raise NotFound("证书不存在 (no such certificate of yours)")
+    if session.execute(select(Certificate.id).join(Retirement, Retirement.id == Certificate.retirement_id)
+                       .where(Certificate.number == number, Retirement.holder == holder)).first():
+        return None
+    opening = _document_opening(session, holder, number)
+    if opening is None:
+        raise NotFound("证书不存在 (no such certificate of yours)")
+    return opening
 
 
 def share_code(number: str) -> tuple[bytes, str]:
@@ -58,7 +78,10 @@ def share_code(number: str) -> tuple[bytes, str]:
 
 def name_proof(session: Session, holder: str, number: str) -> tuple[str, str] | None:
     """(full name, salt) behind the holder's certificate, or None once erased; NotFound if it is not theirs."""
-    check_owned(session, holder, number)
+    opening = check_owned(session, holder, number)
+    if opening is not None:  # a document: its scenario keeps the opening
+        full_name, salt = opening
+        return (full_name, salt) if full_name and salt else None
     row = session.execute(select(BeneficiaryName.full_name, BeneficiaryName.salt)
                           .join(Certificate, Certificate.retirement_id == BeneficiaryName.retirement_id)
                           .where(Certificate.number == number)).one_or_none()

@@ -7,11 +7,13 @@ from flask import Flask
 from backend import demo as core_demo
 from backend.accounts import erasure
 from backend.ledger import invariants as ledger_invariants
+from backend.personal import sharing
 from backend.orders import purposes
 
 
 def init_app(app: Flask) -> None:
-    from scenarios.tree_duty import api, demo, downloads, issuing, pages, service  # noqa: F401  (jobs: downloads)
+    # downloads is imported for its job handler
+    from scenarios.tree_duty import api, demo, downloads, issuing, pages, service, voucher  # noqa: F401
     from scenarios.tree_duty.invariants import check_tree_duty
 
     purposes.register(service.TreeDutyScenario())
@@ -19,6 +21,7 @@ def init_app(app: Flask) -> None:
         ledger_invariants.SCENARIO_CHECKS.append(check_tree_duty)
     if demo.load not in core_demo.SCENARIO_DEMOS:
         core_demo.SCENARIO_DEMOS.append(demo.load)
+    sharing.DOCUMENT_OWNERS[voucher.KIND] = service.voucher_owner
     if service.erase_names not in erasure.SCENARIO_ERASERS:
         erasure.SCENARIO_ERASERS.append(service.erase_names)
     app.register_blueprint(api.mp_bp)

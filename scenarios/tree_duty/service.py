@@ -395,3 +395,15 @@ def erase_names(session: Session, now: datetime, user_id: int) -> dict[str, int]
         DutyVoucher.person.in_([f"user:{user_id}", *(f"member:{m}" for m in members)]),
         DutyVoucher.full_name.is_not(None)).values(full_name=None, name_salt=None)).rowcount
     return {"family_members": erased_members, "voucher_names": names}
+
+
+def voucher_owner(session: Session, holder: str, number: str) -> tuple[str | None, str | None] | None:
+    """A citizen owns the vouchers made out to them and to their family members (backend.personal.sharing): the
+    opening of the voucher's name commitment, for their own copy of its PDF; None when it is not theirs."""
+    if not holder.startswith("user:"):
+        return None
+    found = session.execute(select(DutyVoucher.full_name, DutyVoucher.name_salt)
+                            .join(Certificate, Certificate.id == DutyVoucher.certificate_id)
+                            .where(Certificate.number == number,
+                                   DutyVoucher.user_id == int(holder.removeprefix("user:")))).first()
+    return (found.full_name, found.name_salt) if found is not None else None

@@ -99,3 +99,26 @@ def test_the_voucher_verifies_online_on_its_page_in_its_pdf_and_offline(client, 
     offline = runner.invoke(args=["cert", "verify", f"https://example.org/v/{number}?jws={shown['jws']}",
                                   "--jwks", str(jwks)])
     assert offline.exit_code == 0 and offline.output.startswith("VALID") and number in offline.output, offline.output
+
+
+def test_my_own_copy_of_my_voucher_and_my_daughters_prints_the_full_names_and_nobody_elses_does(
+        client, person, listing, fake_wechat):
+    """The public voucher shows 王** and a commitment; the citizen's own copy of its PDF (the mini-program's
+    /certificates/<no>/certificate.pdf) prints the full name and the salt that opens it — for the vouchers made out
+    to them and to their family members, and for no one else."""
+    wang = person(real_name="王小林", birth_year=1990, sex="male", region=BEIJING)
+    fake_wechat.pay(wang.duty_order(listing, year=2026, region=BEIJING)["order_no"])
+    daughter = wang.post("/tree-duty/members", {"name": "王小雨", "birth_year": 2012, "sex": "female"}).get_json()
+    fake_wechat.pay(wang.duty_order(listing, year=2026, region=BEIJING, member_id=daughter["id"])["order_no"])
+    mine, hers = (wang.year(2026, **query)["vouchers"][0] for query in ({}, {"member_id": daughter["id"]}))
+
+    for voucher, name in ((mine, "王小林"), (hers, "王小雨")):
+        own = wang.get(f"/certificates/{voucher['certificate_no']}/certificate.pdf")
+        assert own.status_code == 200 and own.headers["Cache-Control"] == "private, no-store"
+        printed = pdf_text(own.data)
+        assert name in printed and voucher["name_proof"]["salt"] in printed
+        public = pdf_text(client.get(f"/api/v1/certificates/{voucher['certificate_no']}/certificate.pdf").data)
+        assert name not in public and voucher["name_masked"] in public
+
+    stranger = person(real_name="李四", birth_year=1980, sex="male", region=BEIJING)
+    assert stranger.get(f"/certificates/{mine['certificate_no']}/certificate.pdf").status_code == 404
