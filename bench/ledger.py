@@ -799,7 +799,8 @@ def print_table(cells: list[Cell]) -> None:
         print(f"{cell.backend:<11} {cell.impl:<13} {cell.spread:<8} {cell.workers:>7} {cell.rate:>9.1f} "
               f"{cell.p50:>8.2f} {p99:>8} {cell.errors:>6} {ratios[0]:>8} {ratios[1]:>12}"
               f"{'  ' + cell.note if cell.note else ''}")
-    ours_hot = {c.workers: c.rate for c in cells if c.backend == "postgresql" and c.impl == "ours" and c.spread == "hot"}
+    ours_hot = {c.workers: c.rate for c in cells
+                if c.backend == "postgresql" and c.impl == "ours" and c.spread == "hot"}
     ceiling_hot = pgbench.get(("postgresql", "hot", max(WORKER_COUNTS)))
     ceiling_spread = pgbench.get(("postgresql", "spread" if PGBENCH_SPREAD == max(WORKER_COUNTS)
                                   else f"spread{PGBENCH_SPREAD}", max(WORKER_COUNTS)))

@@ -153,7 +153,8 @@ def clock():
 @pytest.fixture
 def app(request, stores, tmp_path, clock):
     app = create_app({"TESTING": True, "APP_ENV": "test", "CLOCK": clock, "SECRET_KEY": "test-session-secret",
-                      "CERT_SIGNING_KEY_FILE": str(tmp_path / "keys" / "signing.pem"), "FILES_DIR": str(tmp_path / "files"),
+                      "CERT_SIGNING_KEY_FILE": str(tmp_path / "keys" / "signing.pem"),
+                      "FILES_DIR": str(tmp_path / "files"),
                       **stores.overrides(tmp_path)})
     openapi_check.install(app)  # every answer matches /openapi.json
     yield app

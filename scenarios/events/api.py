@@ -125,7 +125,8 @@ def place_order(event_id: int, body: schemas.EventOrderIn):
     principal = staff_principal()
     event = read(lambda s: _event_of_mine(s, event_id, "clerk"))
     return organisation_orders.place(org_id=event.org_id, actor=principal.actor, payment=body.payment,
-                                     idempotency_key=idempotency_key(), listing_id=body.listing_id, quantity_g=body.quantity_g, purpose="event",
+                                     idempotency_key=idempotency_key(), listing_id=body.listing_id,
+                                     quantity_g=body.quantity_g, purpose="event",
                                      reference={"event_id": event_id})
 
 

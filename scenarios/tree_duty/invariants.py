@@ -51,7 +51,8 @@ def check_tree_duty(session: Session) -> list[Violation]:
         items = certificate.payload.get("items", [])
         listed = sum(item["quantity_g"] for item in items)
         if not (listed == certificate.payload["quantity_g"] == voucher.quantity_g):
-            found.append(Violation("tree_duty", f"{name}: lists {listed} g, signs {certificate.payload['quantity_g']} g"))
+            found.append(Violation("tree_duty", f"{name}: lists {listed} g, signs "
+                                                f"{certificate.payload['quantity_g']} g"))
         for item in items:
             if sum(last - first + 1 for first, last in item["serials"]) != item["quantity_g"]:
                 found.append(Violation("tree_duty", f"{name}: serials of {item['certificate_no']} are not its grams"))
@@ -64,7 +65,8 @@ def check_tree_duty(session: Session) -> list[Violation]:
             continue
         paid = retired_by.get((voucher.person, voucher.year), {})
         if any(paid.get(item["certificate_no"]) != item["quantity_g"] for item in items):
-            found.append(Violation("tree_duty", f"{name}: lists a retirement that is not its person's for {voucher.year}"))
+            found.append(Violation("tree_duty", f"{name}: lists a retirement that is not its person's for "
+                                                f"{voucher.year}"))
         rule = session.get(DutyRule, voucher.rule_id)
         of_age = certificate.payload["record"]["of_duty_age"]
         threshold = rule.honour_fen if voucher.tier == "honour" and of_age else rule.duty_fen

@@ -137,7 +137,8 @@ def roster_page(roster_id: int, status: int = 200, **context: Any):
                or any(o["status"] == "reserved" and o["channel"] == "native" for o in view["orders"]))
     context.setdefault("errors", {})
     return page("tree_duty/roster.html", status, roster=view, listings=listings, chosen=chosen,
-                pays=_may_pay(principal, view["org_id"]), request_id=secrets.token_hex(16), refresh=REFRESH_SECONDS if waiting else None,
+                pays=_may_pay(principal, view["org_id"]), request_id=secrets.token_hex(16),
+                refresh=REFRESH_SECONDS if waiting else None,
                 statuses=STATUS_LABELS, fields=FIELD_LABELS, order_labels=ORDER_LABELS, **context)
 
 

@@ -245,8 +245,8 @@ class TreeDutyScenario:
             select(Certificate.retirement_id, Certificate).where(
                 Certificate.retirement_id.in_([p.order.retirement_id for p in counted]))).all())
         items = [Item(certificates[p.order.retirement_id].number, p.order.quantity_g,
-                      certificates[p.order.retirement_id].payload, certificates[p.order.retirement_id].payload["serials"])
-                 for p in counted]
+                      certificates[p.order.retirement_id].payload,
+                      certificates[p.order.retirement_id].payload["serials"]) for p in counted]
         issue(session, now, certify, person=person, year=payment.year, tier=tier, rule=rule,
               amount_fen=sum(p.order.amount_fen for p in counted), items=items, order_id=order.id, of_age=of_age)
 

@@ -77,7 +77,7 @@ def test_a_girl_whose_honour_voucher_came_before_her_birth_year_was_corrected_pa
     assert more.status_code == 409 and more.get_json()["error"]["code"] == "tree_duty_honoured"
 
 
-# --- a reviewer's change -----------------------------------------------------------------------------------------------
+# --- a reviewer's change ----------------------------------------------------------------------------------------------
 
 def test_a_reviewer_blanking_a_required_field_of_hunans_rule_is_told_which_and_nothing_changes(client, operator):
     """A reviewer's form sends null for the fields left empty. Each null for a field every rule has (the name, the
@@ -97,7 +97,7 @@ def test_a_reviewer_blanking_a_required_field_of_hunans_rule_is_told_which_and_n
     assert (no_honour.get_json()["version"], no_honour.get_json()["honour_fen"]) == (2, None)
 
 
-# --- jobs that follow a commit -----------------------------------------------------------------------------------------
+# --- jobs that follow a commit ----------------------------------------------------------------------------------------
 
 def test_a_staff_lists_voucher_job_is_queued_when_its_payment_commits_and_only_then(app, handler):
     """A paid staff list's vouchers are issued by a job queued from inside the order's savepoint (``_fulfil`` runs
