@@ -11,6 +11,7 @@ Rules are records a reviewer changes by writing the next version; a voucher name
 from __future__ import annotations
 
 import csv
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -118,7 +119,9 @@ def due(rule: DutyRule, payments_fen: list[int], *, tier: str, of_age: bool, amo
 
 # --- the records -------------------------------------------------------------------------------------------------
 
-def _shipped() -> list[dict[str, Any]]:
+@functools.cache
+def _shipped() -> tuple[dict[str, Any], ...]:
+    """The shipped rules, parsed once per process: package data changes only with a deploy."""
     text = resources.files("scenarios.tree_duty").joinpath("data/rules.csv").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     rows = []
@@ -133,7 +136,7 @@ def _shipped() -> list[dict[str, Any]]:
             "accumulates": row["accumulates"] == "true", "min_age": int(row["min_age"]),
             "max_age_male": int(row["max_age_male"]), "max_age_female": int(row["max_age_female"]),
             "status": row["status"], "source": row["source"], "note": row["note"] or None})
-    return rows
+    return tuple(rows)
 
 
 def current_rules(session: Session, now: datetime) -> list[DutyRule]:
@@ -142,7 +145,7 @@ def current_rules(session: Session, now: datetime) -> list[DutyRule]:
     unique (key, version) and its unit of work is retried."""
     rows = list(session.execute(select(DutyRule).where(DutyRule.replaced_at.is_(None))
                                 .order_by(DutyRule.region, DutyRule.effective_from)).scalars())
-    known = {rule.key for rule in rows} | set(session.execute(select(DutyRule.key).distinct()).scalars())
+    known = {rule.key for rule in rows}  # a key in the database always has one current version (revise keeps it so)
     missing = [row for row in _shipped() if row["key"] not in known]
     if missing:
         for row in missing:

@@ -238,7 +238,7 @@ class TreeDutyScenario:
         paid = payments(session, person.key, payment.year, including=order)
         of_age = rules.of_duty_age(rule, payment.year, person.birth_year, person.sex)
         tier = rules.tier_reached(rule, rules.counted(rule, [p.order.amount_fen for p in paid]), of_age=of_age)
-        if tier is None or any(v.tier == tier for v, _ in vouchers_of(session, person.key, payment.year)):
+        if tier is None or tier in held(session, person.key, payment.year):
             return
         counted = paid if rule.accumulates else [p for p in paid if p.order.id == order.id]
         certificates = dict(session.execute(
@@ -260,13 +260,12 @@ class TreeDutyScenario:
 
 def _locked_person(session: Session, order: Order, payment: DutyPayment) -> Person:
     kind, _, number = payment.person.partition(":")
-    get_user(session, order.user_id, lock=True)  # a citizen's duties (theirs, their family's) in turn
+    user = get_user(session, order.user_id, lock=True)  # a citizen's duties (theirs, their family's) in turn
     if kind == "member":
         member = session.get(DutyMember, int(number))
         # An erased member's name is gone; the voucher then names nobody it could be checked against.
         return Person(key=payment.person, name=member.name or "已删除", birth_year=member.birth_year, sex=member.sex,
                       relation="family", user_id=order.user_id)
-    user = get_user(session, order.user_id)
     return Person(key=payment.person, name=user.real_name or "已删除", birth_year=user.birth_year, sex=user.sex,
                   relation="self", user_id=user.id)
 
