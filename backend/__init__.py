@@ -44,7 +44,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     wechat.init_app(app)
     docs.init_app(app)
 
-    from backend import cli, health, jobs
+    from backend import cli, health, jobs, sequencer
     from backend.orders import api as payment_notifications
     from backend.orgs import api as organisations_api
     from backend.orgs import pages as organisation_pages
@@ -56,6 +56,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     public_api.init_app(app)
     payment_notifications.init_app(app)
     sweeper.init_app(app)
+    sequencer.init_app(app)
     jobs.init_app(app)
     dev_api.init_app(app)
     staff.init_app(app)

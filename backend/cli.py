@@ -22,7 +22,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from werkzeug.serving import run_simple
 
-from backend import certificates, jobs, migrate, wechat
+from backend import certificates, jobs, migrate, sequencer, wechat
 from backend.audit import verify
 from backend.certificates import keys as certificate_keys
 from backend.certificates import wording
@@ -79,7 +79,8 @@ def db_current() -> None:
 def ledger_check() -> None:
     """Check every ledger invariant; exit 1 naming each one that does not hold."""
     with snapshot() as session:
-        violations = check(session)
+        violations = check(session, now=current_app.config["CLOCK"](),
+                           delay_seconds=current_app.config["SEAL_DELAY_SECONDS"])
     if violations:
         for violation in violations:
             click.echo(str(violation), err=True)
@@ -191,13 +192,29 @@ def _act_on_dead(action, ids: tuple[str, ...], everything: bool, done: str) -> N
 
 @audit_group.command("verify")
 def audit_verify() -> None:
-    """Verify the audit hash chain; exit 1 naming the first broken link."""
+    """Verify the audit hash chain; exit 1 naming the first broken link, or when events have waited for the
+    sealer longer than SEAL_DELAY_SECONDS."""
     with snapshot() as session:
-        report = verify(session)
-    if not report.ok:
+        report = verify(session, now=current_app.config["CLOCK"](),
+                        delay_seconds=current_app.config["SEAL_DELAY_SECONDS"])
+    if report.broken_at is not None:
         click.echo(f"audit chain BROKEN at event {report.broken_at}: {report.problem}", err=True)
         sys.exit(1)
-    click.echo(f"audit chain intact: {report.length} event(s)")
+    if report.overdue:
+        click.echo(f"audit chain intact but NOT SEALED IN TIME: {report.overdue}", err=True)
+        sys.exit(1)
+    waiting = report.unsealed
+    click.echo(f"audit chain intact: {report.length} event(s)"
+               + (f"; {waiting.count} more waiting for the sealer (the oldest for "
+                  f"{waiting.age_seconds(current_app.config['CLOCK']()):.1f} s)" if waiting.count else ""))
+
+
+@click.command("seal")
+@with_appcontext
+def seal() -> None:
+    """Run the sequencer once: chain committed audit events, append signed certificates to the transparency log
+    (each app process does this every SEQUENCER_INTERVAL_MS; this is for SEQUENCER_INTERVAL_MS=0 and by hand)."""
+    click.echo(str(sequencer.run_once(current_app._get_current_object())))
 
 
 @log_group.command("verify")
@@ -207,7 +224,8 @@ def log_verify(jwks_file) -> None:
     """Rebuild the transparency log from the certificates and check every leaf, node and signed tree head."""
     jwks = _read_jwks(jwks_file) if jwks_file else certificates.key_ring().jwks()
     with snapshot() as session:
-        violations = check_log(session, jwks)
+        violations = check_log(session, jwks, now=current_app.config["CLOCK"](),
+                               delay_seconds=current_app.config["SEAL_DELAY_SECONDS"])
         size = session.execute(select(LogHead.tree_size)).scalar_one_or_none()
     if violations:
         for violation in violations:
@@ -297,6 +315,7 @@ def demo_command() -> None:
     """Load the demo registry, batches, inventory and people (idempotent: a second run changes nothing)."""
     _refuse_in_production("demo")
     summary = load_demo(current_app.config["CLOCK"](), certificates.certify())
+    sequencer.run_once(current_app._get_current_object())  # no server may be running to seal what it wrote
     click.echo(summary)
 
 
@@ -310,6 +329,7 @@ def serve_command(host: str, port: int) -> None:
     app = current_app._get_current_object()
     migrate.upgrade(app.config["DATABASE_URL"])
     click.echo(load_demo(app.config["CLOCK"](), certificates.certify()))
+    sequencer.run_once(app)  # the demo's certificates verify with their log proofs from the first page view
     factors = footprint_service.current_set()
     click.echo(f"emission-factor set {factors.number}: {factors.summary}")
     base = f"http://{host}:{port}"
@@ -358,5 +378,5 @@ def _refuse_in_production(command: str) -> None:
 
 def init_app(app: Flask) -> None:
     for command in (db_group, ledger_group, orders_group, jobs_group, audit_group, keys_group, log_group, cert_group,
-                    demo_command, serve_command):
+                    seal, demo_command, serve_command):
         app.cli.add_command(command)

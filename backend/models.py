@@ -6,7 +6,7 @@ import importlib.util
 
 from backend.accounts.models import MiniUser
 from backend.audit.models import AuditEvent, AuditHead
-from backend.certificates.models import Certificate, CertificateCounter, CertificateRevocation
+from backend.certificates.models import Certificate, CertificateRevocation
 from backend.footprint.models import FactorSetRecord, FootprintCalculation
 from backend.ledger.models import LedgerAccount, PendingResolution, Retirement, SerialRange, Transfer, TransferRange
 from backend.orders.models import Order, PaymentNotification
@@ -15,11 +15,12 @@ from backend.privacy.models import BeneficiaryName
 from backend.registry.models import Batch, Methodology, Organisation, OrganisationDecision, Project, ProjectDecision
 from backend.shop.models import Listing
 from backend.staff.models import ApiToken, Invitation, Membership, StaffAccount
-from backend.transparency.models import LogEntry, LogHead, LogNode, TreeHead
+from backend.transparency.models import LogEntry, LogHead, LogNode, LogPending, TreeHead
 
-__all__ = ["ApiToken", "AuditEvent", "AuditHead", "Batch", "BeneficiaryName", "Certificate", "CertificateCounter",
+__all__ = ["ApiToken", "AuditEvent", "AuditHead", "Batch", "BeneficiaryName", "Certificate",
            "CertificateRevocation", "FactorSetRecord", "FootprintCalculation", "Invitation", "LedgerAccount", "Listing",
-           "LogEntry", "LogHead", "LogNode", "Membership", "Methodology", "MiniUser", "Order", "Organisation",
+           "LogEntry", "LogHead", "LogNode", "LogPending",
+           "Membership", "Methodology", "MiniUser", "Order", "Organisation",
            "OrganisationDecision", "PaymentNotification", "PendingResolution", "Project", "ProjectDecision",
            "Retirement", "SavedFootprint", "SerialRange", "StaffAccount", "TransferRange", "Transfer", "TreeHead"]
 

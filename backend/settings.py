@@ -129,6 +129,12 @@ SPEC: dict[str, tuple[Any, Any]] = {
     "WECHATPAY_NOTIFY_URL": (parse_base_url, None),
     "WECHAT_CERTIFICATE_TEMPLATE_ID": (lambda n, r: r.strip(), None),
     "ORDER_SWEEP_INTERVAL_SECONDS": (lambda n, r: parse_int(n, r, minimum=0), 60),  # 0: only `flask orders sweep`
+    # The sequencer (backend/sequencer.py) chains committed audit events and appends signed certificates to the
+    # transparency log this often, in every app process (one at a time works, the others skip); 0: only `flask seal`.
+    "SEQUENCER_INTERVAL_MS": (lambda n, r: parse_int(n, r, minimum=0), 500),
+    # The longest an audit event may stay unsealed or a certificate out of the log (a CT log's maximum merge
+    # delay): `flask audit verify`, `flask log verify` and `flask ledger check` fail past it.
+    "SEAL_DELAY_SECONDS": (lambda n, r: parse_int(n, r, minimum=1), 60),
     "MP_SESSION_TTL_SECONDS": (lambda n, r: parse_int(n, r, minimum=300), 7 * 86400),
     "MP_LOGIN_RATE_LIMIT_PER_MINUTE": (lambda n, r: parse_int(n, r, minimum=1), 20),
     "JOB_WORKER_THREADS": (lambda n, r: parse_int(n, r, minimum=0), 1),  # 0: only `flask jobs work` runs jobs

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from sqlmodel import SQLModel
 
 import backend.models  # noqa: F401
-from backend import create_app, migrate
+from backend import create_app, migrate, sequencer
 from backend.audit import verify
 from backend.db import atomic, snapshot
 from backend.ledger.invariants import check
@@ -161,6 +161,7 @@ def app(request, stores, tmp_path, clock):
     app.extensions["wechat"].close()  # the fake WeChat server, if the test started one
     engine = app.extensions["db_engine"]
     if not request.node.get_closest_marker("tampers"):
+        sequencer.run_once(app)  # what each app process's sequencer thread does within a second
         with snapshot(engine) as session:
             violations = check(session)
             chain = verify(session)

@@ -68,7 +68,7 @@ def test_a_database_with_data_goes_down_to_0007_and_up_again_intact(own_database
     and up again: SQLite's batch mode recreates tables other rows refer to (it must not trip on their foreign
     keys), 0009 moves names and salts out of history and back, and afterwards every invariant and the chain hold
     and every kept name still opens its certificate's commitment."""
-    from backend import create_app
+    from backend import create_app, sequencer
     from backend.audit import verify
     from backend.certificates import certify
     from backend.db import snapshot
@@ -83,6 +83,9 @@ def test_a_database_with_data_goes_down_to_0007_and_up_again_intact(own_database
     try:
         with app.app_context():
             load_demo(app.config["CLOCK"](), certify())
+        with pytest.raises(RuntimeError, match="run `flask seal` first"):  # 0013 cannot unseal
+            migrate.downgrade(url, "0007")
+        sequencer.run_once(app)
         migrate.downgrade(url, "0007")
         engine = create_engine(url)
         with engine.connect() as connection:

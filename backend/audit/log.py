@@ -1,9 +1,15 @@
-"""Append to the audit chain and verify it.
+"""Write audit events, seal them into the chain, verify it.
 
-Each event's hash covers its content and the previous event's hash, so changing, removing or reordering any
-event breaks every later link. Appending locks the single ``audit_head`` row until commit, so the chain stays
-linear; ledger operations append as their last step, after their account locks, so the head is held briefly and
-always taken last (batch creation appends before it issues, but then locks only the new batch's own accounts).
+Each sealed event's hash covers its content, its place ``seq`` and the previous event's hash, so changing,
+removing or reordering any sealed event breaks every later link.
+
+Why events are chained after commit, not as they are written (issue 17): chaining in the writing transaction means
+locking the chain's single head row until commit, so every ledger operation of every process queued on one row and
+more workers made the product slower. Now a transaction writes its events unsealed (one INSERT, no lock), and one
+sealer at a time (``seal``, run by ``backend.sequencer`` every SEQUENCER_INTERVAL_MS) chains what has committed, in
+the order it finds it, under the head's lock, which nothing else takes. The chain then proves the order and the
+integrity of everything sealed; an event not yet sealed is protected only by the database until the sealer reaches
+it (normally within a second), and ``verify`` reports events left unsealed longer than SEAL_DELAY_SECONDS.
 """
 
 from __future__ import annotations
@@ -12,19 +18,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
 from backend.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from backend.canonical import sha256_hex
-from backend.clock import isoformat_utc
+from backend.clock import as_utc, isoformat_utc
+
+SEAL_BATCH = 5000  # events per sealing transaction
 
 _head = AuditHead.__table__
 _event = AuditEvent.__table__
-# Built once: appending is on the path of every ledger operation.
-_LOCK_HEAD = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update()
+# Built once: writing an event is on the path of every ledger operation.
 _INSERT_EVENT = insert(_event)
+_CONTENT = (_event.c.id, _event.c.at, _event.c.actor, _event.c.action, _event.c.object_type, _event.c.object_id,
+            _event.c.before, _event.c.after)
+# SKIP LOCKED: a second sealer (another process's sequencer) leaves the work to the one already at it.
+_LOCK_HEAD = select(_head.c.seq, _head.c.hash).where(_head.c.id == 1).with_for_update(skip_locked=True)
+_UNSEALED = select(*_CONTENT).where(_event.c.seq.is_(None)).order_by(_event.c.id).limit(bindparam("limit"))
+_SEAL = (update(_event).where(_event.c.id == bindparam("event_id"), _event.c.seq.is_(None))
+         .values(seq=bindparam("new_seq"), prev_hash=bindparam("new_prev_hash"), hash=bindparam("new_hash")))
 _ADVANCE_HEAD = update(_head).where(_head.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+_UNSEALED_SUMMARY = select(func.count(), func.min(_event.c.at), func.min(_event.c.id)).where(_event.c.seq.is_(None))
 
 
 def event_hash(*, seq: int, at: datetime, actor: str, action: str, object_type: str, object_id: str,
@@ -34,35 +49,81 @@ def event_hash(*, seq: int, at: datetime, actor: str, action: str, object_type: 
                        "after": after, "prev_hash": prev_hash})
 
 
-def lock_head(session: Session) -> None:
-    """Take the chain's head now, before any other lock the transaction will need (see ledger.operations)."""
-    session.connection().execute(_LOCK_HEAD).one()
-
-
 def append(session: Session, at: datetime, *, actor: str, action: str, object_type: str, object_id: Any,
-           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> str:
-    """Chain one event to the tip and return its hash."""
+           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> None:
+    """Write one event, unsealed, in the caller's transaction (it commits or rolls back with the change)."""
+    session.connection().execute(_INSERT_EVENT, {"at": at, "actor": actor, "action": action,
+                                                 "object_type": object_type, "object_id": str(object_id),
+                                                 "before": before, "after": after})
+
+
+def seal(session: Session, *, limit: int = SEAL_BATCH) -> int:
+    """Chain up to ``limit`` committed unsealed events to the tip, oldest id first; the number sealed (0 when
+    another sealer holds the head). The caller commits."""
     connection = session.connection()
-    seq, prev_hash = connection.execute(_LOCK_HEAD).one()
-    fields = dict(seq=seq + 1, at=at, actor=actor, action=action, object_type=object_type,
-                  object_id=str(object_id), before=before, after=after, prev_hash=prev_hash)
-    fields["hash"] = event_hash(**fields)
-    connection.execute(_INSERT_EVENT, fields)
-    connection.execute(_ADVANCE_HEAD, {"new_seq": fields["seq"], "new_hash": fields["hash"]})
-    return fields["hash"]
+    head = connection.execute(_LOCK_HEAD).first()
+    if head is None:
+        return 0
+    seq, prev_hash = head
+    seals = []
+    for event_id, at, actor, action, object_type, object_id, before, after in connection.execute(
+            _UNSEALED, {"limit": limit}):
+        seq += 1
+        digest = event_hash(seq=seq, at=at, actor=actor, action=action, object_type=object_type,
+                            object_id=object_id, before=before, after=after, prev_hash=prev_hash)
+        seals.append({"event_id": event_id, "new_seq": seq, "new_prev_hash": prev_hash, "new_hash": digest})
+        prev_hash = digest
+    if seals:
+        connection.execute(_SEAL, seals)
+        connection.execute(_ADVANCE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
+    return len(seals)
+
+
+@dataclass(frozen=True)
+class Unsealed:
+    count: int
+    oldest_at: datetime | None
+    oldest_id: int | None
+
+    def age_seconds(self, now: datetime) -> float | None:
+        return None if self.oldest_at is None else (now - as_utc(self.oldest_at)).total_seconds()
+
+
+def unsealed(session: Session) -> Unsealed:
+    count, oldest_at, oldest_id = session.connection().execute(_UNSEALED_SUMMARY).one()
+    return Unsealed(count, oldest_at, oldest_id)
+
+
 @dataclass(frozen=True)
 class ChainReport:
     length: int
     broken_at: int | None = None
     problem: str | None = None
+    unsealed: Unsealed = Unsealed(0, None, None)
+    overdue: str | None = None
+    """Set when an event has waited longer than the sealing delay: the sealer is not running (not tampering)."""
 
     @property
     def ok(self) -> bool:
-        return self.broken_at is None
+        return self.broken_at is None and self.overdue is None
 
 
-def verify(session: Session, *, page: int = 5000) -> ChainReport:
-    """Walk the chain from the start; name the first event whose link or content does not hold."""
+def verify(session: Session, *, page: int = 5000, now: datetime | None = None,
+           delay_seconds: float | None = None) -> ChainReport:
+    """Walk the sealed chain from the start; name the first event whose link or content does not hold. With
+    ``now`` and ``delay_seconds``, an event left unsealed for longer than the delay is reported too."""
+    waiting = unsealed(session)
+    report = _walk(session, page)
+    if report.broken_at is None and now is not None and delay_seconds is not None and waiting.count:
+        age = waiting.age_seconds(now)
+        if age > delay_seconds:
+            return ChainReport(report.length, unsealed=waiting, overdue=(
+                f"{waiting.count} event(s) unsealed, the oldest (id {waiting.oldest_id}) for {age:.0f} s, longer "
+                f"than the sealing delay of {delay_seconds:g} s: is the sequencer running?"))
+    return ChainReport(report.length, report.broken_at, report.problem, waiting)
+
+
+def _walk(session: Session, page: int) -> ChainReport:
     expected_prev, expected_seq, last_seq = GENESIS_HASH, 1, 0
     while True:
         events = session.execute(select(AuditEvent).where(AuditEvent.seq > last_seq)
@@ -92,8 +153,8 @@ def verify(session: Session, *, page: int = 5000) -> ChainReport:
 
 
 def recent(session: Session, *, limit: int, before: int | None = None) -> list[AuditEvent]:
-    """Events newest first; ``before`` pages on from a seq."""
-    statement = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+    """Sealed events newest first; ``before`` pages on from a seq. (Seal first to include what just committed.)"""
+    statement = select(AuditEvent).where(AuditEvent.seq.is_not(None)).order_by(AuditEvent.seq.desc()).limit(limit)
     if before is not None:
         statement = statement.where(AuditEvent.seq < before)
     return list(session.execute(statement).scalars())

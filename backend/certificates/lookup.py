@@ -48,8 +48,11 @@ def _unchanging_part(number: str) -> dict[str, Any]:
     if cached is not None:
         return json.loads(cached)
     record = read(lambda session: _build(session, number))
+    if record["log_proof"]["status"] == "pending":  # signed moments ago: append what is queued now, and look again
+        transparency_log.merge_now(certificates.key_ring(), current_app.config["CLOCK"]())
+        record = read(lambda session: _build(session, number))
     seconds = current_app.config["CERT_CACHE_SECONDS"]
-    if seconds:
+    if seconds and record["log_proof"]["status"] == "included":  # a pending proof is ready within seconds
         try:
             get_redis().set(_key(number), json.dumps(record, ensure_ascii=False), ex=seconds)
         except redis.RedisError as error:
@@ -69,8 +72,14 @@ def _build(session, number: str) -> dict[str, Any]:
 
 def _checked_proof(session, number: str, jwks: dict[str, Any]) -> dict[str, Any]:
     """The inclusion proof against the newest signed tree head, checked here as an outside verifier would:
-    the path leads to the root, and the head's signature verifies."""
-    proof = transparency_log.inclusion(session, number)
+    the path leads to the root, and the head's signature verifies. ``status`` ``pending`` while the sequencer
+    has yet to append the certificate (it is signed and valid meanwhile), ``included`` after."""
+    try:
+        proof = transparency_log.inclusion(session, number)
+    except transparency_log.InclusionPending as pending:
+        return {"status": "pending", "signed_at": pending.details["signed_at"],
+                "within_seconds": current_app.config["SEAL_DELAY_SECONDS"], "verified": False}
+    proof["status"] = "included"
     path = [bytes.fromhex(h) for h in proof["audit_path"]]
     sth = proof["sth"]
     try:

@@ -1,11 +1,11 @@
-"""Certificate tables: one certificate per retirement, numbered per year."""
+"""Certificate tables: one certificate per retirement, numbered in one series (the year of issue in front)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.dbtypes import UTCDateTime
@@ -25,6 +25,7 @@ class Certificate(SQLModel, table=True):
     """
 
     __table_args__ = (UniqueConstraint("year", "sequence", name="uq_certificate_year_sequence"),
+                      Index("ix_certificate_sequence", "sequence"),
                       CheckConstraint("(kind = 'retirement') = (retirement_id IS NOT NULL)",
                                       name="ck_certificate_kind_retirement"))
 
@@ -32,6 +33,9 @@ class Certificate(SQLModel, table=True):
     number: str = Field(max_length=20, unique=True)
     year: int
     sequence: int
+    """From one series across years: PostgreSQL's ``certificate_number_seq``, or the next after the largest on
+    SQLite (which has one writer at a time). Increasing, never reused; on PostgreSQL a number taken by a
+    transaction that rolled back is skipped, so the series may have gaps (service.number_for)."""
     kind: str = Field(default="retirement", max_length=32)
     """``retirement``, or a document kind such as ``judicial_witness``."""
     retirement_id: int | None = Field(default=None, foreign_key="retirement.id", unique=True)
@@ -40,15 +44,6 @@ class Certificate(SQLModel, table=True):
     jws: str = Field(sa_column=Column(Text, nullable=False))
     kid: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class CertificateCounter(SQLModel, table=True):
-    """The last number given out in a year; locked while a certificate is numbered, so numbers have no gaps."""
-
-    __tablename__ = "certificate_counter"
-
-    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    last: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class CertificateRevocation(SQLModel, table=True):

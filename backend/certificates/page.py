@@ -95,7 +95,7 @@ def _page(html: str, status: int = 200):
 
 
 def _sth_time(proof: dict | None) -> str:
-    if not proof:
+    if not proof or proof["status"] != "included":
         return ""
     moment = datetime.fromtimestamp(proof["sth"]["timestamp"] / 1000, tz=timezone.utc)
     return wording.beijing_time(moment.isoformat())

@@ -28,7 +28,8 @@ class CertificateOut(Out):
 
 class CertificateRecordOut(CertificateOut):
     record_check: Check = Field(description="the registry's own check of the JWS against the record")
-    log_proof: Json = Field(description="inclusion proof against the newest signed tree head, checked")
+    log_proof: Json = Field(description="status included: the inclusion proof against the newest signed tree head, "
+                                        "checked (verified); status pending: not yet appended (within_seconds)")
     jws_check: Check | None = Field(default=None, description="given ?jws=: whether it is this certificate's")
 
 

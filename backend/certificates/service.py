@@ -14,36 +14,33 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, func, insert, select
 from sqlmodel import Session
 
 from backend import audit
 from backend.canonical import canonical_json
 from backend.certificates.keys import KeyRing
-from backend.certificates.models import Certificate, CertificateCounter, CertificateRevocation
+from backend.certificates.models import Certificate, CertificateRevocation
 from backend.clock import isoformat_utc
 from backend.errors import Conflict, NotFound
 from backend.ledger.models import Retirement, Transfer
 from backend.privacy.fingerprint import fingerprint
 from backend.privacy.models import BeneficiaryName
 from backend.registry.models import Batch, Project
-from backend.transparency import log as transparency_log
+from backend.transparency.models import LogPending
 
 CHINA = ZoneInfo("Asia/Shanghai")  # certificate years turn at midnight Beijing time
 PAYLOAD_VERSION = 1
 MAX_SIGNED_RANGES = 1  # serial ranges a JWS lists one by one; more are signed as their span (see signed_claims)
 
-_counter = CertificateCounter.__table__
 _certificate = Certificate.__table__
 _batch, _project = Batch.__table__, Project.__table__
-_NEW_YEAR = {dialect: make(_counter).values(year=bindparam("the_year"), last=0)
-             .on_conflict_do_nothing(index_elements=["year"])
-             for dialect, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
-_NEXT_NUMBER = (update(_counter).where(_counter.c.year == bindparam("the_year"))
-                .values(last=_counter.c.last + 1).returning(_counter.c.last))
+# No counter row to lock (issue 17): PostgreSQL's sequence hands out numbers to concurrent transactions at once;
+# SQLite has one writer at a time, so the next after the largest is free.
+_NEXT_NUMBER = {"postgresql": select(func.nextval("certificate_number_seq")),
+                "sqlite": select(func.coalesce(func.max(_certificate.c.sequence), 0) + 1)}
 _INSERT_CERTIFICATE = insert(_certificate).returning(_certificate.c.id)
+_QUEUE_FOR_LOG = insert(LogPending.__table__)
 _INSERT_NAME = insert(BeneficiaryName.__table__)
 _BATCH_AND_PROJECT = (select(_batch.c.code, _batch.c.vintage, _project.c.id, _project.c.name)
                       .join(_project, _project.c.id == _batch.c.project_id).where(_batch.c.id == bindparam("batch_id")))
@@ -56,13 +53,15 @@ def commitment(salt: str, full_name: str) -> str:
 
 
 def number_for(year: int, sequence: int) -> str:
+    """``TH<year of issue>-<sequence>``. The sequence is one series across the years (numbers issued in 2027 go
+    on from 2026's), increasing but not gapless on PostgreSQL: a number drawn by a transaction that rolled back is
+    never given out. A gapless per-year counter was one locked row every retirement queued on (issue 17)."""
     return f"TH{year}-{sequence:08d}"
 
 
-def _next_sequence(session: Session, year: int) -> int:
+def _next_sequence(session: Session) -> int:
     connection = session.connection()
-    connection.execute(_NEW_YEAR[connection.dialect.name], {"the_year": year})
-    return connection.execute(_NEXT_NUMBER, {"the_year": year}).scalar_one()
+    return connection.execute(_NEXT_NUMBER[connection.dialect.name]).scalar_one()
 
 
 def signed_claims(payload: dict[str, Any], payload_sha256_hex: str) -> dict[str, Any]:
@@ -93,17 +92,19 @@ def signed_claims(payload: dict[str, Any], payload_sha256_hex: str) -> dict[str,
 
 def _seal(session: Session, now: datetime, ring: KeyRing, payload: dict[str, Any], *, kind: str,
           retirement_id: int | None) -> Certificate:
-    """Number the payload (``number`` is filled in here), sign it, store it and append it to the log."""
+    """Number the payload (``number`` is filled in here), sign it, store it and queue it for the transparency log
+    (the sequencer appends it within a second or so: ``backend.sequencer``)."""
     year = now.astimezone(CHINA).year
-    sequence = _next_sequence(session, year)
+    sequence = _next_sequence(session)
     payload["number"] = number = number_for(year, sequence)
     digest = hashlib.sha256(canonical_json(payload)).hexdigest()
     signed = signed_claims(payload, digest)
     values = dict(number=number, year=year, sequence=sequence, kind=kind, retirement_id=retirement_id,
                   payload=payload, payload_sha256=digest, jws=ring.sign(canonical_json(signed)), kid=ring.kid,
                   created_at=now)
-    certificate_id = session.connection().execute(_INSERT_CERTIFICATE, values).scalar_one()
-    transparency_log.append(session, now, certificate_id, digest, ring)
+    connection = session.connection()
+    certificate_id = connection.execute(_INSERT_CERTIFICATE, values).scalar_one()
+    connection.execute(_QUEUE_FOR_LOG, {"certificate_id": certificate_id, "queued_at": now})
     return Certificate.model_construct(id=certificate_id, **values)
 
 

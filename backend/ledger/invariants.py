@@ -7,6 +7,7 @@ serials, the serial. An empty list means all hold. Run after every scenario test
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -181,7 +182,9 @@ SCENARIO_CHECKS: list = []
 the scenario when the app starts: ``check`` runs them too, so every test and ``flask ledger check`` does."""
 
 
-def check(session: Session) -> list[Violation]:
+def check(session: Session, *, now: datetime | None = None, delay_seconds: float | None = None) -> list[Violation]:
+    """Every violation; with ``now`` and ``delay_seconds`` also certificates the sequencer left out of the
+    transparency log for too long."""
     accounts = _accounts(session)
     batches = {b.id: b for b in session.execute(select(Batch)).scalars()}
     return (check_supply(session, accounts, batches)
@@ -193,5 +196,5 @@ def check(session: Session) -> list[Violation]:
             + check_audit_trail(session)
             + check_certificates(session)
             + check_orders(session)
-            + check_log(session)
+            + check_log(session, now=now, delay_seconds=delay_seconds)
             + [violation for scenario_check in SCENARIO_CHECKS for violation in scenario_check(session)])

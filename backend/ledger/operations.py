@@ -2,7 +2,11 @@
 
 Each takes an explicit session and the current time, is idempotent by ``client_id`` (same request → the first
 result; different request → ``IdempotencyConflict``), writes one immutable transfer (a partial POST writes a
-second, for the remainder), and appends one audit event. Nothing commits here: the caller's unit of work does.
+second, for the remainder), and writes one audit event. Nothing commits here: the caller's unit of work does.
+
+Locks: an operation locks the accounts it moves credits between, in ascending id order, and nothing global — the
+audit event is written unsealed and the certificate queued for the log (``backend.sequencer`` chains both after
+commit), so two purchases of different batches never wait for each other.
 """
 
 from __future__ import annotations
@@ -85,15 +89,6 @@ def _check_reason(reason: Any) -> str:
     return reason
 
 
-def _take_turn(session: Session) -> None:
-    """Lock the audit chain's head before any ledger row. Every ledger write ends by appending to the chain, so
-    the head is held to commit anyway; taking it first gives every transaction one lock order — head, accounts,
-    certificate counter, log head — whatever mix of operations it runs. (Taken last, a payment that posts and then
-    retires held the head while waiting for the certificate counter an operator's retirement held while waiting
-    for the head: a deadlock.)"""
-    audit.lock_head(session)
-
-
 def get_batch(session: Session, batch_id: int) -> Batch:
     batch = session.get(Batch, batch_id)
     if batch is None:
@@ -148,7 +143,6 @@ def issue(session: Session, now: datetime, *, client_id: str, batch: Batch, to_h
     digest = issue_digest(request)
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
-    _take_turn(session)
     source = engine.accounts_of(session, REGISTRY_HOLDER, batch.id, ("issuance",), now=now, create=("issuance",))
     destination = engine.accounts_of(session, to_holder, batch.id, ("available",), now=now, create=("available",))
     source, destination = source["issuance"], destination["available"]
@@ -182,7 +176,6 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
                                              "ttl_seconds": ttl_seconds, "actor": actor})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
-    _take_turn(session)
     accounts = engine.accounts_of(session, from_holder, batch_id, ("available", "reserved"), now=now)
     if "available" not in accounts:
         _no_source(session, from_holder, batch_id, amount_g)
@@ -237,7 +230,6 @@ def post(session: Session, now: datetime, *, client_id: str, reservation_id: int
     digest = engine.request_hash("post", {"reservation_id": reservation_id, "amount_g": amount, "actor": actor})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
-    _take_turn(session)
     known = engine.accounts_by_id(session, reservation.credit_account_id, reservation.debit_account_id)
     escrow, source = known[reservation.credit_account_id], known[reservation.debit_account_id]
     destination = engine.accounts_of(session, reservation.counterparty, reservation.batch_id, ("available",),
@@ -275,7 +267,6 @@ def void(session: Session, now: datetime, *, client_id: str, reservation_id: int
     digest = engine.request_hash("void", {"reservation_id": reservation_id, "expired": expired, "actor": actor})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
-    _take_turn(session)
     reservation = _open_reservation(session, reservation_id)
     known = engine.accounts_by_id(session, reservation.credit_account_id, reservation.debit_account_id)
     escrow, source = known[reservation.credit_account_id], known[reservation.debit_account_id]
@@ -322,7 +313,6 @@ def _holder_move(session: Session, now: datetime, *, operation: str, code: str, 
                                              "amount_g": amount_g, "actor": actor, **params})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done, None, None, engine.transfer_ranges(session, done.id)
-    _take_turn(session)
     if from_holder == to_holder:  # retire, cancel: both accounts in one look-up
         accounts = engine.accounts_of(session, from_holder, batch_id, ("available", to_kind), now=now)
         if "available" not in accounts:
@@ -463,7 +453,6 @@ def correct(session: Session, now: datetime, *, client_id: str, transfer_id: int
     digest = engine.request_hash("correct", {"transfer_id": transfer_id, "reason": reason, "actor": actor})
     if (done := engine.replay(session, client_id, digest)) is not None:
         return done
-    _take_turn(session)
     original = session.get(Transfer, transfer_id)
     if original is None:
         raise NotFound(f"转移 {transfer_id} 不存在 (unknown transfer)", details={"transfer_id": transfer_id})

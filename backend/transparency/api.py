@@ -53,7 +53,11 @@ def inclusion_proof(number: str, query: ProofQuery):
     """The certificate's audit path to the newest (or a given) signed tree head."""
     if not NUMBER.fullmatch(number):
         raise NotFound("证书不存在 (no such certificate)")
-    return read(lambda session: log.inclusion(session, number, query.tree_size))
+    try:
+        return read(lambda session: log.inclusion(session, number, query.tree_size))
+    except log.InclusionPending:  # signed moments ago: append what is queued now rather than make them wait
+        log.merge_now(certificates.key_ring(), current_app.config["CLOCK"]())
+        return read(lambda session: log.inclusion(session, number, query.tree_size))
 
 
 def consistency_proof(query: ConsistencyQuery):
@@ -73,5 +77,9 @@ register(bp, [
                       "no signed tree head (404)."),
     Route("GET", "/certificates/<number>/proof", inclusion_proof, "Inclusion proof of a certificate",
           query=ProofQuery, tags=("public",), response=InclusionOut, params={"number": anchored(NUMBER)},
-          description="tree_size must be a size the log has had that includes the certificate (400 otherwise)."),
+          errors=(409,),
+          description="tree_size must be a size the log has had that includes the certificate (400 otherwise). "
+                      "A certificate signed moments ago is appended to the log by the sequencer within seconds "
+                      "(at most SEAL_DELAY_SECONDS); asking for its proof appends what is queued at once, unless "
+                      "another append is under way at that moment: then 409 inclusion_pending."),
 ])

@@ -1,9 +1,13 @@
 """The certificate transparency log: an append-only RFC 6962 Merkle tree of certificate digests.
 
-Each certificate becomes leaf n (dense: 0, 1, 2 …) in the certificate's own transaction, its leaf hash being
-SHA-256(0x00 || the 32-byte SHA-256 of the certificate's canonical payload). Appending stores the perfect
-subtree nodes the new leaf completes (one on average) and a signed tree head for the new size, so every size the
-log has had has an STH, and any root or proof is O(log n) stored hashes, never a walk over the leaves.
+Each certificate becomes leaf n (dense: 0, 1, 2 …), its leaf hash being SHA-256(0x00 || the 32-byte SHA-256 of
+the certificate's canonical payload). A certificate is signed and valid at once; its transaction only queues it
+(``log_pending``), and the sequencer (``backend.sequencer``, every SEQUENCER_INTERVAL_MS) appends what is queued
+in one batch with one signed tree head, as Certificate Transparency logs merge within their maximum merge delay:
+appending in the certificate's transaction made every retirement queue on the log's head row (issue 17). Until
+then the certificate's inclusion proof is "pending". Appending stores the perfect subtree nodes the new leaves
+complete (one per leaf on average) and an STH for the batch's size; any root or proof is O(log n) stored hashes,
+never a walk over the leaves.
 """
 
 from __future__ import annotations
@@ -13,19 +17,30 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, literal, select, tuple_, union_all, update
+from sqlalchemy import bindparam, delete, func, insert, literal, select, tuple_, union_all, update
 from sqlmodel import Session
 
 from backend.certificates.keys import KeyRing
 from backend.certificates.models import Certificate
-from backend.errors import InvalidInput, NotFound
+from backend.clock import isoformat_utc
+from backend.db import atomic
+from backend.errors import Conflict, InvalidInput, NotFound
 from backend.transparency import merkle
-from backend.transparency.models import LogEntry, LogHead, LogNode, TreeHead
+from backend.transparency.models import LogEntry, LogHead, LogNode, LogPending, TreeHead
 
 PAGE_LIMIT = 1000  # entries per get-entries answer, as CT logs cap theirs
+MERGE_BATCH = 2000  # certificates appended per tree head
 
 _head, _entry, _node, _tree_head = LogHead.__table__, LogEntry.__table__, LogNode.__table__, TreeHead.__table__
-_GROW = update(_head).where(_head.c.id == 1).values(tree_size=_head.c.tree_size + 1).returning(_head.c.tree_size)
+_pending = LogPending.__table__
+# SKIP LOCKED: a second sequencer (another process's) leaves the work to the one already at it.
+_LOCK_HEAD = select(_head.c.tree_size).where(_head.c.id == 1).with_for_update(skip_locked=True)
+_GROW = update(_head).where(_head.c.id == 1).values(tree_size=bindparam("new_size"))
+_PENDING = (select(_pending.c.certificate_id, Certificate.__table__.c.payload_sha256)
+            .join(Certificate.__table__, Certificate.__table__.c.id == _pending.c.certificate_id)
+            .order_by(_pending.c.certificate_id).limit(bindparam("limit")))
+_DEQUEUE = delete(_pending).where(_pending.c.certificate_id.in_(bindparam("ids", expanding=True)))
+_PENDING_SUMMARY = select(func.count(), func.min(_pending.c.queued_at))
 _INSERT_ENTRY = insert(_entry)
 _INSERT_NODE = insert(_node)
 _INSERT_TREE_HEAD = insert(_tree_head)
@@ -84,30 +99,54 @@ def root_at(session: Session, tree_size: int) -> bytes:
     return merkle.fold(_range_hashes(session, merkle.subtrees(0, tree_size))) if tree_size else merkle.EMPTY_ROOT
 
 
-def append(session: Session, now: datetime, certificate_id: int, payload_sha256_hex: str,
-           ring: KeyRing) -> TreeHead:
-    """Add a certificate's digest as the next leaf and sign the new tree head, in the caller's transaction."""
+def merge(session: Session, now: datetime, ring: KeyRing, *, limit: int = MERGE_BATCH) -> int:
+    """Append up to ``limit`` queued certificates (oldest first) as the next leaves and sign one tree head for the
+    new size; the number appended (0 when another sequencer holds the head). The caller commits."""
     connection = session.connection()
-    index = connection.execute(_GROW).scalar_one() - 1  # locks the head: appends are serialised
-    frontier = merkle.subtrees(0, index)
+    head = connection.execute(_LOCK_HEAD).first()
+    if head is None:
+        return 0
+    pending = connection.execute(_PENDING, {"limit": limit}).all()
+    if not pending:
+        return 0
+    size = head.tree_size
+    frontier = merkle.subtrees(0, size)
     known = stored_hashes(session, frontier)
-    leaf = leaf_for(payload_sha256_hex)
-    connection.execute(_INSERT_ENTRY, {"leaf_index": index, "certificate_id": certificate_id, "leaf_hash": leaf.hex()})
-    # The new leaf completes the perfect subtrees at the frontier's right end that are its size, doubling.
+    # Each new leaf completes the perfect subtrees at the frontier's right end that are its size, doubling.
     stack = [(r, known[r]) for r in frontier]
-    current, digest = (index, index + 1), leaf
-    completed = []
-    while stack and stack[-1][0][1] - stack[-1][0][0] == current[1] - current[0]:
-        (start, _), left = stack.pop()
-        current, digest = (start, current[1]), merkle.node_hash(left, digest)
-        completed.append({"level": _level(current[1] - current[0]), "start": start, "hash": digest.hex()})
+    entries, completed = [], []
+    for index, (certificate_id, digest_hex) in enumerate(pending, start=size):
+        leaf = leaf_for(digest_hex)
+        entries.append({"leaf_index": index, "certificate_id": certificate_id, "leaf_hash": leaf.hex()})
+        current, digest = (index, index + 1), leaf
+        while stack and stack[-1][0][1] - stack[-1][0][0] == current[1] - current[0]:
+            (start, _), left = stack.pop()
+            current, digest = (start, current[1]), merkle.node_hash(left, digest)
+            completed.append({"level": _level(current[1] - current[0]), "start": start, "hash": digest.hex()})
+        stack.append((current, digest))
+    connection.execute(_INSERT_ENTRY, entries)
     if completed:
         connection.execute(_INSERT_NODE, completed)
-    root = merkle.fold([h for _, h in stack] + [digest])
-    # ``now`` was read before this transaction waited for the head: never let a larger tree carry an earlier
-    # time than the one before it (monitors read a step back in time as misbehaviour).
-    previous = connection.execute(_PREVIOUS_TIMESTAMP, {"size": index}).scalar_one_or_none() if index else None
-    return _sign_and_store(session, ring, index + 1, root, max(milliseconds(now), previous or 0))
+    connection.execute(_DEQUEUE, {"ids": [certificate_id for certificate_id, _ in pending]})
+    new_size = size + len(pending)
+    connection.execute(_GROW, {"new_size": new_size})
+    root = merkle.fold([h for _, h in stack])
+    # Never let a larger tree carry an earlier time than the one before it (monitors read a step back in time as
+    # misbehaviour); a test's clock may go back.
+    previous = connection.execute(_PREVIOUS_TIMESTAMP, {"size": size}).scalar_one_or_none() if size else None
+    _sign_and_store(session, ring, new_size, root, max(milliseconds(now), previous or 0))
+    return len(pending)
+
+
+def merge_now(ring: KeyRing, now: datetime) -> int:
+    """Append what is queued, in a transaction of its own: for a reader asking for the proof of a certificate the
+    sequencer has not reached yet. 0 when another merge is under way (it never waits for one): answer pending."""
+    return atomic(lambda session: merge(session, now, ring))
+
+
+def pending_since(session: Session) -> tuple[int, datetime | None]:
+    """How many certificates wait for the log, and since when the oldest has."""
+    return tuple(session.connection().execute(_PENDING_SUMMARY).one())
 
 
 def _sign_and_store(session: Session, ring: KeyRing, tree_size: int, root: bytes, timestamp: int) -> TreeHead:
@@ -170,12 +209,15 @@ def _signed_size(session: Session, tree_size: int | None, field: str) -> TreeHea
 
 def inclusion(session: Session, certificate_number: str, tree_size: int | None = None) -> dict[str, Any]:
     """The certificate's audit path to the root of the tree of ``tree_size`` (default: the newest STH)."""
-    found = session.execute(select(LogEntry.leaf_index, LogEntry.leaf_hash)
-                            .join(Certificate, Certificate.id == LogEntry.certificate_id)
+    found = session.execute(select(LogEntry.leaf_index, LogEntry.leaf_hash, Certificate.created_at)
+                            .select_from(Certificate)
+                            .outerjoin(LogEntry, Certificate.id == LogEntry.certificate_id)
                             .where(Certificate.number == certificate_number)).first()
     if found is None:
         raise NotFound("证书不存在 (no such certificate)")
-    index, leaf = found
+    index, leaf, signed_at = found
+    if index is None:
+        raise InclusionPending(certificate_number, signed_at)
     head = _signed_size(session, tree_size, "tree_size")
     if index >= head.tree_size:
         raise InvalidInput("tree_size", f"该大小的树尚不含此证书 (the certificate is leaf {index}, after size "
@@ -194,6 +236,17 @@ def consistency(session: Session, first: int, second: int | None = None) -> dict
     proof = _range_hashes(session, merkle.consistency_ranges(old.tree_size, new.tree_size))
     return {"first": old.tree_size, "second": new.tree_size, "first_root_hash": old.root_hash,
             "second_root_hash": new.root_hash, "consistency": [h.hex() for h in proof]}
+
+
+class InclusionPending(Conflict):
+    """The certificate is signed and valid but the sequencer has not appended it to the log yet (within seconds)."""
+
+    code = "inclusion_pending"
+
+    def __init__(self, number: str, signed_at: datetime) -> None:
+        super().__init__("证书已签发，正在写入透明日志，请稍后再查 (the certificate is valid; its inclusion in the "
+                         "transparency log is pending, normally within seconds)",
+                         details={"certificate_no": number, "signed_at": isoformat_utc(signed_at)})
 
 
 class LogCorrupted(Exception):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import BigInteger, CheckConstraint, Column, SmallInteger
 from sqlmodel import Field, SQLModel
+
+from backend.dbtypes import UTCDateTime
 
 
 class LogEntry(SQLModel, table=True):
@@ -32,8 +36,19 @@ class LogNode(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class LogPending(SQLModel, table=True):
+    """A certificate signed but not yet in the log: written with the certificate, removed when the sequencer
+    appends it (``log.merge``). The log's merge queue, as a Certificate Transparency log's pending entries."""
+
+    __tablename__ = "log_pending"
+
+    certificate_id: int = Field(foreign_key="certificate.id", primary_key=True,
+                                sa_column_kwargs={"autoincrement": False})
+    queued_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class LogHead(SQLModel, table=True):
-    """The log's size, a single row: appenders lock it, so leaf indexes are dense and appends linear."""
+    """The log's size, a single row: only the sequencer locks it, so leaf indexes are dense and appends linear."""
 
     __tablename__ = "log_head"
     __table_args__ = (CheckConstraint("id = 1 AND tree_size >= 0", name="ck_log_head_single"),)
@@ -43,7 +58,7 @@ class LogHead(SQLModel, table=True):
 
 
 class TreeHead(SQLModel, table=True):
-    """A signed tree head (STH), one per size the log has had.
+    """A signed tree head (STH), one per batch the sequencer appended: the sizes the log has had.
 
     ``signature`` is Ed25519 by the key ``kid`` over RFC 6962 §3.5's TreeHeadSignature: version 0 (v1),
     signature_type 1 (tree_hash), uint64 timestamp (ms since the epoch), uint64 tree_size, the 32-byte root.

@@ -1,13 +1,15 @@
 """Checking the whole transparency log against the certificates it was built from.
 
-The leaves are rebuilt from the certificates' payload digests and the tree from the leaves, one append at a
-time, exactly as ``log.append`` grows it. Then every stored leaf, node and signed tree head must equal what
-the rebuild says, and with a JWKS every tree head's signature must verify. A removed, reordered or altered
+The leaves are rebuilt from the certificates' payload digests and the tree from the leaves, one leaf at a
+time, exactly as ``log.merge`` grows it. Then every stored leaf, node and signed tree head must equal what
+the rebuild says (a head per merged batch, the log's current size included), every certificate must be in the
+log or queued for it, and with a JWKS every tree head's signature must verify. A removed, reordered or altered
 entry, a forged node or a rewritten tree head each shows up as a named violation.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,12 +20,16 @@ from backend.certificates.models import Certificate
 from backend.ledger.violation import Violation
 from backend.transparency import merkle
 from backend.transparency.log import leaf_for, tree_head_message
-from backend.transparency.models import LogEntry, LogHead, LogNode, TreeHead
+from backend.clock import as_utc
+from backend.transparency.models import LogEntry, LogHead, LogNode, LogPending, TreeHead
 
 RULE = "transparency_log"
 
 
-def check_log(session: Session, jwks: dict[str, Any] | None = None) -> list[Violation]:
+def check_log(session: Session, jwks: dict[str, Any] | None = None, *, now: datetime | None = None,
+              delay_seconds: float | None = None) -> list[Violation]:
+    """Every violation found; with ``now`` and ``delay_seconds``, also a certificate that has waited for the log
+    longer than the merge delay (the sequencer is not running)."""
     found: list[Violation] = []
 
     def violation(message: str) -> None:
@@ -39,8 +45,17 @@ def check_log(session: Session, jwks: dict[str, Any] | None = None) -> list[Viol
     if len(stored) != size or (stored and stored[-1].leaf_index != size - 1):
         violation(f"log_head says {size} leaves, the log holds {len(stored)}"
                   + (f" ending at index {stored[-1].leaf_index}" if stored else ""))
-    for certificate_id in sorted(set(digests) - {row.certificate_id for row in stored}):
-        violation(f"certificate {numbers[certificate_id]} is not in the log")
+    queued = dict(session.execute(select(LogPending.certificate_id, LogPending.queued_at)).all())
+    for certificate_id in sorted(set(queued) & {row.certificate_id for row in stored}):
+        violation(f"certificate {numbers.get(certificate_id, certificate_id)} is in the log and still queued for it")
+    for certificate_id in sorted(set(digests) - {row.certificate_id for row in stored} - set(queued)):
+        violation(f"certificate {numbers[certificate_id]} is not in the log, nor queued for it")
+    if now is not None and delay_seconds is not None and queued:
+        oldest = min(queued, key=lambda certificate_id: (as_utc(queued[certificate_id]), certificate_id))
+        waited = (now - as_utc(queued[oldest])).total_seconds()
+        if waited > delay_seconds:
+            violation(f"{len(queued)} certificate(s) wait for the log, {numbers.get(oldest, oldest)} for "
+                      f"{waited:.0f} s, longer than the merge delay of {delay_seconds:g} s: is the sequencer running?")
 
     # The leaves the certificates say the log must hold, in the stored order.
     leaves: list[bytes] = []
@@ -81,8 +96,8 @@ def check_log(session: Session, jwks: dict[str, Any] | None = None) -> list[Viol
         violation(f"node level {level} at leaf {start} is missing")
 
     heads = {head.tree_size: head for head in session.execute(select(TreeHead)).scalars()}
-    for tree_size in sorted(set(roots) - set(heads)):
-        violation(f"no signed tree head for size {tree_size}")
+    if leaves and len(leaves) not in heads:  # heads are signed per appended batch, the last one always
+        violation(f"no signed tree head for the log's size {len(leaves)}")
     for tree_size, head in sorted(heads.items()):
         expected = roots.get(tree_size)
         if expected is None:

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
+from backend import sequencer
 from backend.audit import verify
 from backend.audit.log import event_hash
 from backend.audit.models import GENESIS_HASH, AuditEvent
@@ -30,7 +31,8 @@ REGISTER = STORY_ACTIONS.index("project.register") + 1  # its seq
 
 
 def tell_the_story(operator) -> dict:
-    """Register, issue 10 t, transfer 2 t to user 7, who retires 1 t for 张三丰: nine state changes."""
+    """Register, issue 10 t, transfer 2 t to user 7, who retires 1 t for 张三丰: nine state changes; then the
+    sequencer seals them, as it would within a second."""
     made = operator.registered_project(quantity_g=10 * TONNE)
     batch = made["batch"]
     operator.ok(operator.post("/ledger/transfers", {"batch_id": batch["id"], "from_holder": "platform",
@@ -38,6 +40,7 @@ def tell_the_story(operator) -> dict:
     operator.ok(operator.post("/ledger/retirements", {"batch_id": batch["id"], "holder": "user:7",
                                                       "amount_g": TONNE, "purpose": "personal",
                                                       "beneficiary_name": "张三丰"}, key="r-1"), 201)
+    sequencer.run_once(operator.client.application)
     return made
 
 

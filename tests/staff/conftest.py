@@ -205,8 +205,9 @@ def organisation(operator) -> dict:
 
 
 def last_events(app, count: int = 1) -> list:
-    """The newest audit events, newest first."""
+    """The newest audit events, newest first (sealed first, as the sequencer would within a second)."""
     with app.app_context():
+        atomic(audit.seal)
         return read(lambda s: [audit.event_view(e) for e in audit.recent(s, limit=count)])
 
 

@@ -12,6 +12,7 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from backend import sequencer
 from tests.certificates.test_certificates import retire
 from tests.certificates.test_keys import b64url_decode
 from tests.envelope import refused
@@ -69,6 +70,14 @@ def check_sth(sth: dict, jwks: dict) -> None:
     Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"])).verify(bytes.fromhex(sth["signature"]), message)
 
 
+def logged(operator, batch, key: str, **kw) -> str:
+    """Retire, and let the sequencer append the certificate to the log (as it does within a second): one
+    certificate per batch, so the log has had every size."""
+    number = retire(operator, batch, key, **kw)["certificate_no"]
+    sequencer.run_once(operator.client.application)
+    return number
+
+
 @pytest.fixture
 def batch(operator):
     return operator.registered_project(quantity_g=100_000_000)["batch"]
@@ -76,7 +85,7 @@ def batch(operator):
 
 @pytest.fixture
 def five_certificates(operator, batch):
-    return [retire(operator, batch, f"log-{i}", amount_g=1_000 * (i + 1))["certificate_no"] for i in range(5)]
+    return [logged(operator, batch, f"log-{i}", amount_g=1_000 * (i + 1)) for i in range(5)]
 
 
 def test_an_empty_log_has_a_signed_head_of_size_zero(client):
@@ -110,11 +119,11 @@ def test_an_outside_verifier_proves_every_certificate_is_in_the_log(client, five
 
 
 def test_a_proof_against_a_tree_head_the_verifier_kept_from_earlier(client, operator, batch):
-    first = retire(operator, batch, "early-1")["certificate_no"]
-    retire(operator, batch, "early-2")
+    first = logged(operator, batch, "early-1")
+    logged(operator, batch, "early-2")
     kept = client.get("/api/v1/log/sth").get_json()  # a verifier saved this head at size 2
     for i in range(4):
-        retire(operator, batch, f"late-{i}")
+        logged(operator, batch, f"late-{i}")
     found = client.get(f"/api/v1/certificates/{first}/proof?tree_size=2").get_json()
     assert found["tree_size"] == 2 and found["root_hash"] == kept["root_hash"] and found["sth"] == kept
     path = [bytes.fromhex(h) for h in found["audit_path"]]
@@ -124,7 +133,7 @@ def test_a_proof_against_a_tree_head_the_verifier_kept_from_earlier(client, oper
 def test_every_head_is_consistent_with_every_later_one(client, operator, batch):
     heads = {}
     for i in range(9):
-        retire(operator, batch, f"grow-{i}")
+        logged(operator, batch, f"grow-{i}")
         sth = client.get("/api/v1/log/sth").get_json()
         heads[sth["tree_size"]] = sth
     leaves = [bytes.fromhex(e["leaf_hash"]) for e in
@@ -198,10 +207,10 @@ def test_log_verify_names_what_was_tampered_with(app, runner, five_certificates,
 
 def test_tree_head_times_never_step_back(client, operator, batch, clock):
     """A retirement whose clock reading is older (it waited for the log's lock) still signs a later head."""
-    retire(operator, batch, "time-1")
+    logged(operator, batch, "time-1")
     first = client.get("/api/v1/log/sth").get_json()
     clock.advance(seconds=-30)
-    retire(operator, batch, "time-2")
+    logged(operator, batch, "time-2")
     second = client.get("/api/v1/log/sth").get_json()
     assert second["tree_size"] == 2 and second["timestamp"] >= first["timestamp"]
     check_sth(second, client.get("/.well-known/jwks.json").get_json())
