@@ -1,11 +1,12 @@
 """Ledger throughput: retirements per second, on SQLite and PostgreSQL, against raw psycopg's ceiling.
 
-One retirement is what a citizen's purchase does to the ledger: RESERVE (platform → user:N), POST, RETIRE
-(user:N, purpose personal), each its own transaction through ``backend.db.atomic`` calling
-``backend.ledger.operations`` directly (no HTTP). Workers are processes, each with its own engine, each buying for
+One retirement is what a citizen's purchase does to the ledger: RESERVE (platform → user:N) in one transaction,
+then — as a payment settles the order — POST and RETIRE (user:N, purpose personal, exactly the serials posted) in
+a second, through ``backend.db.atomic`` calling ``backend.ledger.operations`` directly (no HTTP). Workers are processes, each with its own engine, each buying for
 its own users. "hot" cells draw every purchase from one batch's platform inventory (the real hot row); "spread"
-cells give each worker its own batch, so the difference is what the hot row costs. Every operation also locks
-the single ``audit_head`` row, which no spreading relieves.
+cells give each worker its own batch, so the difference is what the hot row costs. Audit events are written
+unsealed and certificates queued for the transparency log; during every cell of ours a sequencer process seals and
+appends them every 0.5 s, as each app process does in production (backend/sequencer.py), so its cost is counted.
 
 The pgbench cells are the ceiling issue 17 measures against: a minimal retirement in SQL (``PGBENCH_SCRIPT``, its
 four statements written out) run by pgbench, hot and spread, in the same run; the table gives ours / pgbench and
@@ -111,13 +112,16 @@ def ours_retirement(engine, batch_id: int, phase=lambda name: None):
             s, now_utc(), client_id=f"{key}-r", batch_id=batch_id, from_holder="platform", to_holder=user,
             amount_g=AMOUNT_G, ttl_seconds=TTL_SECONDS, actor="bench"), engine=engine)
         reservation_id = reservation.id
-        phase("post")
-        atomic(lambda s: operations.post(s, now_utc(), client_id=f"{key}-p", reservation_id=reservation_id,
-                                         actor="bench"), engine=engine)
-        phase("retire")
-        atomic(lambda s: operations.retire(
-            s, now_utc(), client_id=f"{key}-t", batch_id=batch_id, holder=user, amount_g=AMOUNT_G,
-            purpose="personal", beneficiary_name="张三", actor="bench", certify=certify), engine=engine)
+
+        def settle(s) -> None:  # as a payment settles an order: post and retire in one transaction
+            phase("post")
+            posted = operations.post(s, now_utc(), client_id=f"{key}-p", reservation_id=reservation_id, actor="bench")
+            phase("retire")
+            operations.retire(s, now_utc(), client_id=f"{key}-t", batch_id=batch_id, holder=user, amount_g=AMOUNT_G,
+                              purpose="personal", beneficiary_name="张三", actor="bench", certify=certify,
+                              serials_of=posted.id)
+
+        atomic(settle, engine=engine)
         phase("-")
 
     return retirement
@@ -431,22 +435,55 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run_cell(cell: Cell, target, target_args: list[tuple], seconds: float, cell_no: int) -> Cell:
-    """Start one process per entry of ``target_args`` and gather their reports."""
+def sequence(engine, ring) -> tuple[int, int]:
+    """One pass of the sequencer (backend.sequencer.run_once without the app): seal, then merge, until done."""
+    from backend import audit
+    from backend.db import atomic
+    from backend.transparency import log as transparency_log
+
+    events = certificates = 0
+    while (sealed := atomic(audit.seal, engine=engine)) > 0:
+        events += sealed
+    while (merged := atomic(lambda s: transparency_log.merge(s, now_utc(), ring), engine=engine)) > 0:
+        certificates += merged
+    return events, certificates
+
+
+def sequencer_worker(url: str, stop, interval: float = 0.5) -> None:
+    """The sequencer as production runs it, every ``interval`` seconds, for the length of a cell."""
+    from joserfc.jwk import OKPKey
+
+    from backend.certificates.keys import KeyRing
+    from backend.db import make_engine
+
+    engine = make_engine(url, pool_size=1)
+    ring = KeyRing(OKPKey.generate_key("Ed25519"))
+    while not stop.wait(interval):
+        sequence(engine, ring)
+    engine.dispose()
+
+
+def run_cell(cell: Cell, target, target_args: list[tuple], seconds: float, cell_no: int,
+             sequencer_url: str | None = None) -> Cell:
+    """Start one process per entry of ``target_args`` (and the sequencer, for ours) and gather their reports."""
     context = mp.get_context("fork")
     barrier = context.Barrier(len(target_args))
     results = context.Queue()
     processes = [context.Process(target=target, args=(*args, worker_no, cell_no, seconds, barrier, results),
                                  daemon=True)
                  for worker_no, args in enumerate(target_args)]
+    stop = context.Event()
+    if sequencer_url is not None:
+        processes.append(context.Process(target=sequencer_worker, args=(sequencer_url, stop), daemon=True))
     for process in processes:
         process.start()
     reports = []
     try:
-        for _ in processes:
+        for _ in target_args:
             reports.append(results.get(timeout=seconds + 300))
     except queue.Empty:
         cell.note = "timed out"
+    stop.set()
     for process in processes:
         process.join(timeout=30)
         if process.is_alive():
@@ -473,19 +510,19 @@ def run_cell(cell: Cell, target, target_args: list[tuple], seconds: float, cell_
 
 
 def run_grid(backend: str, impl: str, target, make_args, seconds: float, cells: list[Cell],
-             cell_counter: collections.Counter, worker_counts=None) -> None:
+             cell_counter: collections.Counter, worker_counts=None, sequencer_url: str | None = None) -> None:
     """The hot cells for each worker count, then the spread cell with the most workers."""
     for workers in worker_counts or WORKER_COUNTS:
         cell_counter["n"] += 1
         batch = make_args(1)[0]
         cells.append(run_cell(Cell(backend, impl, "hot", workers), target, [batch] * workers, seconds,
-                              cell_counter["n"]))
+                              cell_counter["n"], sequencer_url))
     workers = max(worker_counts or WORKER_COUNTS)
     if workers == 1:
         return  # one batch per worker is the hot cell again
     cell_counter["n"] += 1
     cells.append(run_cell(Cell(backend, impl, "spread", workers), target, make_args(workers), seconds,
-                          cell_counter["n"]))
+                          cell_counter["n"], sequencer_url))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -603,9 +640,14 @@ def verify_ledger(engine, cells: list[Cell], backend: str) -> None:
     """After the run: the ledger's invariants and the audit chain still hold (a lost update would show here)."""
     from sqlmodel import Session
 
+    from joserfc.jwk import OKPKey
+
     from backend.audit import verify
+    from backend.certificates.keys import KeyRing
     from backend.ledger.invariants import check
 
+    events, certificates = sequence(engine, KeyRing(OKPKey.generate_key("Ed25519")))  # what the last pass left
+    print(f"  {backend}: the sequencer's last pass sealed {events} event(s), appended {certificates} certificate(s)")
     with Session(engine) as session:
         violations, chain = check(session), verify(session)
     print(f"  {backend}: ledger invariants {'hold' if not violations else f'{len(violations)} VIOLATED'}; audit chain "
@@ -638,7 +680,7 @@ def bench_sqlite(args, cells: list[Cell], counts: dict, counter: collections.Cou
             setup.dispose()  # nothing open across the fork
             return [(url, batch_id) for batch_id in batch_ids]
 
-        run_grid("sqlite", "ours", ours_worker, make_args, args.seconds, cells, counter)
+        run_grid("sqlite", "ours", ours_worker, make_args, args.seconds, cells, counter, sequencer_url=url)
         verify_ledger(setup, cells, "sqlite")
         setup.dispose()
     finally:
@@ -684,7 +726,7 @@ def bench_postgresql(args, cells: list[Cell], counts: dict, counter: collections
         def make_unchained(count: int) -> list[tuple]:
             return [(conninfo, batch_id, False) for batch_id in raw_setup(conninfo, count)]
 
-        run_grid("postgresql", "ours", ours_worker, make_ours, args.seconds, cells, counter)
+        run_grid("postgresql", "ours", ours_worker, make_ours, args.seconds, cells, counter, sequencer_url=url)
         verify_ledger(setup, cells, "postgresql")
         setup.dispose()
         run_grid("postgresql", "raw", raw_worker, make_raw, args.seconds, cells, counter)
@@ -815,9 +857,10 @@ def print_table(cells: list[Cell]) -> None:
         print(f"ours spread ({max(WORKER_COUNTS)} batches) = {ours_spread / ceiling_spread.rate:.1%} of pgbench "
               f"spread over {PGBENCH_SPREAD} batches (goal >= 50%)")
     print()
-    print("retire/s: complete retirements (reserve + post + retire, 3 transactions) per second, all workers.")
+    print("retire/s: complete retirements per second, all workers — ours: reserve, then post + retire with its")
+    print("     certificate (2 transactions, as an order and its payment); raw: 3 transactions.")
     print("hot: every worker buys from one batch's platform inventory; spread: one batch per worker.")
-    print("raw: the same 3 transactions by hand with psycopg; raw-unchained: raw without the audit hash chain's")
+    print("raw: reserve, post, retire by hand with psycopg; raw-unchained: raw without the audit hash chain's")
     print("     single audit_head row lock (audit rows numbered by a sequence), i.e. what that global lock costs.")
     print("pgbench: the ceiling — a minimal retirement in SQL (PGBENCH_SCRIPT: lock the inventory row, decrement,")
     print("     insert the retirement and its serial range), one transaction; p50 column: pgbench's mean latency.")

@@ -23,16 +23,31 @@ merchant key, platform public key and APIv3 key written to temp files or passed 
 Buyers log in with codes from ``fake.login_code``, each used once, as wx.login's are. Login and public rate
 limits are raised so that the limiter counts every request but refuses none.
 
-For each gunicorn size (``--workers``, default 2 and 4 sync workers) ``--buyers`` citizens log in
+For each gunicorn size (``--workers``, default 1, 2 and 4 sync workers) ``--buyers`` citizens log in
 (``POST /api/mp/v1/auth/login``; logins/s reported), a few untimed purchases warm every worker, then every buyer
-buys once per client concurrency (``--clients``, default 1, 4 and 8 threads; no buyer has two purchases under way
-at once); no purchase of a cell starts after ``--cell-seconds``, so a collapsing server cannot stretch the run.
-Reported per cell: purchases/s (completed purchases over the wall time of the cell), p50/p99 of each step and of
-the whole purchase, the CPU time per purchase of this process (clients + fake WeChat), of gunicorn's workers and
-of their PostgreSQL backends (found by application_name), the share of the machine's CPUs those three and the
-whole machine used (anything else running shows as the difference), and the deadlocks PostgreSQL detected (each
-one holds its transactions for deadlock_timeout, 1 s by default, before one of them is retried). Everything
-shares the machine's cores (2 here): the load generator and the fake WeChat take their share.
+buys once per client concurrency (``--clients``, default 1, 8 and 32 threads; no buyer has two purchases under way
+at once, so ``--buyers``, default 800, is at least the largest client count); no purchase of a cell starts after
+``--cell-seconds`` (default 20: nine cells, the whole default run within about 12 minutes on 2 cores), so a
+collapsing server cannot stretch the run. Reported per cell: purchases/s (completed purchases over the wall time of
+the cell), p50/p99 of each step and of the whole purchase, the CPU time per purchase of this process (clients +
+fake WeChat), of gunicorn's workers and of their PostgreSQL backends (found by application_name), the database's
+share of that CPU, the share of the machine's CPUs those three and the whole machine used (anything else running
+shows as the difference), the deadlocks PostgreSQL detected (each one holds its transactions for
+deadlock_timeout, 1 s by default, before one of them is retried), and the sequencer's backlog when the cell ended.
+Everything shares the machine's cores (2 here): the load generator and the fake WeChat take their share.
+
+Then the worker-scaling table (issue 17: no global serialisation point left on the purchase path): for each client
+count, purchases/s at each gunicorn size, its ratio to the smallest size, and how busy the machine's CPUs were, so
+one sees throughput grow with workers until the CPU is full. And CPU per purchase by component over all cells, the
+database's share of it, and an estimate of what the database alone could carry (this machine's cores over the
+PostgreSQL backends' CPU per purchase): what a second app machine, sharing the database, would scale to at most.
+
+The sequencer (``backend/sequencer.py``) runs in every gunicorn worker as in production, every
+SEQUENCER_INTERVAL_MS (500 ms by default): the purchase's transactions only write unsealed audit events and queue
+certificates for the transparency log; it seals and appends them in batches, and its CPU is counted with the
+workers' and their PostgreSQL backends'. After the last cell this process runs one pass of its own
+(bench/ledger.py's ``sequence``, signing tree heads with the app's key) and reports what that pass had left to do:
+little means the workers' sequencers kept up.
 
 The ledger-only figure is bench/ledger.py's PostgreSQL single-writer cell, measured here in the same run
 (``ledger.ours_retirement``: RESERVE, POST, RETIRE with its certificate, three transactions through
@@ -42,11 +57,13 @@ A purchase that failed (a non-2xx answer, a timeout) has its order asked for onc
 would: for a still-reserved order the app asks WeChat Pay and settles the payment it finds. Afterwards: every order
 fulfilled with exactly one certificate (the one its status answer named), exactly one payment notification acted
 on per order, the money the app took (amount_fen of fulfilled orders) equal to what the fake WeChat recorded as
-paid, the ledger invariants (``backend.ledger.invariants.check``: supply, serials, history, certificates, orders,
-transparency log) and the audit chain. Any failure, any non-2xx answer, an error in gunicorn's log: exit 1.
+paid, nothing left unsealed or unlogged after the final sequencer pass, the ledger invariants
+(``backend.ledger.invariants.check``: supply, serials, history, certificates, orders, transparency log, its tree
+heads' signatures checked against the app's key) and the audit chain. Any failure, any non-2xx answer, an error
+in gunicorn's log: exit 1.
 
-    .venv/bin/python bench/purchase.py [--buyers N] [--workers 2,4] [--clients 1,4,8] [--cell-seconds S]
-                                       [--ledger-seconds S]
+    .venv/bin/python bench/purchase.py [--buyers N] [--workers 1,2,4] [--clients 1,8,32]
+                                       [--cell-seconds S] [--ledger-seconds S]
 
 Everything is created fresh (``bench_*`` schemas in the ``test`` database, Redis keys under a ``bench-cert-*``
 prefix, temp key files) and removed at exit, gunicorn included.
@@ -84,22 +101,29 @@ from certificates import (  # bench/certificates.py: this script's directory is 
     wait_until_ready,
     write_signing_key,
 )
-from ledger import make_batches, ours_retirement  # bench/ledger.py
+from ledger import make_batches, ours_retirement, sequence  # bench/ledger.py
 from report import fail, finish, percentile, run_part  # bench/report.py
 from sqlalchemy import create_engine, func, select, text
 
 from backend import audit
+from backend.certificates import keys
 from backend.certificates.models import Certificate
 from backend.db import make_engine, snapshot
 from backend.ledger.invariants import check
 from backend.orders.models import Order, PaymentNotification
 from backend.shop.service import MIN_ORDER_G, amount_fen
+from backend.transparency import log as transparency_log
+from backend.transparency.verify import check_log
 from backend.wechat.fake import FakeWeChat
 
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-WORKER_COUNTS = (2, 4)
-CLIENT_COUNTS = (1, 4, 8)
+WORKER_COUNTS = (1, 2, 4)
+CLIENT_COUNTS = (1, 8, 32)
+CELL_SECONDS = 20.0  # nine cells of at most 20 s: the default run, logins and checks included, within ~12 min
+# Each buys once per cell: about 70 ms of CPU per purchase caps 2 cores near 28 purchases/s, so 800 last a whole
+# 20 s cell with room to spare (and exceed 32 clients: no buyer has two purchases under way).
+BUYERS = 800
 QUANTITY_G = MIN_ORDER_G  # 1 kg: the smallest order, so the demo batch lasts for any run
 UNLIMITED = "100000000"  # a rate limit the limiter counts against but never reaches
 HTTP_TIMEOUT = 30  # seconds; gunicorn's own worker timeout is 30 s as well
@@ -133,6 +157,10 @@ def bench_environment(url: str, prefix: str, directory: str, fake: FakeWeChat) -
     # Production: every secret is given, so nothing embedded or generated is in play (settings.py would refuse).
     env.update({"APP_ENV": "production", "PUBLIC_RATE_LIMIT_PER_MINUTE": UNLIMITED,
                 "MP_LOGIN_RATE_LIMIT_PER_MINUTE": UNLIMITED})
+    # The workers' sequencers must run, as in production: an inherited 0 (cron mode) gives way to the default.
+    inherited = env.get("SEQUENCER_INTERVAL_MS", "").strip()
+    if inherited.isdigit() and int(inherited) == 0:
+        del env["SEQUENCER_INTERVAL_MS"]
     return env
 
 
@@ -344,6 +372,7 @@ class Cell:
     purchases: list[Purchase] = field(default_factory=list)
     elapsed: float = 0.0
     measured: dict[str, float] = field(default_factory=dict)  # Meter.spent: CPU seconds, deadlocks
+    backlog: tuple[int, int] | None = None  # (unsealed audit events, certificates queued for the log) at its end
 
     @property
     def done(self) -> list[Purchase]:
@@ -355,6 +384,33 @@ class Cell:
 
     def ms(self, step: str, fraction: float) -> float:
         return percentile([getattr(p, step) for p in self.done], fraction) * 1000
+
+    @property
+    def busy(self) -> float:
+        """The share of the machine's CPUs busy over the cell (/proc/stat: anyone's work)."""
+        total = self.measured.get("machine total") or float("nan")
+        return self.measured.get("machine", float("nan")) / total
+
+    @property
+    def cpu_ms(self) -> dict[str, float]:
+        """CPU milliseconds per completed purchase of each Meter part, "total" their sum, "database share" the
+        PostgreSQL backends' part of it."""
+        return cpu_per_purchase([self.measured], len(self.done))
+
+
+def cpu_per_purchase(measured: list[dict[str, float]], purchases: int) -> dict[str, float]:
+    """CPU ms per purchase, by Meter part, over one or more cells' measurements."""
+    per = {part: sum(m.get(part, 0.0) for m in measured) / purchases * 1000 if purchases else float("nan")
+           for part in Meter.PARTS}
+    per["total"] = sum(per[part] for part in Meter.PARTS)
+    per["database share"] = per["postgres backends"] / per["total"] if per["total"] else float("nan")
+    return per
+
+
+def backlog(engine) -> tuple[int, int]:
+    """(audit events not yet sealed, certificates not yet in the transparency log): the sequencer's backlog."""
+    with snapshot(engine) as session:
+        return audit.unsealed(session).count, transparency_log.pending_since(session)[0]
 
 
 def buy_all(base: str, fake: FakeWeChat, buyers: list[Buyer], listing_id: int, clients: int, tag: str,
@@ -431,7 +487,7 @@ def choose_listing(base: str, needed_g: int) -> tuple[int, int]:
 
 
 def serve_and_buy(workers: int, env: dict[str, str], log_path: str, fake: FakeWeChat, args, run_tag: str,
-                  application_name: str) -> Serving:
+                  application_name: str, observer_url: str) -> Serving:
     serving = Serving(workers)
     concurrency = max(args.clients)
     print(f"gunicorn, {workers} sync workers: {args.buyers} buyers log in ({concurrency} at a time), "
@@ -455,6 +511,7 @@ def serve_and_buy(workers: int, env: dict[str, str], log_path: str, fake: FakeWe
         serving.purchases.extend(warm)
 
         meter = Meter(arbiter.pid, application_name)
+        observer = make_engine(observer_url, pool_size=1)  # another application_name: not counted as the app's
         try:
             for clients in args.clients:
                 cell = Cell(workers, clients)
@@ -462,16 +519,23 @@ def serve_and_buy(workers: int, env: dict[str, str], log_path: str, fake: FakeWe
                 cell.purchases, cell.elapsed = buy_all(base, fake, buyers, listing_id, clients,
                                                        f"{run_tag}-w{workers}-c{clients}", args.cell_seconds)
                 cell.measured = Meter.spent(before, meter.read())
+                cell.backlog = backlog(observer)
                 serving.cells.append(cell)
                 serving.purchases.extend(cell.purchases)
                 cut = f" of {len(buyers)}, cut at {args.cell_seconds:g} s," if len(cell.purchases) < len(buyers) else ""
                 print(f"  {clients} client(s): {cell.rate:6.1f} purchases/s  p50 {cell.ms('total_s', 0.5):6.1f} ms  "
                       f"p99 {cell.ms('total_s', 0.99):6.1f} ms  ({len(cell.done)} done{cut} in {cell.elapsed:.1f} s; "
-                      f"machine CPU {cell.measured['machine'] / cell.measured['machine total']:.0%} busy; "
-                      f"{cell.measured['deadlocks']:.0f} deadlocks in PostgreSQL)", flush=True)
+                      f"machine CPU {cell.busy:.0%} busy; {cell.measured['deadlocks']:.0f} deadlocks in PostgreSQL)",
+                      flush=True)
+                cpu = cell.cpu_ms
+                print(f"    CPU ms/purchase: app workers {cpu['gunicorn workers']:.1f}, PostgreSQL backends "
+                      f"{cpu['postgres backends']:.1f}, load generator + fake WeChat {cpu['bench process']:.1f}; "
+                      f"total {cpu['total']:.1f}, database share {cpu['database share']:.0%}; backlog at the end: "
+                      f"{cell.backlog[0]} events unsealed, {cell.backlog[1]} certificates unlogged", flush=True)
                 report_problems(f"{workers} workers, {clients} clients", cell.purchases, expected_fen)
                 recover(base, cell.purchases)
         finally:
+            observer.dispose()
             meter.close()
     check_log_file(log_path, workers)
     return serving
@@ -499,13 +563,16 @@ def check_log_file(log_path: str, workers: int) -> None:
 # After the run: orders, certificates, notifications, money, ledger
 
 
-def check_run(url: str, fake: FakeWeChat, purchases: list[Purchase]) -> list[str]:
-    """Everything bought is fulfilled, certified once, paid once, and the ledger holds; what was checked."""
+def check_run(url: str, fake: FakeWeChat, purchases: list[Purchase], ring: keys.KeyRing) -> list[str]:
+    """The sequencer's last pass, then: everything bought is fulfilled, certified once, paid once, sealed and
+    logged, and the ledger holds; what was checked."""
     engine = make_engine(url, pool_size=1)
     try:
+        events, certificates = sequence(engine, ring)  # seal, then append to the log, until nothing is left
         with snapshot(engine) as session:
-            violations = check(session)
+            violations = check(session) + check_log(session, ring.jwks())  # the tree heads' signatures too
             chain = audit.verify(session)
+            remaining = (chain.unsealed.count, transparency_log.pending_since(session)[0])
             orders = session.execute(select(Order.order_no, Order.status, Order.amount_fen, Certificate.number)
                                      .outerjoin(Certificate, Certificate.retirement_id == Order.retirement_id)).all()
             acted = Counter(dict(session.execute(
@@ -516,12 +583,18 @@ def check_run(url: str, fake: FakeWeChat, purchases: list[Purchase]) -> list[str
         engine.dispose()
     bought = {p.order_no: p for p in purchases if p.order_no}
     stored = {order_no: (status, fen, number) for order_no, status, fen, number in orders}
-    findings = [f"ledger invariants {'hold' if not violations else f'{len(violations)} VIOLATED'}",
-                f"audit chain {'intact' if chain.ok else 'BROKEN'} ({chain.length} events)"]
+    findings = [f"the final sequencer pass (this process, after the last cell) had {events} audit events left to "
+                f"seal and {certificates} certificates to append to the log; the workers' sequencers did the rest",
+                f"ledger invariants {'hold' if not violations else f'{len(violations)} VIOLATED'}",
+                f"audit chain {'intact' if chain.ok else 'BROKEN'} ({chain.length} events, {remaining[0]} unsealed); "
+                f"{remaining[1]} certificates still queued for the log"]
     for violation in violations[:5]:
         print(f"    {violation}")
     if violations or not chain.ok:
         fail("ledger invariants or audit chain do not hold after the run")
+    if remaining != (0, 0):
+        fail(f"after the final sequencer pass {remaining[0]} audit events are unsealed and {remaining[1]} "
+             "certificates not in the log")
 
     if set(stored) != set(bought):
         fail(f"{len(bought)} orders placed over HTTP, {len(stored)} in the database")
@@ -607,6 +680,7 @@ def bench_http(args) -> list[Serving]:
           FakeWeChat(allow_loopback_http_notify=True) as fake):  # gunicorn's notify URL is http on 127.0.0.1
         # The app's PostgreSQL backends carry this name, so their CPU time can be told from anyone else's.
         url = f"{schema_url}&application_name={application_name}"
+        observer_url = f"{schema_url}&application_name={application_name}-observer"
         env = bench_environment(url, prefix, directory, fake)
         # The demo's projects and batches are what the buyers buy; production refuses to load the demo (its
         # accounts' password is public), so this throwaway schema is filled as development would fill it.
@@ -617,11 +691,12 @@ def bench_http(args) -> list[Serving]:
         print(f"  {demo.stdout.strip()[:150]}…", flush=True)
         for workers in args.workers:
             serving = run_part(f"{workers} workers", serve_and_buy, workers, env, f"{directory}/gunicorn-{workers}.log",
-                               fake, args, run_tag, application_name)
+                               fake, args, run_tag, application_name, observer_url)
             if serving:
                 servings.append(serving)
         purchases = [p for serving in servings for p in serving.purchases]
-        for finding in run_part("checks", check_run, url, fake, purchases) or []:
+        ring = keys.load(env["CERT_SIGNING_KEY_FILE"], f"{directory}/no-retired-keys.json", may_generate=False)
+        for finding in run_part("checks", check_run, observer_url, fake, purchases, ring) or []:
             print(f"  {finding}", flush=True)
     return servings
 
@@ -630,15 +705,14 @@ def print_table(servings: list[Serving], ledger: LedgerOnly | None) -> None:
     print("purchases over HTTP: order + pay (fake WeChat) + notification (post, retire, certificate) + status")
     print(f"{'gunicorn':<8} {'clients':>7} {'purch/s':>8} {'/ledger':>7} {'purchase ms':>13} {'order ms':>12} "
           f"{'pay ms':>6} {'notify ms':>12} {'status ms':>12} {'n':>5} | {'CPU ms/purchase: bench':>22} "
-          f"{'gunicorn':>8} {'postgres':>8} | {'CPU busy: ours':>14} {'machine':>7} | {'deadlocks':>9}")
+          f"{'gunicorn':>8} {'postgres':>8} {'db share':>8} | {'CPU busy: ours':>14} {'machine':>7} | "
+          f"{'deadlocks':>9}")
     for serving in servings:
         for cell in serving.cells:
             ratio = f"{cell.rate / ledger.rate:.2f}" if ledger and ledger.rate else ""
-            per = {part: cell.measured.get(part, 0.0) / len(cell.done) * 1000 if cell.done else float("nan")
-                   for part in Meter.PARTS}
+            per = cell.cpu_ms
             total = cell.measured.get("machine total") or float("nan")
             ours = sum(cell.measured.get(part, 0.0) for part in Meter.PARTS) / total
-            machine = cell.measured.get("machine", float("nan")) / total
 
             def spread(step: str, c: Cell = cell) -> str:
                 return f"{c.ms(step, 0.5):.1f}/{c.ms(step, 0.99):.1f}"
@@ -646,22 +720,76 @@ def print_table(servings: list[Serving], ledger: LedgerOnly | None) -> None:
             print(f"{cell.workers:>2} sync  {cell.clients:>7} {cell.rate:>8.1f} {ratio:>7} {spread('total_s'):>13} "
                   f"{spread('order_s'):>12} {cell.ms('pay_s', 0.5):>6.1f} {spread('notify_s'):>12} "
                   f"{spread('status_s'):>12} {len(cell.done):>5} | {per['bench process']:>22.1f} "
-                  f"{per['gunicorn workers']:>8.1f} {per['postgres backends']:>8.1f} | {ours:>14.0%} {machine:>7.0%} | "
-                  f"{cell.measured.get('deadlocks', 0):>9.0f}")
+                  f"{per['gunicorn workers']:>8.1f} {per['postgres backends']:>8.1f} {per['database share']:>8.0%} | "
+                  f"{ours:>14.0%} {cell.busy:>7.0%} | {cell.measured.get('deadlocks', 0):>9.0f}")
     print("ms: p50/p99 (pay: p50 of the fake signing and encrypting its notification, in this process). CPU: this "
           "process (clients + fake")
-    print(f"WeChat), gunicorn's workers, the app's PostgreSQL backends. busy: share of {os.cpu_count()} cores over "
-          "the cell, ours (those three) and the whole")
-    print("machine's (/proc/stat): the difference is PostgreSQL's own processes, the kernel, and anything else "
-          "running. deadlocks:")
-    print("detected by PostgreSQL in the test database during the cell (each costs deadlock_timeout, then a "
-          "retried transaction).")
+    print("WeChat), gunicorn's workers (their sequencer threads included), the app's PostgreSQL backends; db share: "
+          "postgres over the")
+    print(f"three. busy: share of {os.cpu_count()} cores over the cell, ours (those three) and the whole machine's "
+          "(/proc/stat): the difference")
+    print("is PostgreSQL's own processes, the kernel, and anything else running. deadlocks: detected by PostgreSQL "
+          "in the test")
+    print("database during the cell (each costs deadlock_timeout, then a retried transaction).")
     for serving in servings:
         print(f"logins with {serving.workers} sync workers: {serving.login_rate:.1f}/s, p50 {serving.login_p50_ms:.1f} "
               "ms")
     if ledger:
         print(f"ledger-only (bench/ledger.py, PostgreSQL, one writer, measured in this run): {ledger.rate:.1f} "
               f"retirements/s, p50 {ledger.p50_ms:.1f} ms ({ledger.count} retirements); /ledger = purch/s over it")
+    print()
+    print_scaling(servings)
+    print()
+    print_cpu_summary(servings)
+
+
+def print_scaling(servings: list[Serving]) -> None:
+    """Per client count: purchases/s at each gunicorn size, over the smallest size's, and the machine's CPU busy."""
+    cells = {(cell.workers, cell.clients): cell for serving in servings for cell in serving.cells}
+    sizes = sorted({workers for workers, _ in cells})
+    if not sizes:
+        return
+    base = sizes[0]
+    print(f"worker scaling: purchases/s, (x the {base}-worker rate), machine CPU busy; throughput should grow with "
+          "workers until the CPU is full")
+    print(f"{'clients':>7} " + " ".join(f"{f'{workers} worker' + ('s' if workers > 1 else ''):>24}"
+                                        for workers in sizes))
+    for clients in sorted({clients for _, clients in cells}):
+        row = []
+        for workers in sizes:
+            cell = cells.get((workers, clients))
+            if cell is None:
+                row.append(f"{'-':>24}")
+                continue
+            first = cells.get((base, clients))
+            ratio = f"(x{cell.rate / first.rate:.2f})" if first and first.rate else "(x -)"
+            row.append(f"{cell.rate:>9.1f} {ratio:>8} {cell.busy:>4.0%} CPU")
+        print(f"{clients:>7} " + " ".join(row))
+
+
+def print_cpu_summary(servings: list[Serving]) -> None:
+    """CPU per purchase by component over every cell, the database's share, and what the database alone could
+    carry: the figure that decides how far a second app machine sharing this database would scale."""
+    cells = [cell for serving in servings for cell in serving.cells if cell.done]
+    if not cells:
+        return
+    per = cpu_per_purchase([cell.measured for cell in cells], sum(len(cell.done) for cell in cells))
+    print(f"CPU per purchase over all {len(cells)} cells ({sum(len(cell.done) for cell in cells)} purchases): app "
+          f"workers {per['gunicorn workers']:.1f} ms, PostgreSQL backends {per['postgres backends']:.1f} ms, load "
+          f"generator + fake WeChat {per['bench process']:.1f} ms; total {per['total']:.1f} ms")
+    shares = [cell.cpu_ms["database share"] for cell in cells]
+    print(f"database share of CPU per purchase (PostgreSQL backends / total): {per['database share']:.0%} "
+          f"(cells {min(shares):.0%} to {max(shares):.0%})")
+    cores = os.cpu_count() or 1
+    estimates = [cores / (cell.cpu_ms["postgres backends"] / 1000) for cell in cells
+                 if cell.cpu_ms["postgres backends"] > 0]
+    if per["postgres backends"] > 0:
+        print(f"ESTIMATE: with unlimited app CPU (more app machines), the database alone would carry about "
+              f"{cores / (per['postgres backends'] / 1000):.0f} purchases/s on this machine")
+        print(f"  ({cores} cores / {per['postgres backends']:.1f} ms of PostgreSQL backend CPU per purchase; the cells "
+              f"give {min(estimates):.0f} to {max(estimates):.0f}). An upper bound, not a measurement:")
+        print("  PostgreSQL's own processes (WAL writer, checkpointer), the kernel, lock waits and contention at "
+              "higher concurrency are not in it.")
 
 
 def more_context() -> str:
@@ -696,18 +824,21 @@ def counts(text_value: str, name: str) -> tuple[int, ...]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--buyers", type=int, default=200, help="buyers per gunicorn size; each buys once per cell "
-                                                                "(default 200)")
+    parser.add_argument("--buyers", type=int, default=BUYERS,
+                        help=f"buyers per gunicorn size; each buys once per cell (default {BUYERS})")
     parser.add_argument("--workers", type=lambda v: counts(v, "--workers"), default=WORKER_COUNTS,
-                        help="gunicorn sync worker counts, comma-separated (default 2,4)")
+                        help="gunicorn sync worker counts, comma-separated (default 1,2,4)")
     parser.add_argument("--clients", type=lambda v: counts(v, "--clients"), default=CLIENT_COUNTS,
-                        help="client threads per cell, comma-separated (default 1,4,8)")
-    parser.add_argument("--cell-seconds", type=float, default=60.0,
-                        help="no purchase of a cell starts after this many seconds (default 60)")
+                        help="client threads per cell, comma-separated (default 1,8,32)")
+    parser.add_argument("--cell-seconds", type=float, default=CELL_SECONDS,
+                        help=f"no purchase of a cell starts after this many seconds (default {CELL_SECONDS:g})")
     parser.add_argument("--ledger-seconds", type=float, default=5.0, help="ledger-only run length (default 5)")
     args = parser.parse_args()
     if args.buyers < 1 or args.ledger_seconds <= 0 or args.cell_seconds <= 0:
         parser.error("--buyers, --cell-seconds and --ledger-seconds must be positive")
+    if args.buyers < max(args.clients):
+        parser.error(f"--buyers must be at least the largest client count ({max(args.clients)}): no buyer has two "
+                     "purchases under way at once")
 
     began = time.perf_counter()
     context = machine_context()
