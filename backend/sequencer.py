@@ -40,22 +40,31 @@ class Pass:
 
 def run_once(app: Flask) -> Pass:
     """Seal and merge until nothing committed is left over (or another process holds a head)."""
+    return Pass(seal_events(app), merge_certificates(app))
+
+
+def seal_events(app: Flask) -> int:
     with app.app_context():
-        events = merged = 0
+        events = 0
         while sealed := atomic(audit.seal):
             events += sealed
             if sealed < audit.log.SEAL_BATCH:
                 break
+        return events
+
+
+def merge_certificates(app: Flask) -> int:
+    with app.app_context():
         try:
             ring = certificates.key_ring()
         except KeyFileError:  # production started without its key (/healthz says so): no certificate to log either
-            return Pass(events, 0)
-        clock = app.config["CLOCK"]
+            return 0
+        clock, merged = app.config["CLOCK"], 0
         while appended := atomic(lambda session: transparency_log.merge(session, clock(), ring)):
             merged += appended
             if appended < transparency_log.MERGE_BATCH:
                 break
-    return Pass(events, merged)
+        return merged
 
 
 def init_app(app: Flask) -> None:
@@ -67,10 +76,11 @@ def init_app(app: Flask) -> None:
 
     def loop() -> None:
         while not stop.wait(interval):
-            try:
-                run_once(app)
-            except Exception:  # a failed pass must not end the thread; the next one tries again
-                log.exception("sequencer pass failed")
+            for step in (seal_events, merge_certificates):  # one failing must not hold up the other
+                try:
+                    step(app)
+                except Exception:  # nor end the thread: the next pass tries again
+                    log.exception("sequencer: %s failed", step.__name__)
 
     @app.before_request
     def start_sequencer() -> None:

@@ -70,7 +70,9 @@ def test_a_database_with_data_goes_down_to_0007_and_up_again_intact(own_database
     and every kept name still opens its certificate's commitment."""
     from backend import create_app, sequencer
     from backend.audit import verify
-    from backend.certificates import certify
+    from backend.certificates import certify, key_ring
+    from backend.db import atomic
+    from backend.transparency import log as transparency_log
     from backend.db import snapshot
     from backend.demo import load_demo
     from backend.ledger.invariants import check
@@ -85,7 +87,11 @@ def test_a_database_with_data_goes_down_to_0007_and_up_again_intact(own_database
             load_demo(app.config["CLOCK"](), certify())
         with pytest.raises(RuntimeError, match="run `flask seal` first"):  # 0013 cannot unseal
             migrate.downgrade(url, "0007")
-        sequencer.run_once(app)
+        sequencer.seal_events(app)
+        with app.app_context():  # one certificate per batch: the code before 0013 needs a tree head at every size
+            ring = key_ring()
+            while atomic(lambda s: transparency_log.merge(s, app.config["CLOCK"](), ring, limit=1)):
+                pass
         migrate.downgrade(url, "0007")
         engine = create_engine(url)
         with engine.connect() as connection:
@@ -99,5 +105,26 @@ def test_a_database_with_data_goes_down_to_0007_and_up_again_intact(own_database
             assert list(kept) == names
             statuses = session.execute(text("SELECT DISTINCT status FROM organisation")).scalars().all()
             assert statuses == ["verified"]
+    finally:
+        app.extensions["db_engine"].dispose()
+
+
+def test_0013_will_not_go_down_with_a_log_whose_heads_are_per_batch(own_database, tmp_path):
+    """Before 0013 every size of the log had its signed tree head; a log appended in batches cannot go back."""
+    from backend import create_app, sequencer
+    from backend.certificates import certify
+    from backend.demo import load_demo
+
+    url, redis_url = own_database
+    migrate.upgrade(url)
+    app = create_app({"TESTING": True, "APP_ENV": "test", "DATABASE_URL": url, "REDIS_URL": redis_url,
+                      "SECRET_KEY": "migration-test", "CERT_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
+                      "REDIS_KEY_PREFIX": f"{uuid.uuid4().hex[:8]}:"})
+    try:
+        with app.app_context():
+            load_demo(app.config["CLOCK"](), certify())
+        sequencer.run_once(app)  # the demo's three certificates, one batch, one head
+        with pytest.raises(RuntimeError, match="tree heads for 1 of its 3 sizes"):
+            migrate.downgrade(url, "0012")
     finally:
         app.extensions["db_engine"].dispose()

@@ -74,7 +74,8 @@ def seal(session: Session, *, limit: int = SEAL_BATCH) -> int:
         seals.append({"event_id": event_id, "new_seq": seq, "new_prev_hash": prev_hash, "new_hash": digest})
         prev_hash = digest
     if seals:
-        connection.execute(_SEAL, seals)
+        if connection.execute(_SEAL, seals).rowcount != len(seals):  # never move the head past a gap
+            raise RuntimeError("audit seal: an event was sealed by someone else meanwhile; nothing sealed")
         connection.execute(_ADVANCE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
     return len(seals)
 

@@ -28,8 +28,11 @@ from backend.transparency import merkle
 log = logging.getLogger(__name__)
 
 
+RECORD_LAYOUT = 2  # bumped when the cached record's shape changes (2: log_proof.status), so old entries are not read
+
+
 def _key(number: str) -> str:
-    return cache_key("cert", "record", number)
+    return cache_key("cert", "record", f"v{RECORD_LAYOUT}", number)
 
 
 def certificate_record(number: str) -> dict[str, Any]:
@@ -73,12 +76,16 @@ def _build(session, number: str) -> dict[str, Any]:
 def _checked_proof(session, number: str, jwks: dict[str, Any]) -> dict[str, Any]:
     """The inclusion proof against the newest signed tree head, checked here as an outside verifier would:
     the path leads to the root, and the head's signature verifies. ``status`` ``pending`` while the sequencer
-    has yet to append the certificate (it is signed and valid meanwhile), ``included`` after."""
+    has yet to append the certificate (it is signed and valid meanwhile), ``included`` after, ``missing`` if it is
+    neither in the log nor queued for it (the tables were damaged: ``flask log verify`` names what)."""
     try:
         proof = transparency_log.inclusion(session, number)
-    except transparency_log.InclusionPending as pending:
-        return {"status": "pending", "signed_at": pending.details["signed_at"],
-                "within_seconds": current_app.config["SEAL_DELAY_SECONDS"], "verified": False}
+    except transparency_log.InclusionPending as pending:  # verified: not yet known, not failed
+        return {"status": "pending", "queued_at": pending.details["queued_at"],
+                "within_seconds": current_app.config["SEAL_DELAY_SECONDS"], "verified": None}
+    except transparency_log.LogCorrupted as missing:  # neither logged nor queued: the log's tables were damaged
+        log.error("certificate %s: %s", number, missing)
+        return {"status": "missing", "verified": False}
     proof["status"] = "included"
     path = [bytes.fromhex(h) for h in proof["audit_path"]]
     sth = proof["sth"]

@@ -58,6 +58,7 @@ _LOCK = (select(_account.c.id).where(_account.c.id.in_(bindparam("ids", expandin
 _NEW_ACCOUNT = {dialect: make(_account).values(
     holder=bindparam("holder"), batch_id=bindparam("batch_id"), kind=bindparam("kind"), debits_g=0, credits_g=0,
     created_at=bindparam("now")).on_conflict_do_nothing(index_elements=["holder", "batch_id", "kind"])
+    .returning(*_ACCOUNT_COLUMNS)
     for dialect, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 _DEBIT = (update(_account).where(_account.c.id == bindparam("account_id"),
                                  _account.c.credits_g - _account.c.debits_g >= bindparam("amount"))
@@ -70,6 +71,7 @@ _BALANCE = select(_account.c.credits_g - _account.c.debits_g).where(_account.c.i
 
 _TRANSFER_BY_CLIENT_ID = select(_transfer.c.id, _transfer.c.request_hash).where(
     _transfer.c.client_id == bindparam("client_id"))
+_TRANSFER_BY_ID = select(_transfer).where(_transfer.c.id == bindparam("transfer_id"))
 _INSERT_TRANSFER = insert(_transfer).returning(_transfer.c.id)
 _TRANSFER_COLUMNS = tuple(c.name for c in _transfer.c if c.name != "id")
 
@@ -103,23 +105,40 @@ def replay(session: Session, client_id: str, digest: str) -> Transfer | None:
         raise IdempotencyConflict(
             f"client id {client_id} 已用于另一个请求 (already used for a different request)",
             details={"client_id": client_id, "transfer_id": row.id})
-    return session.get(Transfer, row.id)
+    return transfer_by_id(session, row.id)
+
+
+def transfer_by_id(session: Session, transfer_id: int) -> Transfer | None:
+    """A read-only copy of the transfer row (no ORM identity map: this is on every settlement's path)."""
+    row = session.connection().execute(_TRANSFER_BY_ID, {"transfer_id": transfer_id}).first()
+    return None if row is None else Transfer.model_construct(**row._mapping)
 
 
 def accounts_of(session: Session, holder: str, batch_id: int, kinds: Sequence[str], *, now: datetime,
                 create: Iterable[str] = ()) -> dict[str, Account]:
     """The holder's accounts of these kinds in the batch, creating the ``create`` ones if they do not exist yet."""
-    connection = session.connection()
     params = {"holder": holder, "batch_id": batch_id, "kinds": list(kinds)}
-    found = {row.kind: Account(*row) for row in connection.execute(_ACCOUNTS_OF_HOLDER, params)}
+    found = {row.kind: Account(*row) for row in session.connection().execute(_ACCOUNTS_OF_HOLDER, params)}
     missing = [kind for kind in create if kind not in found]
-    if missing:
-        # ON CONFLICT DO NOTHING: a concurrent first buyer may be creating the same account right now.
-        statement = _NEW_ACCOUNT[connection.dialect.name]
-        for kind in sorted(missing):
-            connection.execute(statement, {"holder": holder, "batch_id": batch_id, "kind": kind, "now": now})
-        found = {row.kind: Account(*row) for row in connection.execute(_ACCOUNTS_OF_HOLDER, params)}
-    return found
+    return {**found, **create_accounts(session, holder, batch_id, missing, now=now)} if missing else found
+
+
+def create_accounts(session: Session, holder: str, batch_id: int, kinds: Iterable[str], *,
+                    now: datetime) -> dict[str, Account]:
+    """Create the holder's accounts of these kinds in the batch (the caller found them missing) and return them."""
+    connection = session.connection()
+    statement = _NEW_ACCOUNT[connection.dialect.name]
+    made, lost = {}, []
+    for kind in sorted(kinds):
+        row = connection.execute(statement, {"holder": holder, "batch_id": batch_id, "kind": kind, "now": now}).first()
+        if row is None:  # ON CONFLICT DO NOTHING: a concurrent first buyer created it a moment ago
+            lost.append(kind)
+        else:
+            made[kind] = Account(*row)
+    if lost:
+        made.update((row.kind, Account(*row)) for row in connection.execute(
+            _ACCOUNTS_OF_HOLDER, {"holder": holder, "batch_id": batch_id, "kinds": lost}))
+    return made
 
 
 def accounts_by_id(session: Session, *ids: int) -> dict[int, Account]:

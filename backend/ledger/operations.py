@@ -181,8 +181,7 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
         _no_source(session, from_holder, batch_id, amount_g)
     _require_registered_project(session, batch_id)
     if "reserved" not in accounts:
-        accounts = engine.accounts_of(session, from_holder, batch_id, ("available", "reserved"), now=now,
-                                      create=("reserved",))
+        accounts.update(engine.create_accounts(session, from_holder, batch_id, ("reserved",), now=now))
     source, escrow = accounts["available"], accounts["reserved"]
     if (done := engine.lock_or_replay(session, client_id, digest, source, escrow)) is not None:
         return done
@@ -195,7 +194,7 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
 
 
 def _open_reservation(session: Session, reservation_id: int) -> Transfer:
-    reservation = session.get(Transfer, reservation_id)
+    reservation = engine.transfer_by_id(session, reservation_id)
     if reservation is None or reservation.code != "RESERVE":
         raise NotFound(f"预留 {reservation_id} 不存在 (unknown reservation)",
                        details={"reservation_id": reservation_id})
@@ -318,8 +317,7 @@ def _holder_move(session: Session, now: datetime, *, operation: str, code: str, 
         if "available" not in accounts:
             _no_source(session, from_holder, batch_id, amount_g)
         if to_kind not in accounts:
-            accounts = engine.accounts_of(session, from_holder, batch_id, ("available", to_kind), now=now,
-                                          create=(to_kind,))
+            accounts.update(engine.create_accounts(session, from_holder, batch_id, (to_kind,), now=now))
         source, destination = accounts["available"], accounts[to_kind]
     else:
         found = engine.accounts_of(session, from_holder, batch_id, ("available",), now=now)
@@ -364,7 +362,7 @@ def _serials_of(session: Session, transfer_id: Any, *, holder: str, batch_id: in
     """The serials a transfer brought into ``holder``'s available account, all of which are to be retired."""
     if isinstance(transfer_id, bool) or not isinstance(transfer_id, int) or not 1 <= transfer_id < 2**63:  # BIGINT
         raise InvalidInput("serials_of", "应为转移编号 (must be a transfer id)")
-    moved = session.get(Transfer, transfer_id)
+    moved = engine.transfer_by_id(session, transfer_id)
     if moved is None:
         raise InvalidInput("serials_of", f"转移 {transfer_id} 不存在 (unknown transfer)")
     if moved.batch_id != batch_id:

@@ -6,8 +6,8 @@ asks it three things, each inside the order's own transaction:
 - ``bind`` when the order is placed: is this record owed this quantity? It locks the record, so that two buyers
   of one record are checked one after the other, and answers the order's ``purpose_ref`` (``BindingRefused``, a
   4xx, when not);
-- ``before_retire`` when the order is paid, before the ledger moves (a record is locked before the audit head, as
-  in ``bind``: one lock order, no deadlock): still owed? (``NoLongerOwed``: the money goes back); it answers the
+- ``before_retire`` when the order is paid, before the ledger moves (a record is locked before the ledger's
+  accounts, as in ``bind``: one lock order, no deadlock): still owed? (``NoLongerOwed``: the money goes back); it answers the
   retirement's reference and beneficiary;
 - ``after_retire``, once retired: the record's progress, and its document when complete.
 

@@ -268,7 +268,7 @@ def _reserve_and_record(session: Session, now: datetime, *, buyer: str, priced: 
     """Bind the order to its scenario's record (if any), reserve its credits, and store it."""
     listing = shop.get_listing(session, priced["listing_id"], for_sale=True)
     bound = None
-    if reference is not None:  # the record is locked here, before the ledger's audit head: one lock order
+    if reference is not None:  # the record is locked here, before the ledger's accounts: one lock order
         bound = scenario_for(order.purpose).bind(
             session, now, reference=reference, buyer=buyer, listing_id=listing.id, quantity_g=priced["quantity_g"],
             amount_fen=priced["amount_fen"], price_fen_per_t=listing.price_fen_per_t)
@@ -358,7 +358,7 @@ def settle_payment(session: Session, now: datetime, *, order_no: str, transactio
     _check_transaction(order, transaction)
     if order.status not in ("reserved", "expired"):
         return f"already {order.status}"
-    retiring, refusal = _before_retire(session, now, order)  # before _clear_attention takes the audit head
+    retiring, refusal = _before_retire(session, now, order)  # the record first, as in bind: one lock order
     _clear_attention(session, now, order)  # queued while unpaid (still paying, unknown at WeChat): paid now
     order.status, order.transaction_id = "paid", transaction.transaction_id
     order.paid_at = order.updated_at = now
@@ -531,8 +531,8 @@ def _clear_attention(session: Session, now: datetime, order: Order) -> None:
 
 
 def _audit_paid(session: Session, now: datetime, order: Order, via: str, actor: str = PAYER_ACTOR) -> None:
-    # Only after the ledger moved: ledger operations lock accounts, then the audit head. Taking the audit head
-    # first here deadlocked with orders being placed (account locks, then the audit head) — bench/purchase.py.
+    # Written after the ledger moved, in the order things happened. (Audit events lock nothing since issue 17;
+    # when appending locked the chain's head, taking it here first deadlocked with orders being placed.)
     _audit(session, now, order, actor, "order.paid", transaction_id=order.transaction_id, via=via,
            amount_fen=order.amount_fen, **({"reference": order.payment_reference} if order.payment_reference else {}))
 

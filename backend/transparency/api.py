@@ -77,9 +77,10 @@ register(bp, [
                       "no signed tree head (404)."),
     Route("GET", "/certificates/<number>/proof", inclusion_proof, "Inclusion proof of a certificate",
           query=ProofQuery, tags=("public",), response=InclusionOut, params={"number": anchored(NUMBER)},
-          errors=(409,),
+          errors=(409, 503),
           description="tree_size must be a size the log has had that includes the certificate (400 otherwise). "
                       "A certificate signed moments ago is appended to the log by the sequencer within seconds "
                       "(at most SEAL_DELAY_SECONDS); asking for its proof appends what is queued at once, unless "
-                      "another append is under way at that moment: then 409 inclusion_pending."),
+                      "another append is under way at that moment: then 409 inclusion_pending. 503 log_damaged if the "
+                      "certificate is neither in the log nor queued for it (flask log verify names the damage)."),
 ])

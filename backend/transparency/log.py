@@ -24,7 +24,7 @@ from backend.certificates.keys import KeyRing
 from backend.certificates.models import Certificate
 from backend.clock import isoformat_utc
 from backend.db import atomic
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.errors import Conflict, DomainError, InvalidInput, NotFound
 from backend.transparency import merkle
 from backend.transparency.models import LogEntry, LogHead, LogNode, LogPending, TreeHead
 
@@ -36,8 +36,9 @@ _pending = LogPending.__table__
 # SKIP LOCKED: a second sequencer (another process's) leaves the work to the one already at it.
 _LOCK_HEAD = select(_head.c.tree_size).where(_head.c.id == 1).with_for_update(skip_locked=True)
 _GROW = update(_head).where(_head.c.id == 1).values(tree_size=bindparam("new_size"))
-_PENDING = (select(_pending.c.certificate_id, Certificate.__table__.c.payload_sha256)
+_PENDING = (select(_pending.c.certificate_id, Certificate.__table__.c.payload_sha256, _entry.c.leaf_index)
             .join(Certificate.__table__, Certificate.__table__.c.id == _pending.c.certificate_id)
+            .outerjoin(_entry, _entry.c.certificate_id == _pending.c.certificate_id)
             .order_by(_pending.c.certificate_id).limit(bindparam("limit")))
 _DEQUEUE = delete(_pending).where(_pending.c.certificate_id.in_(bindparam("ids", expanding=True)))
 _PENDING_SUMMARY = select(func.count(), func.min(_pending.c.queued_at))
@@ -106,8 +107,14 @@ def merge(session: Session, now: datetime, ring: KeyRing, *, limit: int = MERGE_
     head = connection.execute(_LOCK_HEAD).first()
     if head is None:
         return 0
-    pending = connection.execute(_PENDING, {"limit": limit}).all()
+    queued = connection.execute(_PENDING, {"limit": limit}).all()
+    if not queued:
+        return 0
+    # A queued certificate already in the log (a crash between append and dequeue cannot leave one — both are in
+    # this transaction — but a hand-edited queue could) is only taken off the queue: one bad row never blocks the log.
+    pending = [(certificate_id, digest) for certificate_id, digest, index in queued if index is None]
     if not pending:
+        connection.execute(_DEQUEUE, {"ids": [certificate_id for certificate_id, _, _ in queued]})
         return 0
     size = head.tree_size
     frontier = merkle.subtrees(0, size)
@@ -127,14 +134,15 @@ def merge(session: Session, now: datetime, ring: KeyRing, *, limit: int = MERGE_
     connection.execute(_INSERT_ENTRY, entries)
     if completed:
         connection.execute(_INSERT_NODE, completed)
-    connection.execute(_DEQUEUE, {"ids": [certificate_id for certificate_id, _ in pending]})
+    # After the entries: on PostgreSQL a queued certificate may leave the queue only once it is in the log (0013).
+    connection.execute(_DEQUEUE, {"ids": [certificate_id for certificate_id, _, _ in queued]})
     new_size = size + len(pending)
     connection.execute(_GROW, {"new_size": new_size})
     root = merkle.fold([h for _, h in stack])
     # Never let a larger tree carry an earlier time than the one before it (monitors read a step back in time as
     # misbehaviour); a test's clock may go back.
     previous = connection.execute(_PREVIOUS_TIMESTAMP, {"size": size}).scalar_one_or_none() if size else None
-    _sign_and_store(session, ring, new_size, root, max(milliseconds(now), previous or 0))
+    _sign_and_store(session, ring, new_size, root, max(milliseconds(now), previous or 0), previous_size=size)
     return len(pending)
 
 
@@ -149,8 +157,10 @@ def pending_since(session: Session) -> tuple[int, datetime | None]:
     return tuple(session.connection().execute(_PENDING_SUMMARY).one())
 
 
-def _sign_and_store(session: Session, ring: KeyRing, tree_size: int, root: bytes, timestamp: int) -> TreeHead:
-    values = {"tree_size": tree_size, "root_hash": root.hex(), "timestamp": timestamp,
+def _sign_and_store(session: Session, ring: KeyRing, tree_size: int, root: bytes, timestamp: int, *,
+                    previous_size: int) -> TreeHead:
+    values = {"tree_size": tree_size, "previous_size": previous_size, "root_hash": root.hex(),
+              "timestamp": timestamp,
               "signature": ring.sign_bytes(tree_head_message(timestamp, tree_size, root)).hex(), "kid": ring.kid}
     session.connection().execute(_INSERT_TREE_HEAD, values)
     return TreeHead.model_construct(**values)
@@ -203,21 +213,25 @@ def _signed_size(session: Session, tree_size: int | None, field: str) -> TreeHea
     if head is None:
         if tree_size is None:
             raise NotFound("透明日志为空 (the log is empty)")
-        raise InvalidInput(field, f"日志没有过大小 {tree_size} 的树 (the log has had no tree of size {tree_size})")
+        raise InvalidInput(field, f"日志没有大小为 {tree_size} 的签名树头 (the log has signed no tree head of size "
+                                  f"{tree_size}: heads are signed per appended batch)")
     return head
 
 
 def inclusion(session: Session, certificate_number: str, tree_size: int | None = None) -> dict[str, Any]:
     """The certificate's audit path to the root of the tree of ``tree_size`` (default: the newest STH)."""
-    found = session.execute(select(LogEntry.leaf_index, LogEntry.leaf_hash, Certificate.created_at)
+    found = session.execute(select(LogEntry.leaf_index, LogEntry.leaf_hash, LogPending.queued_at)
                             .select_from(Certificate)
                             .outerjoin(LogEntry, Certificate.id == LogEntry.certificate_id)
+                            .outerjoin(LogPending, Certificate.id == LogPending.certificate_id)
                             .where(Certificate.number == certificate_number)).first()
     if found is None:
         raise NotFound("证书不存在 (no such certificate)")
-    index, leaf, signed_at = found
+    index, leaf, queued_at = found
     if index is None:
-        raise InclusionPending(certificate_number, signed_at)
+        if queued_at is None:  # taken off the queue without being appended: never "pending" for ever
+            raise LogCorrupted(f"certificate {certificate_number} is neither in the log nor queued for it")
+        raise InclusionPending(certificate_number, queued_at)
     head = _signed_size(session, tree_size, "tree_size")
     if index >= head.tree_size:
         raise InvalidInput("tree_size", f"该大小的树尚不含此证书 (the certificate is leaf {index}, after size "
@@ -243,11 +257,18 @@ class InclusionPending(Conflict):
 
     code = "inclusion_pending"
 
-    def __init__(self, number: str, signed_at: datetime) -> None:
+    def __init__(self, number: str, queued_at: datetime) -> None:
         super().__init__("证书已签发，正在写入透明日志，请稍后再查 (the certificate is valid; its inclusion in the "
                          "transparency log is pending, normally within seconds)",
-                         details={"certificate_no": number, "signed_at": isoformat_utc(signed_at)})
+                         details={"certificate_no": number, "queued_at": isoformat_utc(queued_at)})
 
 
-class LogCorrupted(Exception):
-    """Stored log nodes are missing: a damaged database, reported by ``log verify``; never a user's mistake."""
+class LogCorrupted(DomainError):
+    """Stored log rows are missing (nodes, or a certificate neither logged nor queued): a damaged database,
+    reported by ``log verify``; never a user's mistake. 503: the log cannot answer for it until repaired."""
+
+    status = 503
+    code = "log_damaged"
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"透明日志数据受损，无法给出证明 (the transparency log is damaged: {problem})")

@@ -65,9 +65,14 @@ class TreeHead(SQLModel, table=True):
     """
 
     __tablename__ = "log_tree_head"
-    __table_args__ = (CheckConstraint("tree_size >= 0", name="ck_log_tree_head_size"),)
+    __table_args__ = (CheckConstraint("tree_size >= 0", name="ck_log_tree_head_size"),
+                      CheckConstraint("previous_size >= 0 AND previous_size < tree_size",
+                                      name="ck_log_tree_head_previous"))
 
     tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    previous_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    """The size of the head signed before this one (0 for the first): heads are signed per appended batch, so
+    this chains them, and a head removed from between two others is noticed (``verify.check_log``)."""
     root_hash: str = Field(max_length=64)
     timestamp: int = Field(sa_column=Column(BigInteger, nullable=False))
     signature: str = Field(max_length=128)

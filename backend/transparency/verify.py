@@ -98,6 +98,12 @@ def check_log(session: Session, jwks: dict[str, Any] | None = None, *, now: date
     heads = {head.tree_size: head for head in session.execute(select(TreeHead)).scalars()}
     if leaves and len(leaves) not in heads:  # heads are signed per appended batch, the last one always
         violation(f"no signed tree head for the log's size {len(leaves)}")
+    signed_before = 0  # each head names the one before it: a head removed from between two others shows
+    for tree_size in sorted(heads):
+        if heads[tree_size].previous_size != signed_before:
+            violation(f"signed tree head {tree_size} follows the head of size {heads[tree_size].previous_size}, "
+                      f"which is not the head before it ({signed_before})")
+        signed_before = tree_size
     for tree_size, head in sorted(heads.items()):
         expected = roots.get(tree_size)
         if expected is None:

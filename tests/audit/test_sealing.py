@@ -184,8 +184,44 @@ def test_while_another_append_is_under_way_the_page_says_inclusion_pending(app, 
         page = client.get(f"/v/{number}").get_data(as_text=True)
         assert "收录中 (inclusion pending)" in page and "真实有效" in page  # valid meanwhile
         api = client.get(f"/api/v1/certificates/{number}").get_json()
-        assert api["log_proof"]["status"] == "pending" and api["status"] == "valid"
+        assert api["log_proof"]["status"] == "pending" and api["log_proof"]["verified"] is None  # not yet known
+        assert api["status"] == "valid"
         refused(client.get(f"/api/v1/certificates/{number}/proof"), 409, code="inclusion_pending")
         holder.rollback()
     assert "已收录并验证" in client.get(f"/v/{number}").get_data(as_text=True)
     assert client.get(f"/api/v1/certificates/{number}").get_json()["log_proof"]["verified"] is True
+
+
+@pytest.mark.tampers
+def test_a_certificate_taken_off_the_queue_unlogged_is_reported_not_left_pending(app, operator, batch, client,
+                                                                               runner):
+    number = retire(operator, batch, "dropped")["certificate_no"]
+    tamper(engine_of(app), "DELETE FROM log_pending")  # PostgreSQL refuses this without switching triggers off
+    assert "未收录 (not in the log)" in client.get(f"/v/{number}").get_data(as_text=True)
+    assert client.get(f"/api/v1/certificates/{number}").get_json()["log_proof"] == {"status": "missing",
+                                                                                     "verified": False}
+    refused(client.get(f"/api/v1/certificates/{number}/proof"), 503, code="log_damaged")
+    result = runner.invoke(args=["log", "verify"])
+    assert result.exit_code == 1 and f"certificate {number} is not in the log, nor queued for it" in result.output
+
+
+@pytest.mark.services_only
+def test_postgresql_lets_a_certificate_leave_the_queue_only_into_the_log(app, operator, batch):
+    retire(operator, batch, "queued")
+    with pytest.raises(IntegrityError, match="leaves the queue only once it is in the log"), \
+            engine_of(app).begin() as connection:
+        connection.execute(text("DELETE FROM log_pending"))
+    assert sequencer.run_once(app).certificates == 1  # the sequencer's own dequeue, after appending, goes through
+
+
+@pytest.mark.tampers
+def test_a_tree_head_removed_from_between_two_others_is_noticed(app, operator, batch, runner):
+    for batch_size in (2, 1, 3):  # heads at sizes 2, 3 and 6
+        for i in range(batch_size):
+            retire(operator, batch, f"head-{batch_size}-{i}")
+        sequencer.run_once(app)
+    assert runner.invoke(args=["log", "verify"]).exit_code == 0
+    tamper(engine_of(app), "DELETE FROM log_tree_head WHERE tree_size = 3")
+    result = runner.invoke(args=["log", "verify"])
+    assert result.exit_code == 1
+    assert "signed tree head 6 follows the head of size 3, which is not the head before it (2)" in result.output

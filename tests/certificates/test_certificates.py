@@ -1,4 +1,4 @@
-"""Every retirement comes with its certificate: numbered per year, stating the retirement, committing to the
+"""Every retirement comes with its certificate: numbered in one series, stating the retirement, committing to the
 beneficiary's full name, signed so that anyone with the published JWKS can check it.
 
 The signature is checked by hand from the JWKS (see test_keys.verify_by_hand), never by the signing code.

@@ -135,7 +135,7 @@ def test_a_corrected_retirement_leaves_its_certificate_revoked(client, operator,
 def test_the_record_is_cached_but_its_status_never_is(app, client, operator, certificate):
     redis = app.extensions["redis"]
     number = certificate["number"]
-    key = f"{app.config['REDIS_KEY_PREFIX']}cert:record:{number}"
+    key = f"{app.config['REDIS_KEY_PREFIX']}cert:record:v2:{number}"
     cached = json.loads(redis.get(key))
     assert cached["number"] == number and cached["record_check"]["genuine"]
     assert "status" not in cached and "revocation" not in cached

@@ -76,9 +76,9 @@ def test_32_buyers_race_for_the_last_tonne_and_nobody_pays_for_credits_they_do_n
 def test_payments_new_orders_and_operator_retirements_of_one_batch_at_once_never_deadlock(
         app, client, operator, shop, fake_wechat, caplog):
     """Notifications settle orders (post, then retire with a certificate) while others order the same batch and an
-    operator retires some of its inventory: they lock the same accounts, the certificate counter, the log head and
-    the audit head, and must all take them in one order, or PostgreSQL breaks a deadlock after a second and
-    retries — which bench/purchase.py found under gunicorn."""
+    operator retires some of its inventory: they lock the same accounts (and, before issue 17, the certificate
+    counter, the log head and the audit head) and must all take them in one order, or PostgreSQL breaks a deadlock
+    after a second and retries — which bench/purchase.py found under gunicorn."""
     app.config["MP_LOGIN_RATE_LIMIT_PER_MINUTE"] = 1000
     payers = [Citizen(app.test_client(), f"payer-{n}") for n in range(8)]
     newcomers = [Citizen(app.test_client(), f"newcomer-{n}") for n in range(4)]

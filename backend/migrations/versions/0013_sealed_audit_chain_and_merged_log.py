@@ -7,7 +7,10 @@ merged into the transparency log in batches (issue 17)
 - ``certificate_counter`` (one row per year, locked by every certificate) goes; numbers come from
   ``certificate_number_seq`` (PostgreSQL), continuing above the largest number given so far, or from the largest
   stored one (SQLite, one writer at a time).
-- ``log_pending``: certificates signed but not yet appended to the transparency log (the merge queue).
+- ``log_pending``: certificates signed but not yet appended to the transparency log (the merge queue). On
+  PostgreSQL a certificate leaves it only once it is in the log, so none can silently go missing.
+- ``log_tree_head.previous_size``: heads are now signed per appended batch, not per leaf; each names the one
+  before it, so a head removed from between two others is noticed. Existing heads (one per size) get size − 1.
 
 Revision ID: 0013
 Revises: 0012
@@ -34,6 +37,18 @@ SEAL_ONCE = f"""
             RETURN NEW;
         END IF;
         RAISE EXCEPTION 'audit_event is append-only: % refused (an unsealed event may only be sealed)', TG_OP
+            USING ERRCODE = 'integrity_constraint_violation';
+    END $$
+"""
+
+
+LEAVE_ONLY_WHEN_LOGGED = """
+    CREATE FUNCTION leave_log_pending_when_logged() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM log_entry WHERE certificate_id = OLD.certificate_id) THEN
+            RETURN OLD;
+        END IF;
+        RAISE EXCEPTION 'log_pending: % refused (a certificate leaves the queue only once it is in the log)', TG_OP
             USING ERRCODE = 'integrity_constraint_violation';
     END $$
 """
@@ -92,6 +107,24 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['certificate_id'], ['certificate.id'], ),
     sa.PrimaryKeyConstraint('certificate_id')
     )
+    if postgresql:
+        op.execute(LEAVE_ONLY_WHEN_LOGGED)
+        op.execute("CREATE TRIGGER log_pending_until_logged BEFORE UPDATE OR DELETE ON log_pending "
+                   "FOR EACH ROW EXECUTE FUNCTION leave_log_pending_when_logged()")
+
+    # Until 0013 every size had its head: the one before is one smaller. (The trigger guards rows, not DDL; the
+    # UPDATE fills a new column of existing rows, once.)
+    if postgresql:
+        op.execute("ALTER TABLE log_tree_head DISABLE TRIGGER log_tree_head_append_only")
+    with op.batch_alter_table('log_tree_head', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('previous_size', sa.BigInteger(), nullable=True))
+    op.execute("UPDATE log_tree_head SET previous_size = tree_size - 1")
+    with op.batch_alter_table('log_tree_head', schema=None) as batch_op:
+        batch_op.alter_column('previous_size', existing_type=sa.BigInteger(), nullable=False)
+        batch_op.create_check_constraint('ck_log_tree_head_previous',
+                                         'previous_size >= 0 AND previous_size < tree_size')
+    if postgresql:
+        op.execute("ALTER TABLE log_tree_head ENABLE TRIGGER log_tree_head_append_only")
 
 
 def downgrade() -> None:
@@ -101,6 +134,17 @@ def downgrade() -> None:
             sa.text("SELECT count(*) FROM audit_event WHERE seq IS NULL")).scalar_one():
         raise RuntimeError("run `flask seal` first: unsealed audit events or unlogged certificates cannot go back "
                            "to the per-transaction chain")
+    heads, size = bind.execute(sa.text("SELECT (SELECT count(*) FROM log_tree_head), "
+                                       "(SELECT tree_size FROM log_head WHERE id = 1)")).one()
+    if heads != size:
+        raise RuntimeError(f"the log has signed tree heads for {heads} of its {size} sizes (one per appended batch); "
+                           "the code before 0013 requires one per size: restore a backup taken before 0013 instead")
+    if postgresql:
+        op.execute("DROP TRIGGER log_pending_until_logged ON log_pending")
+        op.execute("DROP FUNCTION leave_log_pending_when_logged()")
+    with op.batch_alter_table('log_tree_head', schema=None) as batch_op:
+        batch_op.drop_constraint('ck_log_tree_head_previous', type_='check')
+        batch_op.drop_column('previous_size')
     op.drop_table('log_pending')
     op.create_table('certificate_counter',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),

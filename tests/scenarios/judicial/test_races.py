@@ -145,8 +145,8 @@ def test_two_payments_completing_the_case_together_both_retire_under_one_witness
     """The last tonne is split: 张三 orders half of it, 李四 the other half, and both pay; WeChat's two
     notifications arrive at the same instant. Each is still owed when it is settled (the other's half is the other
     order's), so both are fulfilled; whichever is settled second completes the case and issues the witness
-    certificate, which lists both retirements. They lock the same case, accounts, certificate counter and audit
-    head: no deadlock, in five rounds with fresh cases."""
+    certificate, which lists both retirements. They lock the same case and accounts: no deadlock, in five rounds
+    with fresh cases."""
     app.config["MP_LOGIN_RATE_LIMIT_PER_MINUTE"] = 1000
     half = TONNE // 2
     for round_ in range(5):
@@ -397,7 +397,7 @@ def test_payments_new_orders_and_the_clerk_on_one_case_at_once_never_deadlock_or
     """Everything that locks a case, at the same instant: the two halves of the last tonne are paid (two
     notifications), while a third phone orders the last tonne in the mini-program and the clerk orders it for
     李四 at the counter. The case row is taken first by each (after the order, the user or the court), always
-    before the ledger's accounts and the audit head, so nobody waits in a circle: both payments are fulfilled,
+    before the ledger's accounts, so nobody waits in a circle: both payments are fulfilled,
     both new orders are refused (``overpayment`` while the halves are unpaid, ``case_restored`` after), and the
     case is restored once. Five rounds."""
     app.config["MP_LOGIN_RATE_LIMIT_PER_MINUTE"] = 1000
