@@ -7,8 +7,8 @@ asks it three things, each inside the order's own transaction:
   of one record are checked one after the other, and answers the order's ``purpose_ref`` (``BindingRefused``, a
   4xx, when not);
 - ``before_retire`` when the order is paid, before the ledger moves (a record is locked before the ledger's
-  accounts, as in ``bind``: one lock order, no deadlock): still owed? (``NoLongerOwed``: the money goes back); it answers the
-  retirement's reference and beneficiary;
+  accounts, as in ``bind``: one lock order, no deadlock): still owed? (``NoLongerOwed``: the money goes back); it
+  answers the retirement's reference and beneficiary;
 - ``after_retire``, once retired: the record's progress, and its document when complete.
 
 A scenario may price its orders (``prices_orders``: a tree-duty threshold is money, not grams), and may show a
