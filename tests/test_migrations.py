@@ -63,28 +63,37 @@ def own_database(stores, tmp_path):
         admin.dispose()
 
 
-def test_a_database_with_data_goes_down_to_0007_and_up_again_intact(own_database, tmp_path):
-    """The demo's projects, retirements, certificates, organisations and people, migrated down past 0008 and 0009
-    and up again: SQLite's batch mode recreates tables other rows refer to (it must not trip on their foreign
-    keys), 0009 moves names and salts out of history and back, and afterwards every invariant and the chain hold
-    and every kept name still opens its certificate's commitment."""
-    from backend import create_app, sequencer
-    from backend.audit import verify
-    from backend.certificates import certify, key_ring
-    from backend.db import atomic
-    from backend.transparency import log as transparency_log
-    from backend.db import snapshot
+def demo_app(own_database, tmp_path):
+    """An app on the test's own database, migrated to the newest schema and holding the demo data."""
+    from backend import create_app
+    from backend.certificates import certify
     from backend.demo import load_demo
-    from backend.ledger.invariants import check
 
     url, redis_url = own_database
     migrate.upgrade(url)
     app = create_app({"TESTING": True, "APP_ENV": "test", "DATABASE_URL": url, "REDIS_URL": redis_url,
                       "SECRET_KEY": "migration-test", "CERT_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
                       "REDIS_KEY_PREFIX": f"{uuid.uuid4().hex[:8]}:"})
+    with app.app_context():
+        load_demo(app.config["CLOCK"](), certify())
+    return app
+
+
+def test_a_database_with_data_goes_down_to_0007_and_up_again_intact(own_database, tmp_path):
+    """The demo's projects, retirements, certificates, organisations and people, migrated down past 0008 and 0009
+    and up again: SQLite's batch mode recreates tables other rows refer to (it must not trip on their foreign
+    keys), 0009 moves names and salts out of history and back, and afterwards every invariant and the chain hold
+    and every kept name still opens its certificate's commitment."""
+    from backend import sequencer
+    from backend.audit import verify
+    from backend.certificates import key_ring
+    from backend.db import atomic, snapshot
+    from backend.ledger.invariants import check
+    from backend.transparency import log as transparency_log
+
+    url, _ = own_database
+    app = demo_app(own_database, tmp_path)
     try:
-        with app.app_context():
-            load_demo(app.config["CLOCK"](), certify())
         with pytest.raises(RuntimeError, match="run `flask seal` first"):  # 0013 cannot unseal
             migrate.downgrade(url, "0007")
         sequencer.seal_events(app)
@@ -111,18 +120,11 @@ def test_a_database_with_data_goes_down_to_0007_and_up_again_intact(own_database
 
 def test_0013_will_not_go_down_with_a_log_whose_heads_are_per_batch(own_database, tmp_path):
     """Before 0013 every size of the log had its signed tree head; a log appended in batches cannot go back."""
-    from backend import create_app, sequencer
-    from backend.certificates import certify
-    from backend.demo import load_demo
+    from backend import sequencer
 
-    url, redis_url = own_database
-    migrate.upgrade(url)
-    app = create_app({"TESTING": True, "APP_ENV": "test", "DATABASE_URL": url, "REDIS_URL": redis_url,
-                      "SECRET_KEY": "migration-test", "CERT_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
-                      "REDIS_KEY_PREFIX": f"{uuid.uuid4().hex[:8]}:"})
+    url, _ = own_database
+    app = demo_app(own_database, tmp_path)
     try:
-        with app.app_context():
-            load_demo(app.config["CLOCK"](), certify())
         sequencer.run_once(app)  # the demo's three certificates, one batch, one head
         with pytest.raises(RuntimeError, match="tree heads for 1 of its 3 sizes"):
             migrate.downgrade(url, "0012")
