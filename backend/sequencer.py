@@ -27,6 +27,7 @@ from backend.db import atomic
 from backend.transparency import log as transparency_log
 
 log = logging.getLogger(__name__)
+MAX_BACKOFF = 64  # after failures, wait up to this many intervals (32 s at 500 ms) between passes
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,16 @@ def init_app(app: Flask) -> None:
     app.extensions["sequencer_stop"] = stop
 
     def loop() -> None:
-        while not stop.wait(interval):
+        failures = 0
+        while not stop.wait(interval * min(2 ** failures, MAX_BACKOFF)):  # a broken database: fewer, not 2 a second
+            failed = False
             for step in (seal_events, merge_certificates):  # one failing must not hold up the other
                 try:
                     step(app)
                 except Exception:  # nor end the thread: the next pass tries again
+                    failed = True
                     log.exception("sequencer: %s failed", step.__name__)
+            failures = failures + 1 if failed else 0
 
     @app.before_request
     def start_sequencer() -> None:

@@ -225,3 +225,21 @@ def test_a_tree_head_removed_from_between_two_others_is_noticed(app, operator, b
     result = runner.invoke(args=["log", "verify"])
     assert result.exit_code == 1
     assert "signed tree head 6 follows the head of size 3, which is not the head before it (2)" in result.output
+
+
+def test_a_sequencer_on_a_broken_database_backs_off_instead_of_failing_twice_a_second(tmp_path, caplog):
+    """An app process whose database is unusable (here: never migrated) keeps its sequencer thread, which waits
+    twice as long after each failed pass (up to 64 intervals) rather than logging a traceback every interval."""
+    from backend import create_app
+
+    app = create_app({"APP_ENV": "test", "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "REDIS_URL": None,
+                      "SECRET_KEY": "backoff-test", "CERT_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
+                      "SEQUENCER_INTERVAL_MS": 20})
+    try:
+        app.test_client().get("/healthz")  # the first request starts the thread
+        threading.Event().wait(1.3)  # unbacked: ~65 passes; backed off: 20 + 40 + … + 640 ms ≈ 6
+    finally:
+        app.extensions["sequencer_stop"].set()
+        app.extensions["db_engine"].dispose()
+    failed = [r for r in caplog.records if r.getMessage() == "sequencer: seal_events failed"]
+    assert 1 <= len(failed) <= 10, len(failed)

@@ -98,7 +98,7 @@ def test_production_never_generates_a_signing_key(tmp_path):
     app starts (so `flask keys rotate` can create one) but is unhealthy and publishes nothing until then."""
     settings = {"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path}/p.db", "REDIS_URL": "redis://x:1/0",
                 "SECRET_KEY": "x" * 40, "PUBLIC_BASE_URL": "https://tanhui.example.cn",
-                "CERT_SIGNING_KEY_FILE": str(tmp_path / "absent.pem"), **LIVE_WECHAT}
+                "CERT_SIGNING_KEY_FILE": str(tmp_path / "absent.pem"), "SEQUENCER_INTERVAL_MS": 0, **LIVE_WECHAT}
     app = create_app(settings)
     assert not (tmp_path / "absent.pem").exists()
     client = app.test_client()
