@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import BigInteger, and_, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -60,13 +60,15 @@ _NEW_ACCOUNT = {dialect: make(_account).values(
     created_at=bindparam("now")).on_conflict_do_nothing(index_elements=["holder", "batch_id", "kind"])
     .returning(*_ACCOUNT_COLUMNS)
     for dialect, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
-_DEBIT = (update(_account).where(_account.c.id == bindparam("account_id"),
-                                 _account.c.credits_g - _account.c.debits_g >= bindparam("amount"))
-          .values(debits_g=_account.c.debits_g + bindparam("amount")))
-_DEBIT_ISSUANCE = (update(_account).where(_account.c.id == bindparam("account_id"))
-                   .values(debits_g=_account.c.debits_g + bindparam("amount")))
-_CREDIT = (update(_account).where(_account.c.id == bindparam("account_id"))
-           .values(credits_g=_account.c.credits_g + bindparam("amount")))
+_AMOUNT = bindparam("amount", type_=BigInteger)
+# One UPDATE moves both balances: the destination's row always, the source's only if it holds the amount (the
+# issuance account may go negative). One row changed instead of two means the source fell short.
+_MOVE_BALANCES = (update(_account).where(or_(
+    _account.c.id == bindparam("destination"),
+    and_(_account.c.id == bindparam("source"),
+         or_(_account.c.kind == "issuance", _account.c.credits_g - _account.c.debits_g >= _AMOUNT))))
+    .values(debits_g=_account.c.debits_g + case((_account.c.id == bindparam("source"), _AMOUNT), else_=0),
+            credits_g=_account.c.credits_g + case((_account.c.id == bindparam("destination"), _AMOUNT), else_=0)))
 _BALANCE = select(_account.c.credits_g - _account.c.debits_g).where(_account.c.id == bindparam("account_id"))
 
 _TRANSFER_BY_CLIENT_ID = select(_transfer.c.id, _transfer.c.request_hash).where(
@@ -75,17 +77,29 @@ _TRANSFER_BY_ID = select(_transfer).where(_transfer.c.id == bindparam("transfer_
 _INSERT_TRANSFER = insert(_transfer).returning(_transfer.c.id)
 _TRANSFER_COLUMNS = tuple(c.name for c in _transfer.c if c.name != "id")
 
-_LOWEST = {tagged: select(_range.c.id, _range.c.first, _range.c.last).where(
-    _range.c.account_id == bindparam("account_id"),
-    (_range.c.reservation_id == bindparam("tag")) if tagged else _range.c.reservation_id.is_(None),
-    _range.c.first > bindparam("after")).order_by(_range.c.first).limit(64) for tagged in (True, False)}
+_LOWEST = select(_range.c.id, _range.c.first, _range.c.last).where(
+    _range.c.account_id == bindparam("account_id"), _range.c.reservation_id.is_(None),
+    _range.c.first > bindparam("after")).order_by(_range.c.first).limit(64)
 _SHRINK = update(_range).where(_range.c.id == bindparam("range_id")).values(first=bindparam("new_first"))
+_NEED = bindparam("need", type_=BigInteger)
+# The usual take: the account's lowest free range is larger than what is needed, so it shrinks from below and
+# what it gave up is [first - need, first - 1] of its new first.
+_SHRINK_LOWEST = (update(_range).where(
+    _range.c.id == select(_range.c.id).where(_range.c.account_id == bindparam("lowest_of"),
+                                             _range.c.reservation_id.is_(None))
+    .order_by(_range.c.first).limit(1).scalar_subquery(),
+    _range.c.last - _range.c.first + 1 > _NEED)
+    .values(first=_range.c.first + _NEED).returning(_range.c.first))
+_TAKE_TAGGED = (delete(_range).where(_range.c.account_id == bindparam("account_id"),
+                                     _range.c.reservation_id == bindparam("tag"))
+                .returning(_range.c.first, _range.c.last))
 _DELETE_RANGES = delete(_range).where(_range.c.id.in_(bindparam("ids", expanding=True)))
 _NEIGHBOURS = select(_range.c.id, _range.c.first, _range.c.last).where(
     _range.c.account_id == bindparam("account_id"), _range.c.reservation_id.is_(None),
     or_(_range.c.last.in_(bindparam("ends", expanding=True)), _range.c.first.in_(bindparam("starts", expanding=True))))
-_CONTAINING = select(_range.c.id, _range.c.first, _range.c.last, _range.c.reservation_id).where(
-    _range.c.account_id == bindparam("account_id"), _range.c.first <= bindparam("lo"), _range.c.last >= bindparam("hi"))
+_CUT_CONTAINING = delete(_range).where(
+    _range.c.account_id == bindparam("account_id"), _range.c.first <= bindparam("lo"), _range.c.last >= bindparam("hi")
+).returning(_range.c.first, _range.c.last, _range.c.reservation_id)
 _INSERT_RANGE = insert(_range)
 _INSERT_TRANSFER_RANGE = insert(_transfer_range)
 _TRANSFER_RANGES = (select(_transfer_range.c.first, _transfer_range.c.last)
@@ -146,17 +160,15 @@ def accounts_by_id(session: Session, *ids: int) -> dict[int, Account]:
 
 
 def lock_or_replay(session: Session, client_id: str, digest: str, *accounts: Account) -> Transfer | None:
-    """Lock the accounts' rows in ascending id order (so two transfers over them cannot deadlock), then look again
-    for a transfer under this client id: a concurrent retry of the same request may have committed while we
-    waited, and its result is ours too.
+    """Lock the accounts' rows in ascending id order (so two transfers over them cannot deadlock), then look for a
+    transfer already made under this client id: an earlier request's, or a concurrent retry's that committed while
+    we waited — its result is ours too. The one look an operation makes: after the lock, so it is final.
 
-    SQLite has no row locks; there the transaction has held the whole database since BEGIN IMMEDIATE, so the
-    caller's first ``replay`` was already final.
+    SQLite has no row locks; there the transaction has held the whole database since BEGIN IMMEDIATE.
     """
     connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        return None
-    connection.execute(_LOCK, {"ids": sorted({account.id for account in accounts})}).all()
+    if connection.dialect.name != "sqlite":
+        connection.execute(_LOCK, {"ids": sorted({account.id for account in accounts})}).all()
     return replay(session, client_id, digest)
 
 
@@ -164,32 +176,45 @@ def balance(session: Session, account: Account) -> int:
     return session.connection().execute(_BALANCE, {"account_id": account.id}).scalar_one()
 
 
-def debit(session: Session, account: Account, amount_g: int) -> None:
-    statement = _DEBIT_ISSUANCE if account.kind == "issuance" else _DEBIT
-    if session.connection().execute(statement, {"account_id": account.id, "amount": amount_g}).rowcount != 1:
-        balance_g = balance(session, account)
+def move_balances(session: Session, source: Account, destination: Account, amount_g: int) -> None:
+    """Debit the source and credit the destination (both locked by the caller); InsufficientCredits if the source
+    holds less than the amount, leaving the caller's unit of work to roll the credit back."""
+    changed = session.connection().execute(_MOVE_BALANCES, {"source": source.id, "destination": destination.id,
+                                                            "amount": amount_g}).rowcount
+    if changed != 2:
+        balance_g = balance(session, source)
         raise InsufficientCredits(
             f"可用碳汇不足：需要 {amount_g} 克，现有 {balance_g} 克 (insufficient credits)",
-            details={"holder": account.holder, "batch_id": account.batch_id, "kind": account.kind,
+            details={"holder": source.holder, "batch_id": source.batch_id, "kind": source.kind,
                      "requested_g": amount_g, "balance_g": balance_g})
 
 
-def credit(session: Session, account: Account, amount_g: int) -> None:
-    session.connection().execute(_CREDIT, {"account_id": account.id, "amount": amount_g})
-
-
 def take_lowest(session: Session, account: Account, amount_g: int, *, tag: int | None = None) -> list[Range]:
-    """Remove the lowest ``amount_g`` serials from the account's ranges (with this tag) and return them."""
+    """Remove the lowest ``amount_g`` serials from the account's ranges (with this tag) and return them.
+
+    Two shapes cover nearly every call in one statement each: a reservation's earmarked serials are taken whole
+    (any excess goes back under the earmark), and free serials come off the bottom of the lowest range when it
+    is larger than the amount. Anything else walks the ranges lowest first.
+    """
     connection = session.connection()
+    if tag is not None:
+        taken, rest = _lowest(sorted(tuple(row) for row in connection.execute(
+            _TAKE_TAGGED, {"account_id": account.id, "tag": tag})), amount_g)
+        if sum(last - first + 1 for first, last in taken) < amount_g:
+            _short(account, amount_g)
+        if rest:
+            connection.execute(_INSERT_RANGE, [{"batch_id": account.batch_id, "account_id": account.id, "first": a,
+                                                "last": b, "reservation_id": tag} for a, b in rest])
+        return taken
+    shrunk = connection.execute(_SHRINK_LOWEST, {"lowest_of": account.id, "need": amount_g}).first()
+    if shrunk is not None:
+        return [(shrunk.first - amount_g, shrunk.first - 1)]
     taken: list[Range] = []
     need, after = amount_g, 0
     while need > 0:
-        rows = connection.execute(_LOWEST[tag is not None], {"account_id": account.id, "tag": tag,
-                                                              "after": after}).all()
+        rows = connection.execute(_LOWEST, {"account_id": account.id, "after": after}).all()
         if not rows:
-            raise InsufficientCredits(
-                f"账户序列号不足 (the account's serial ranges hold less than {amount_g} g)",
-                details={"holder": account.holder, "batch_id": account.batch_id, "kind": account.kind})
+            _short(account, amount_g)
         emptied = []
         for row_id, first, last in rows:
             size = last - first + 1
@@ -209,18 +234,41 @@ def take_lowest(session: Session, account: Account, amount_g: int, *, tag: int |
     return taken
 
 
+def _lowest(ranges: Sequence[Range], amount_g: int) -> tuple[list[Range], list[Range]]:
+    """Split sorted ranges into the lowest ``amount_g`` serials and the rest."""
+    taken, rest, need = [], [], amount_g
+    for first, last in ranges:
+        if need <= 0:
+            rest.append((first, last))
+        elif last - first + 1 <= need:
+            taken.append((first, last))
+            need -= last - first + 1
+        else:
+            taken.append((first, first + need - 1))
+            rest.append((first + need, last))
+            need = 0
+    return taken, rest
+
+
+def _short(account: Account, amount_g: int) -> NoReturn:
+    raise InsufficientCredits(
+        f"账户序列号不足 (the account's serial ranges hold less than {amount_g} g)",
+        details={"holder": account.holder, "batch_id": account.batch_id, "kind": account.kind})
+
+
 def carve(session: Session, account: Account, ranges: Sequence[Range]) -> bool:
     """Remove exactly these serials from the account; False if it no longer holds them all.
 
     One range at a time: two ranges of a transfer may since have merged into one stored row, which must be cut
     as it is after the first cut, not as it was. On False the caller's unit of work rolls back any cut made.
+    Stored ranges are disjoint, so at most one contains a range: it is deleted and what it held around the range
+    put back.
     """
     connection = session.connection()
     for first, last in ranges:
-        row = connection.execute(_CONTAINING, {"account_id": account.id, "lo": first, "hi": last}).first()
+        row = connection.execute(_CUT_CONTAINING, {"account_id": account.id, "lo": first, "hi": last}).first()
         if row is None:
             return False
-        connection.execute(_DELETE_RANGES, {"ids": [row.id]})
         leftovers = [(a, b) for a, b in ((row.first, first - 1), (last + 1, row.last)) if a <= b]
         if leftovers:
             connection.execute(_INSERT_RANGE, [
@@ -291,8 +339,7 @@ def move(session: Session, now: datetime, *, code: str, client_id: str, digest: 
     if exact is not None and not carve(session, source, exact):
         raise CorrectionRefused("这些序列号已不在原账户中 (some of these serials have moved on since)",
                                 details={"holder": source.holder, "kind": source.kind})
-    debit(session, source, amount_g)
-    credit(session, destination, amount_g)
+    move_balances(session, source, destination, amount_g)
     transfer = record(session, now, code=code, client_id=client_id, digest=digest, source=source,
                       destination=destination, amount_g=amount_g, actor=actor, **fields)
     ranges = list(exact) if exact is not None else take_lowest(session, source, amount_g, tag=source_tag)

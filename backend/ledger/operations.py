@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, Protocol
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import and_, bindparam, insert, select
 from sqlmodel import Session
 
 from backend import audit
@@ -36,9 +37,11 @@ from backend.ledger.holders import check_holder, mask_name
 from backend.ledger.models import (
     REGISTRY_HOLDER,
     RETIREMENT_PURPOSES,
+    LedgerAccount,
     PendingResolution,
     Retirement,
     Transfer,
+    TransferRange,
 )
 from backend.registry.models import Batch, Project
 
@@ -62,9 +65,33 @@ _RESOLUTION_OF = select(_resolution.c.outcome, _resolution.c.transfer_id).where(
     _resolution.c.pending_id == bindparam("pending_id"))
 _INSERT_RESOLUTION = insert(_resolution)
 _INSERT_RETIREMENT = insert(_retirement).returning(_retirement.c.id)
-_PROJECT_STATE = (select(Project.__table__.c.state, Project.__table__.c.id)
-                  .join(Batch.__table__, Batch.__table__.c.project_id == Project.__table__.c.id)
-                  .where(Batch.__table__.c.id == bindparam("batch_id")))
+_account, _batch, _project = LedgerAccount.__table__, Batch.__table__, Project.__table__
+_transfer, _transfer_range = Transfer.__table__, TransferRange.__table__
+_ACCOUNT = (_account.c.id, _account.c.holder, _account.c.batch_id, _account.c.kind)
+# A holder's accounts of some kinds in a batch, with the batch's project state: no row, no batch; one row with no
+# account, none of those kinds yet.
+_HOLDER_IN_BATCH = (select(_project.c.state, _project.c.id.label("project_id"), *_ACCOUNT)
+                    .select_from(_batch.join(_project, _project.c.id == _batch.c.project_id).outerjoin(
+                        _account, and_(_account.c.batch_id == _batch.c.id, _account.c.holder == bindparam("holder"),
+                                       _account.c.kind.in_(bindparam("kinds", expanding=True)))))
+                    .where(_batch.c.id == bindparam("batch_id")))
+_debited, _credited = _account.alias("debited"), _account.alias("credited")
+# A transfer with the accounts it debited and credited (a reservation: its source and its escrow).
+_TRANSFER_WITH_ACCOUNTS = (select(_transfer, *(c.label(f"debited_{c.name}") for c in _debited.c
+                                               if c.name in ("id", "holder", "batch_id", "kind")),
+                                  *(c.label(f"credited_{c.name}") for c in _credited.c
+                                    if c.name in ("id", "holder", "batch_id", "kind")))
+                           .join(_debited, _debited.c.id == _transfer.c.debit_account_id)
+                           .join(_credited, _credited.c.id == _transfer.c.credit_account_id)
+                           .where(_transfer.c.id == bindparam("transfer_id")))
+# A transfer's amount, the account it credited and its serials, in one look.
+_CREDITED_SERIALS = (select(_transfer.c.batch_id, _transfer.c.amount_g,
+                            *(c.label(f"credited_{c.name}") for c in _credited.c
+                              if c.name in ("id", "holder", "batch_id", "kind")),
+                            _transfer_range.c.first, _transfer_range.c.last)
+                     .select_from(_transfer.join(_credited, _credited.c.id == _transfer.c.credit_account_id)
+                                  .outerjoin(_transfer_range, _transfer_range.c.transfer_id == _transfer.c.id))
+                     .where(_transfer.c.id == bindparam("transfer_id")).order_by(_transfer_range.c.first))
 
 
 def check_amount(amount_g: Any, field: str = "amount_g") -> int:
@@ -96,26 +123,43 @@ def get_batch(session: Session, batch_id: int) -> Batch:
     return batch
 
 
-def _no_source(session: Session, holder: str, batch_id: int, amount_g: int) -> NoReturn:
-    """The holder has no available account in the batch: an unknown batch, or simply no credits."""
-    get_batch(session, batch_id)
+def _no_source(holder: str, batch_id: int, amount_g: int) -> NoReturn:
+    """The holder has no available account in the batch: no credits of it, ever."""
     raise InsufficientCredits(f"可用碳汇不足：需要 {amount_g} 克，现有 0 克 (insufficient credits)",
                               details={"holder": holder, "batch_id": batch_id, "kind": "available",
                                        "requested_g": amount_g, "balance_g": 0})
 
 
-def _require_registered_project(session: Session, batch_id: int) -> None:
+@dataclass(frozen=True)
+class _Project:
+    id: int
+    state: str
+
+
+def _holder_accounts(session: Session, holder: str, batch_id: int, kinds: Sequence[str]
+                     ) -> tuple[dict[str, Account], _Project]:
+    """The holder's accounts of these kinds in the batch and the batch's project, in one look-up; NotFound for an
+    unknown batch."""
+    rows = session.connection().execute(_HOLDER_IN_BATCH, {"holder": holder, "batch_id": batch_id,
+                                                           "kinds": list(kinds)}).all()
+    if not rows:
+        raise NotFound(f"批次 {batch_id} 不存在 (unknown batch)", details={"batch_id": batch_id})
+    accounts = {row.kind: Account(row.id, row.holder, row.batch_id, row.kind) for row in rows if row.id is not None}
+    return accounts, _Project(rows[0].project_id, rows[0].state)
+
+
+def _require_registered(batch_id: int, project: _Project) -> None:
     """Credits of a suspended project may not be sold, given or claimed until it is reinstated.
 
     Voids, posts of reservations made before, cancellations and corrections stay open: they settle or undo.
     """
-    row = session.connection().execute(_PROJECT_STATE, {"batch_id": batch_id}).first()
-    if row is None:
-        get_batch(session, batch_id)  # raises NotFound
-    state, project_id = row
-    if state != "registered":
-        raise ProjectNotRegistered(f"项目状态为 {state}，其碳汇暂不能交易或注销 (project is {state})",
-                                   details={"batch_id": batch_id, "project_id": project_id, "state": state})
+    if project.state != "registered":
+        raise ProjectNotRegistered(f"项目状态为 {project.state}，其碳汇暂不能交易或注销 (project is {project.state})",
+                                   details={"batch_id": batch_id, "project_id": project.id, "state": project.state})
+
+
+def _account_of(row: Any, prefix: str) -> Account:
+    return Account(*(getattr(row, f"{prefix}_{name}") for name in ("id", "holder", "batch_id", "kind")))
 
 
 def _audit(session: Session, now: datetime, transfer: Transfer, source: Account, destination: Account,
@@ -150,8 +194,7 @@ def issue(session: Session, now: datetime, *, client_id: str, batch: Batch, to_h
         return done
     if engine.balance(session, source):
         raise InvalidInput("batch_id", "批次已签发 (batch already issued)", code="already_issued")
-    engine.debit(session, source, batch.quantity_g)
-    engine.credit(session, destination, batch.quantity_g)
+    engine.move_balances(session, source, destination, batch.quantity_g)
     transfer = engine.record(session, now, code="ISSUE", client_id=client_id, digest=digest, source=source,
                              destination=destination, amount_g=batch.quantity_g, actor=actor)
     engine.issue_serials(session, destination, 1, batch.quantity_g)
@@ -174,17 +217,15 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
     digest = engine.request_hash("reserve", {"batch_id": batch_id, "from_holder": from_holder,
                                              "to_holder": to_holder, "amount_g": amount_g,
                                              "ttl_seconds": ttl_seconds, "actor": actor})
-    if (done := engine.replay(session, client_id, digest)) is not None:
-        return done
-    accounts = engine.accounts_of(session, from_holder, batch_id, ("available", "reserved"), now=now)
+    accounts, project = _holder_accounts(session, from_holder, batch_id, ("available", "reserved"))
     if "available" not in accounts:
-        _no_source(session, from_holder, batch_id, amount_g)
-    _require_registered_project(session, batch_id)
+        _no_source(from_holder, batch_id, amount_g)
     if "reserved" not in accounts:
         accounts.update(engine.create_accounts(session, from_holder, batch_id, ("reserved",), now=now))
     source, escrow = accounts["available"], accounts["reserved"]
     if (done := engine.lock_or_replay(session, client_id, digest, source, escrow)) is not None:
         return done
+    _require_registered(batch_id, project)
     transfer, ranges = engine.move(session, now, code="RESERVE", client_id=client_id, digest=digest, source=source,
                                    destination=escrow, amount_g=amount_g, actor=actor, counterparty=to_holder,
                                    expires_at=now + timedelta(seconds=ttl_seconds), earmark=True)
@@ -193,12 +234,14 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
     return transfer
 
 
-def _open_reservation(session: Session, reservation_id: int) -> Transfer:
-    reservation = engine.transfer_by_id(session, reservation_id)
-    if reservation is None or reservation.code != "RESERVE":
+def _open_reservation(session: Session, reservation_id: int) -> tuple[Transfer, Account, Account]:
+    """The reservation with its source (the seller's available account) and its escrow, in one look-up."""
+    row = session.connection().execute(_TRANSFER_WITH_ACCOUNTS, {"transfer_id": reservation_id}).first()
+    if row is None or row.code != "RESERVE":
         raise NotFound(f"预留 {reservation_id} 不存在 (unknown reservation)",
                        details={"reservation_id": reservation_id})
-    return reservation
+    reservation = Transfer.model_construct(**{column.name: row._mapping[column.name] for column in _transfer.c})
+    return reservation, _account_of(row, "debited"), _account_of(row, "credited")
 
 
 def _refuse_if_resolved(session: Session, reservation: Transfer) -> None:
@@ -223,14 +266,10 @@ def post(session: Session, now: datetime, *, client_id: str, reservation_id: int
     check_client_id(client_id)
     if amount_g is not None:
         check_amount(amount_g)
-    reservation = _open_reservation(session, reservation_id)
+    reservation, source, escrow = _open_reservation(session, reservation_id)
     amount = reservation.amount_g if amount_g is None else amount_g
     # Hash the amount posted, so "all of it" and the same amount spelled out are one request.
     digest = engine.request_hash("post", {"reservation_id": reservation_id, "amount_g": amount, "actor": actor})
-    if (done := engine.replay(session, client_id, digest)) is not None:
-        return done
-    known = engine.accounts_by_id(session, reservation.credit_account_id, reservation.debit_account_id)
-    escrow, source = known[reservation.credit_account_id], known[reservation.debit_account_id]
     destination = engine.accounts_of(session, reservation.counterparty, reservation.batch_id, ("available",),
                                      now=now, create=("available",))["available"]
     partial = amount < reservation.amount_g
@@ -264,11 +303,7 @@ def void(session: Session, now: datetime, *, client_id: str, reservation_id: int
     """Release a reservation: its serials go back to the source's available account."""
     check_client_id(client_id)
     digest = engine.request_hash("void", {"reservation_id": reservation_id, "expired": expired, "actor": actor})
-    if (done := engine.replay(session, client_id, digest)) is not None:
-        return done
-    reservation = _open_reservation(session, reservation_id)
-    known = engine.accounts_by_id(session, reservation.credit_account_id, reservation.debit_account_id)
-    escrow, source = known[reservation.credit_account_id], known[reservation.debit_account_id]
+    reservation, source, escrow = _open_reservation(session, reservation_id)
     if (done := engine.lock_or_replay(session, client_id, digest, escrow, source)) is not None:
         return done
     _refuse_if_resolved(session, reservation)
@@ -300,35 +335,31 @@ def expired_reservations(session: Session, now: datetime, *, limit: int = 500,
 
 def _holder_move(session: Session, now: datetime, *, operation: str, code: str, client_id: str, batch_id: int,
                  from_holder: str, to_holder: str, to_kind: str, amount_g: int, actor: str,
-                 params: dict[str, Any], reason: str | None = None, exact: Sequence[engine.Range] | None = None
-                 ) -> tuple[Transfer, Account | None, Account | None, list[engine.Range]]:
+                 params: dict[str, Any], reason: str | None = None, exact: Sequence[engine.Range] | None = None,
+                 source: Account | None = None) -> tuple[Transfer, Account | None, Account | None, list[engine.Range]]:
     """Move available credits of ``from_holder`` into ``to_holder``'s ``to_kind`` account.
 
     The lowest serials move, or exactly the ``exact`` ones (InsufficientCredits if the holder's available account
-    no longer holds them all). Returns the transfer, both accounts and the serials; on a replay the accounts are
-    None.
+    no longer holds them all). ``source``, if the caller has it, is the holder's available account. Returns the
+    transfer, both accounts and the serials; on a replay the accounts are None.
     """
     digest = engine.request_hash(operation, {"batch_id": batch_id, "from_holder": from_holder, "to_holder": to_holder,
                                              "amount_g": amount_g, "actor": actor, **params})
-    if (done := engine.replay(session, client_id, digest)) is not None:
-        return done, None, None, engine.transfer_ranges(session, done.id)
     if from_holder == to_holder:  # retire, cancel: both accounts in one look-up
-        accounts = engine.accounts_of(session, from_holder, batch_id, ("available", to_kind), now=now)
-        if "available" not in accounts:
-            _no_source(session, from_holder, batch_id, amount_g)
+        kinds = (to_kind,) if source is not None else ("available", to_kind)
+        accounts, project = _holder_accounts(session, from_holder, batch_id, kinds)
+        source = source or accounts.get("available") or _no_source(from_holder, batch_id, amount_g)
         if to_kind not in accounts:
             accounts.update(engine.create_accounts(session, from_holder, batch_id, (to_kind,), now=now))
-        source, destination = accounts["available"], accounts[to_kind]
+        destination = accounts[to_kind]
     else:
-        found = engine.accounts_of(session, from_holder, batch_id, ("available",), now=now)
-        if "available" not in found:
-            _no_source(session, from_holder, batch_id, amount_g)
-        source = found["available"]
+        found, project = _holder_accounts(session, from_holder, batch_id, ("available",))
+        source = found.get("available") or _no_source(from_holder, batch_id, amount_g)
         destination = engine.accounts_of(session, to_holder, batch_id, (to_kind,), now=now, create=(to_kind,))[to_kind]
-    if code in ("TRANSFER", "RETIRE"):
-        _require_registered_project(session, batch_id)
     if (done := engine.lock_or_replay(session, client_id, digest, source, destination)) is not None:
         return done, None, None, engine.transfer_ranges(session, done.id)
+    if code in ("TRANSFER", "RETIRE"):
+        _require_registered(batch_id, project)
     try:
         transfer, ranges = engine.move(session, now, code=code, client_id=client_id, digest=digest, source=source,
                                        destination=destination, amount_g=amount_g, actor=actor, reason=reason,
@@ -358,23 +389,23 @@ def transfer(session: Session, now: datetime, *, client_id: str, batch_id: int, 
 
 
 def _serials_of(session: Session, transfer_id: Any, *, holder: str, batch_id: int, amount_g: int
-                ) -> list[engine.Range]:
-    """The serials a transfer brought into ``holder``'s available account, all of which are to be retired."""
+                ) -> tuple[Account, list[engine.Range]]:
+    """The holder's available account and the serials a transfer brought into it, all of which are to be retired."""
     if isinstance(transfer_id, bool) or not isinstance(transfer_id, int) or not 1 <= transfer_id < 2**63:  # BIGINT
         raise InvalidInput("serials_of", "应为转移编号 (must be a transfer id)")
-    moved = engine.transfer_by_id(session, transfer_id)
-    if moved is None:
+    rows = session.connection().execute(_CREDITED_SERIALS, {"transfer_id": transfer_id}).all()
+    if not rows:
         raise InvalidInput("serials_of", f"转移 {transfer_id} 不存在 (unknown transfer)")
+    moved, credited = rows[0], _account_of(rows[0], "credited")
     if moved.batch_id != batch_id:
         raise InvalidInput("serials_of", f"转移 {transfer_id} 属于另一批次 (the transfer is of another batch)")
-    credited = engine.accounts_by_id(session, moved.credit_account_id)[moved.credit_account_id]
     if (credited.holder, credited.kind) != (holder, "available"):
         raise InvalidInput("serials_of", f"转移 {transfer_id} 未转入 {holder} 的可用账户 "
                                          "(the transfer did not credit this holder's available account)")
     if moved.amount_g != amount_g:
         raise InvalidInput("amount_g", f"应等于转移 {transfer_id} 的数量 {moved.amount_g} 克 "
                                        "(must equal the amount of the transfer named by serials_of)")
-    return engine.transfer_ranges(session, transfer_id)
+    return credited, [(row.first, row.last) for row in rows]
 
 
 def retire(session: Session, now: datetime, *, client_id: str, batch_id: int, holder: str, amount_g: int,
@@ -402,13 +433,14 @@ def retire(session: Session, now: datetime, *, client_id: str, batch_id: int, ho
     if purpose_ref is not None and not 1 <= len(purpose_ref) <= 200:
         raise InvalidInput("purpose_ref", "应为 1–200 个字符 (1 to 200 characters)")
     params = {"purpose": purpose, "purpose_ref": purpose_ref, "beneficiary": certify.fingerprint(beneficiary_name)}
-    exact = None
+    source = exact = None
     if serials_of is not None:
-        exact = _serials_of(session, serials_of, holder=holder, batch_id=batch_id, amount_g=amount_g)
+        source, exact = _serials_of(session, serials_of, holder=holder, batch_id=batch_id, amount_g=amount_g)
         params["serials_of"] = serials_of  # only when given: a lowest-first retirement keeps the hash it had
     moved, source, destination, ranges = _holder_move(
         session, now, operation="retire", code="RETIRE", client_id=client_id, batch_id=batch_id, from_holder=holder,
-        to_holder=holder, to_kind="retired", amount_g=amount_g, actor=actor, params=params, exact=exact)
+        to_holder=holder, to_kind="retired", amount_g=amount_g, actor=actor, params=params, exact=exact,
+        source=source)
     if source is None:
         return session.execute(select(Retirement).where(Retirement.transfer_id == moved.id)).scalar_one()
     values = dict(transfer_id=moved.id, holder=holder, batch_id=batch_id, quantity_g=amount_g, purpose=purpose,
