@@ -140,11 +140,10 @@ def _pay():
 
 def create_order(body: schemas.OrderIn):
     user_id, key = require_user(), idempotency_key()
-    user = read(lambda s: accounts.get_user(s, user_id))
     config = current_app.config
     request = body.model_dump()
     reference = {name: request.pop(name) for name in body.REFERENCE_FIELDS}
-    return workflow.place(_pay(), config["CLOCK"], user_id=user_id, openid=user.openid, idempotency_key=key,
+    return workflow.place(_pay(), config["CLOCK"], user_id=user_id, idempotency_key=key,
                           ttl_seconds=config["RESERVATION_TTL_SECONDS"],
                           max_unpaid_orders=config["MP_MAX_UNPAID_ORDERS"], max_reserved_g=config["MP_MAX_RESERVED_G"],
                           name_key=key_from(config["SECRET_KEY"]), reference=reference, **request)

@@ -84,6 +84,10 @@ _TRANSFER_WITH_ACCOUNTS = (select(_transfer, *(c.label(f"debited_{c.name}") for 
                            .join(_debited, _debited.c.id == _transfer.c.debit_account_id)
                            .join(_credited, _credited.c.id == _transfer.c.credit_account_id)
                            .where(_transfer.c.id == bindparam("transfer_id")))
+_OPEN_UNTIL = (select(_transfer.c.expires_at)
+               .outerjoin(_resolution, _resolution.c.pending_id == _transfer.c.id)
+               .where(_transfer.c.id == bindparam("reservation_id"), _transfer.c.code == "RESERVE",
+                      _resolution.c.pending_id.is_(None)))
 # A transfer's amount, the account it credited and its serials, in one look.
 _CREDITED_SERIALS = (select(_transfer.c.batch_id, _transfer.c.amount_g,
                             *(c.label(f"credited_{c.name}") for c in _credited.c
@@ -242,6 +246,12 @@ def _open_reservation(session: Session, reservation_id: int) -> tuple[Transfer, 
                        details={"reservation_id": reservation_id})
     reservation = Transfer.model_construct(**{column.name: row._mapping[column.name] for column in _transfer.c})
     return reservation, _account_of(row, "debited"), _account_of(row, "credited")
+
+
+def open_until(session: Session, reservation_id: int) -> datetime | None:
+    """When a reservation lapses, if nothing has resolved it yet; None once posted, voided or expired."""
+    row = session.connection().execute(_OPEN_UNTIL, {"reservation_id": reservation_id}).first()
+    return None if row is None else as_utc(row.expires_at)
 
 
 def _refuse_if_resolved(session: Session, reservation: Transfer) -> None:

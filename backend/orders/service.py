@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from backend import audit
+from backend.accounts.models import MiniUser
 from backend.accounts.service import display_name, get_user
 from backend.canonical import sha256_hex
 from backend.certificates.service import certificate_of
@@ -174,8 +175,9 @@ def _check_unpaid_limits(session: Session, now: datetime, user_id: int, quantity
 def create(session: Session, now: datetime, *, user_id: int, idempotency_key: str, listing_id: int,
            quantity_g: int | None, footprint_id: str | None, purpose: str, beneficiary_name: str | None,
            ttl_seconds: int, max_unpaid_orders: int, max_reserved_g: int, name_key: bytes,
-           reference: dict[str, Any] | None = None) -> Order:
-    """Quote, reserve the credits and record the order; the same key and request gives back the same order.
+           reference: dict[str, Any] | None = None) -> tuple[Order, MiniUser]:
+    """Price, reserve the credits and record the order; the same key and request gives back the same order.
+    Returns it with its buyer (whose row this unit of work has locked).
 
     A new order must keep the user within ``max_unpaid_orders`` and ``max_reserved_g`` (UnpaidLimitReached); a
     replay of one already placed is answered whatever the limits say now. The request hash covers a gift's
@@ -194,7 +196,7 @@ def create(session: Session, now: datetime, *, user_id: int, idempotency_key: st
     existing = session.execute(select(Order).where(Order.user_id == user_id,
                                                    Order.idempotency_key == idempotency_key)).scalar_one_or_none()
     if existing is not None:
-        return _replayed(existing, digest)
+        return _replayed(existing, digest), user
     if reference is not None and footprint_id is not None:
         raise InvalidInput("footprint_id", f"用途为 {purpose} 时按应付数量购买 (give quantity_g with purpose {purpose})")
     priced = _priced(session, now, purpose=purpose, reference=reference, buyer=user.holder, listing_id=listing_id,
@@ -209,7 +211,7 @@ def create(session: Session, now: datetime, *, user_id: int, idempotency_key: st
     return _reserve_and_record(
         session, now, buyer=user.holder, priced=priced, ttl_seconds=ttl_seconds, reference=reference,
         order=Order(user_id=user_id, idempotency_key=idempotency_key, request_hash=digest, purpose=purpose,
-                    beneficiary_name=beneficiary_name, footprint_id=footprint_id, channel="jsapi"))
+                    beneficiary_name=beneficiary_name, footprint_id=footprint_id, channel="jsapi")), user
 
 
 def create_for_organisation(session: Session, now: datetime, *, org_id: int, actor: str, channel: str,
@@ -244,15 +246,16 @@ def create_for_organisation(session: Session, now: datetime, *, org_id: int, act
 
 def _priced(session: Session, now: datetime, *, purpose: str, reference: dict[str, Any] | None, buyer: str,
             listing_id: int, quantity_g: int | None, footprint_id: str | None) -> dict[str, Any]:
-    """The quote: for the quantity asked, or — where the scenario prices its orders — for the amount it asks."""
+    """The price: for the quantity asked, or — where the scenario prices its orders — for the amount it asks. Not
+    whether that much is on sale: the reservation finds out, under lock."""
     scenario = scenario_for(purpose) if reference is not None else None
     if scenario is not None and scenario.prices_orders:
         if quantity_g is not None:
             raise InvalidInput("quantity_g", f"用途为 {purpose} 时金额由规则确定，不填数量 (the rule sets the amount: "
                                              "give no quantity)")
         due = scenario.due(session, now, reference=reference, buyer=buyer)
-        return shop.quote_amount(session, listing_id=listing_id, amount_fen=due.amount_fen, shares=due.shares)
-    return shop.quote(session, listing_id=listing_id, quantity_g=quantity_g, footprint_id=footprint_id,
+        return shop.price_amount(session, listing_id=listing_id, amount_fen=due.amount_fen, shares=due.shares)
+    return shop.price(session, listing_id=listing_id, quantity_g=quantity_g, footprint_id=footprint_id,
                       min_g=1 if reference is not None else shop.MIN_ORDER_G)
 
 
@@ -344,7 +347,12 @@ def settle_payment(session: Session, now: datetime, *, order_no: str, transactio
     Returns what happened (``fulfilled``, ``already fulfilled`` …); NotificationRejected for a payment that does
     not match the order, which changes nothing.
     """
-    order = get_order(session, order_no, lock=True)
+    return _settle_locked(session, now, get_order(session, order_no, lock=True), transaction=transaction, via=via,
+                          certify=certify)
+
+
+def _settle_locked(session: Session, now: datetime, order: Order, *, transaction: Resource, via: str,
+                   certify) -> str:
     if order.resolved_at is not None:  # an operator settled it by hand: it stays so
         if order.status == "expired" and order.transaction_id is None and _matches(order, transaction):
             # The operator released it unpaid (WeChat was still asking for the password, or had lost it), and the
@@ -376,15 +384,12 @@ def _before_retire(session: Session, now: datetime, order: Order) -> tuple[Retir
         return None, refused
 
 
-def _holder(session: Session, order: Order) -> str:
-    return f"org:{order.org_id}" if order.org_id is not None else get_user(session, order.user_id).holder
-
-
 def _fulfil(session: Session, now: datetime, order: Order, *, via: str, certify, retiring: Retiring | None,
             refusal: NoLongerOwed | None, actor: str = PAYER_ACTOR) -> str:
     """Deliver a paid order: post its credits, retire them for its purpose, certify — or, if that cannot be done,
     release the credits and decide the refund. Returns ``fulfilled`` or ``refunding: <reason>``."""
-    holder = _holder(session, order)
+    buyer = get_user(session, order.user_id) if order.org_id is None else None  # None: an organisation's order
+    holder = f"org:{order.org_id}" if buyer is None else buyer.holder
     try:
         if refusal is not None:
             raise refusal
@@ -393,9 +398,9 @@ def _fulfil(session: Session, now: datetime, order: Order, *, via: str, certify,
             if posted_id is None:
                 raise InsufficientCredits("credits gone")
             if retiring is not None or order.purpose in RETIRING_PURPOSES:
-                if retiring is None:
-                    user = get_user(session, order.user_id)
-                    retiring = Retiring(purpose_ref=None, beneficiary_name=order.beneficiary_name or display_name(user))
+                if retiring is None:  # a citizen's own purchase
+                    retiring = Retiring(purpose_ref=None,
+                                        beneficiary_name=order.beneficiary_name or display_name(buyer))
                 # Exactly the serials this order delivered: the lowest the buyer holds may be a kept order's,
                 # whose refund must still find them.
                 retirement = operations.retire(
@@ -543,12 +548,11 @@ def _deliver(session: Session, now: datetime, order: Order, holder: str) -> int 
     Returns the POST transfer's id, or None if no credits are left.
     """
     prefix = f"order:{order.order_no}"
-    resolution = session.get(PendingResolution, order.reservation_id)
-    reservation = session.get(Transfer, order.reservation_id)
-    if resolution is None and as_utc(reservation.expires_at) > now:
+    open_until = operations.open_until(session, order.reservation_id)
+    if open_until is not None and open_until > now:
         return operations.post(session, now, client_id=f"{prefix}:post", reservation_id=order.reservation_id,
                                actor=PAYER_ACTOR).id
-    if resolution is None:  # paid within WeChat's deadline, heard of after the ledger's grace: release, re-take
+    if open_until is not None:  # paid within WeChat's deadline, heard of after the ledger's grace: release, re-take
         operations.void(session, now, client_id=f"{prefix}:void", reservation_id=order.reservation_id,
                         actor=PAYER_ACTOR, expired=True)
     listing = shop.get_listing(session, order.listing_id)
@@ -624,14 +628,13 @@ def record_notification(session: Session, now: datetime, notification: Notificat
     if resource.mchid != mchid or (event.startswith("TRANSACTION.") and resource.appid != appid):
         raise NotificationRejected(f"{event} for another merchant or app: {resource.mchid!r}")
     try:
-        get_order(session, resource.out_trade_no, lock=True)  # the lock the duplicate check below relies on
+        order = get_order(session, resource.out_trade_no, lock=True)  # the lock the duplicate check relies on
     except NotFound:
         raise NotificationRejected(f"{event} for unknown order {resource.out_trade_no!r}") from None
     if session.get(PaymentNotification, notification.id) is not None:
         return "duplicate"
     if event == "TRANSACTION.SUCCESS":
-        outcome = settle_payment(session, now, order_no=resource.out_trade_no, transaction=resource,
-                                 via="notification", certify=certify)
+        outcome = _settle_locked(session, now, order, transaction=resource, via="notification", certify=certify)
     elif event.startswith("REFUND."):
         outcome = settle_refund(session, now, refund=resource)
     else:

@@ -39,28 +39,36 @@ Clock = Callable[[], datetime]
 PREPAY_MARGIN = timedelta(minutes=1)
 
 
-def _ensure_prepay(pay: Pay, clock: Clock, order: Order, openid: str) -> Order:
-    """Create the WeChat order, unless it exists or its deadline is too near (the sweeper may be closing it)."""
-    if order.prepay_id is not None or order.status != "reserved" or clock() >= as_utc(order.expires_at) - PREPAY_MARGIN:
-        return order
-    batch_code = read(lambda s: s.get(Batch, order.batch_id).code)
-    prepay_id = pay.prepay(order_no=order.order_no, description=service.description(order, batch_code),
-                           amount_fen=order.amount_fen, openid=openid, expires_at=order.expires_at)
-    return atomic(lambda s: service.attach_prepay(s, order.order_no, prepay_id))
+def _prepay_due(clock: Clock, order: Order) -> bool:
+    """No WeChat order yet, and its deadline not too near (the sweeper may be closing it)."""
+    return order.prepay_id is None and order.status == "reserved" and clock() < as_utc(order.expires_at) - PREPAY_MARGIN
 
 
-def place(pay: Pay, clock: Clock, *, user_id: int, openid: str, idempotency_key: str, ttl_seconds: int,
+def place(pay: Pay, clock: Clock, *, user_id: int, idempotency_key: str, ttl_seconds: int,
           max_unpaid_orders: int, max_reserved_g: int, name_key: bytes, **request: Any) -> dict[str, Any]:
     """Create (or find again, by key) the order, get its prepay id, and answer what wx.requestPayment needs.
 
+    Two units of work around the one WeChat call: the order with what the prepay needs (the buyer's openid, the
+    batch's code), then the prepay id with the answer.
     If WeChat is unreachable the order and its reservation stay; the same request with the same key retries the
     prepay, and the sweeper releases the credits at the deadline if nobody does.
     """
-    order = atomic(lambda s: service.create(s, clock(), user_id=user_id, idempotency_key=idempotency_key,
-                                            ttl_seconds=ttl_seconds, max_unpaid_orders=max_unpaid_orders,
-                                            max_reserved_g=max_reserved_g, name_key=name_key, **request))
-    order = _ensure_prepay(pay, clock, order, openid)
-    view = read(lambda s: service.order_view(s, order))
+    def create(session) -> tuple[Order, str, str, dict[str, Any]]:
+        order, buyer = service.create(session, clock(), user_id=user_id, idempotency_key=idempotency_key,
+                                      ttl_seconds=ttl_seconds, max_unpaid_orders=max_unpaid_orders,
+                                      max_reserved_g=max_reserved_g, name_key=name_key, **request)
+        return order, buyer.openid, session.get(Batch, order.batch_id).code, service.order_view(session, order)
+
+    def attach(session, order_no: str, prepay_id: str) -> tuple[Order, dict[str, Any]]:
+        order = service.attach_prepay(session, order_no, prepay_id)
+        return order, service.order_view(session, order)
+
+    order, openid, batch_code, view = atomic(create)
+    if _prepay_due(clock, order):
+        order_no = order.order_no
+        prepay_id = pay.prepay(order_no=order_no, description=service.description(order, batch_code),
+                               amount_fen=order.amount_fen, openid=openid, expires_at=order.expires_at)
+        order, view = atomic(lambda session: attach(session, order_no, prepay_id))
     payable = order.status == "reserved" and order.prepay_id is not None and order.attention is None
     view["pay_params"] = pay.pay_params(order.prepay_id, clock()) if payable else None
     return view
@@ -73,7 +81,7 @@ NATIVE_MAX_TTL_SECONDS = 2 * 3600
 
 def _ensure_native_prepay(pay: Pay, clock: Clock, order: Order) -> Order:
     """Create the Native WeChat order (its code_url), unless it exists or its deadline is too near."""
-    if order.prepay_id is not None or order.status != "reserved" or clock() >= as_utc(order.expires_at) - PREPAY_MARGIN:
+    if not _prepay_due(clock, order):
         return order
     batch_code = read(lambda s: s.get(Batch, order.batch_id).code)
     code_url = pay.prepay_native(order_no=order.order_no, description=service.description(order, batch_code),
@@ -197,12 +205,17 @@ def status(pay: Pay, clock: Clock, certify, *, order_no: str, user_id: int,
     order, and a poll in between answers what we know (a 200, not a 429: the limit spares WeChat's query quota,
     the buyer did nothing wrong, and the payment notification usually settles the order before the next ask).
     """
-    order = read(lambda s: service.get_order(s, order_no, user_id=user_id))
-    if order.status == "reserved" and _query_due(clock, order_no, query_interval_seconds):
-        try:
-            settle_from_query(pay, clock, certify, order_no, via="query")
-        except WeChatUnavailable as error:  # show what we know; the notification or the sweeper will settle it
-            log.warning("order %s: status query failed: %s", order_no, error.message)
+    def look(session) -> tuple[Order, dict[str, Any]]:
+        order = service.get_order(session, order_no, user_id=user_id)
+        return order, service.order_view(session, order)
+
+    order, view = read(look)
+    if order.status != "reserved" or not _query_due(clock, order_no, query_interval_seconds):
+        return view
+    try:
+        settle_from_query(pay, clock, certify, order_no, via="query")
+    except WeChatUnavailable as error:  # show what we know; the notification or the sweeper will settle it
+        log.warning("order %s: status query failed: %s", order_no, error.message)
     return read(lambda s: service.order_view(s, service.get_order(s, order_no)))
 
 

@@ -130,23 +130,21 @@ def grams_for(amount_fen: int, price_fen_per_t: int, shares: int = 1) -> int:
     return shares * (amount_fen // shares * TONNE_G // price_fen_per_t)
 
 
-def quote_amount(session: Session, *, listing_id: int, amount_fen: int, shares: int = 1) -> dict[str, Any]:
-    """What a fixed amount buys from a listing (a scenario's price, purposes.Due)."""
+def price_amount(session: Session, *, listing_id: int, amount_fen: int, shares: int = 1) -> dict[str, Any]:
+    """What a fixed amount buys from a listing (a scenario's price, purposes.Due); ``listing`` is the row."""
     listing = get_listing(session, listing_id, for_sale=True)
     quantity_g = grams_for(amount_fen, listing.price_fen_per_t, shares)
     if quantity_g < shares:
         raise InvalidInput("listing_id", "该挂牌单价过高，所付金额买不到1克 (the price is too high for the amount)")
     check_amount(quantity_g, "quantity_g")
-    view = listing_views(session, [listing])[0]
-    return {"listing_id": listing.id, "batch_id": listing.batch_id, "quantity_g": quantity_g,
-            "price_fen_per_t": listing.price_fen_per_t, "amount_fen": amount_fen,
-            "available_g": view["available_g"], "enough": view["available_g"] >= quantity_g, "footprint_id": None}
+    return {"listing": listing, "listing_id": listing.id, "batch_id": listing.batch_id, "quantity_g": quantity_g,
+            "price_fen_per_t": listing.price_fen_per_t, "amount_fen": amount_fen, "footprint_id": None}
 
 
-def quote(session: Session, *, listing_id: int, quantity_g: int | None = None,
+def price(session: Session, *, listing_id: int, quantity_g: int | None = None,
           footprint_id: str | None = None, min_g: int = MIN_ORDER_G) -> dict[str, Any]:
-    """What a quantity (or a saved footprint) costs from a listing, and whether that much is on sale. ``min_g``:
-    a scenario's order may settle a tail below the kilogram (its scenario sets its own least, purposes.Bound)."""
+    """What a quantity (or a saved footprint) costs from a listing; ``listing`` is the row. ``min_g``: a scenario's
+    order may settle a tail below the kilogram (its scenario sets its own least, purposes.Bound)."""
     if (quantity_g is None) == (footprint_id is None):
         raise InvalidInput("quantity_g", "quantity_g 与 footprint_id 须且只须给出一个 "
                                          "(give either quantity_g or footprint_id)")
@@ -156,8 +154,25 @@ def quote(session: Session, *, listing_id: int, quantity_g: int | None = None,
     check_amount(quantity_g, "quantity_g")
     if quantity_g < min_g:
         raise InvalidInput("quantity_g", f"至少 {min_g} 克 (at least {min_g} g)")
-    view = listing_views(session, [listing])[0]
-    return {"listing_id": listing.id, "batch_id": listing.batch_id, "quantity_g": quantity_g,
+    return {"listing": listing, "listing_id": listing.id, "batch_id": listing.batch_id, "quantity_g": quantity_g,
             "price_fen_per_t": listing.price_fen_per_t, "amount_fen": amount_fen(quantity_g, listing.price_fen_per_t),
-            "available_g": view["available_g"], "enough": view["available_g"] >= quantity_g,
             "footprint_id": footprint_id}
+
+
+def _with_availability(session: Session, priced: dict[str, Any]) -> dict[str, Any]:
+    """A price as a quote: how much is on sale, and whether that is enough."""
+    quote, listing = dict(priced), priced["listing"]
+    del quote["listing"]
+    available_g = listing_views(session, [listing])[0]["available_g"]
+    return {**quote, "available_g": available_g, "enough": available_g >= quote["quantity_g"]}
+
+
+def quote_amount(session: Session, *, listing_id: int, amount_fen: int, shares: int = 1) -> dict[str, Any]:
+    return _with_availability(session, price_amount(session, listing_id=listing_id, amount_fen=amount_fen,
+                                                    shares=shares))
+
+
+def quote(session: Session, *, listing_id: int, quantity_g: int | None = None,
+          footprint_id: str | None = None, min_g: int = MIN_ORDER_G) -> dict[str, Any]:
+    return _with_availability(session, price(session, listing_id=listing_id, quantity_g=quantity_g,
+                                             footprint_id=footprint_id, min_g=min_g))
