@@ -12,7 +12,8 @@ commit), so two purchases of different batches never wait for each other.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, Protocol
@@ -134,6 +135,18 @@ def _no_source(holder: str, batch_id: int, amount_g: int) -> NoReturn:
                                        "requested_g": amount_g, "balance_g": 0})
 
 
+@contextmanager
+def _reused_key_named(session: Session, client_id: str, digest: str) -> Iterator[None]:
+    """Around what an operation looks up before its lock: a refusal there (no such batch, no credits, no such
+    reservation) may be a client id reused for another request, which is answered as that (IdempotencyConflict),
+    as it was when operations looked for their client id first. Only on refusal: the usual path pays nothing."""
+    try:
+        yield
+    except (NotFound, InsufficientCredits):
+        engine.replay(session, client_id, digest)  # raises IdempotencyConflict for a key used by another request
+        raise
+
+
 @dataclass(frozen=True)
 class _Project:
     id: int
@@ -221,9 +234,10 @@ def reserve(session: Session, now: datetime, *, client_id: str, batch_id: int, f
     digest = engine.request_hash("reserve", {"batch_id": batch_id, "from_holder": from_holder,
                                              "to_holder": to_holder, "amount_g": amount_g,
                                              "ttl_seconds": ttl_seconds, "actor": actor})
-    accounts, project = _holder_accounts(session, from_holder, batch_id, ("available", "reserved"))
-    if "available" not in accounts:
-        _no_source(from_holder, batch_id, amount_g)
+    with _reused_key_named(session, client_id, digest):
+        accounts, project = _holder_accounts(session, from_holder, batch_id, ("available", "reserved"))
+        if "available" not in accounts:
+            _no_source(from_holder, batch_id, amount_g)
     if "reserved" not in accounts:
         accounts.update(engine.create_accounts(session, from_holder, batch_id, ("reserved",), now=now))
     source, escrow = accounts["available"], accounts["reserved"]
@@ -313,7 +327,8 @@ def void(session: Session, now: datetime, *, client_id: str, reservation_id: int
     """Release a reservation: its serials go back to the source's available account."""
     check_client_id(client_id)
     digest = engine.request_hash("void", {"reservation_id": reservation_id, "expired": expired, "actor": actor})
-    reservation, source, escrow = _open_reservation(session, reservation_id)
+    with _reused_key_named(session, client_id, digest):
+        reservation, source, escrow = _open_reservation(session, reservation_id)
     if (done := engine.lock_or_replay(session, client_id, digest, escrow, source)) is not None:
         return done
     _refuse_if_resolved(session, reservation)
@@ -355,17 +370,19 @@ def _holder_move(session: Session, now: datetime, *, operation: str, code: str, 
     """
     digest = engine.request_hash(operation, {"batch_id": batch_id, "from_holder": from_holder, "to_holder": to_holder,
                                              "amount_g": amount_g, "actor": actor, **params})
-    if from_holder == to_holder:  # retire, cancel: both accounts in one look-up
-        kinds = (to_kind,) if source is not None else ("available", to_kind)
-        accounts, project = _holder_accounts(session, from_holder, batch_id, kinds)
-        source = source or accounts.get("available") or _no_source(from_holder, batch_id, amount_g)
-        if to_kind not in accounts:
-            accounts.update(engine.create_accounts(session, from_holder, batch_id, (to_kind,), now=now))
-        destination = accounts[to_kind]
-    else:
-        found, project = _holder_accounts(session, from_holder, batch_id, ("available",))
-        source = found.get("available") or _no_source(from_holder, batch_id, amount_g)
-        destination = engine.accounts_of(session, to_holder, batch_id, (to_kind,), now=now, create=(to_kind,))[to_kind]
+    with _reused_key_named(session, client_id, digest):
+        if from_holder == to_holder:  # retire, cancel: both accounts in one look-up
+            kinds = (to_kind,) if source is not None else ("available", to_kind)
+            accounts, project = _holder_accounts(session, from_holder, batch_id, kinds)
+            source = source or accounts.get("available") or _no_source(from_holder, batch_id, amount_g)
+            if to_kind not in accounts:
+                accounts.update(engine.create_accounts(session, from_holder, batch_id, (to_kind,), now=now))
+            destination = accounts[to_kind]
+        else:
+            found, project = _holder_accounts(session, from_holder, batch_id, ("available",))
+            source = found.get("available") or _no_source(from_holder, batch_id, amount_g)
+            destination = engine.accounts_of(session, to_holder, batch_id, (to_kind,), now=now,
+                                             create=(to_kind,))[to_kind]
     if (done := engine.lock_or_replay(session, client_id, digest, source, destination)) is not None:
         return done, None, None, engine.transfer_ranges(session, done.id)
     if code in ("TRANSFER", "RETIRE"):

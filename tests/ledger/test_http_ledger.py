@@ -207,7 +207,11 @@ def test_the_same_key_with_another_request_is_refused(desk):
     for response in [desk.transfer("org:1", 1001, "t-key"),            # another amount
                      desk.transfer("org:2", 1000, "t-key"),            # another recipient
                      desk.cancel(1000, "t-key"),                       # another operation altogether
-                     desk.reserve("org:1", 1000, "t-key")]:
+                     desk.reserve("org:1", 1000, "t-key"),
+                     desk.transfer("org:2", 1000, "t-key", frm="org:9"),  # from someone with no credits at all
+                     desk.post("/transfers", {"batch_id": 999_999, "from_holder": "platform", "to_holder": "org:1",
+                                              "amount_g": 1000}, key="t-key"),  # of a batch that does not exist
+                     desk.post("/reservations/999999/void", {}, key="t-key")]:  # of no reservation
         error = refused(response, 409, "idempotency_conflict")
         assert error["details"] == {"client_id": "t-key", "transfer_id": first["id"]}
     assert desk.snapshot() == before
