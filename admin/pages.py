@@ -1,15 +1,17 @@
-"""The operator console's pages, /admin/: who I am and my roles, and the organisations waiting for a reviewer
-(verify or reject, with the credit-code check shown). The full console (registry, money, audit, charts) builds on
-this layout."""
+"""The operator console's pages, /admin/: who I am and my roles, the dashboard's figures (admin/dashboard.py), and
+the organisations waiting for a reviewer (verify or reject, with the credit-code check shown). The full console
+(registry, money, audit, charts) builds on this layout."""
 
 from __future__ import annotations
 
 from flask import Flask, current_app, flash, redirect
 
+from admin import dashboard
 from backend.access.identity import staff_principal
 from backend.db import atomic, read
 from backend.errors import DomainError
 from backend.orgs import schemas as org_schemas
+from backend.orders.service import tonnes
 from backend.orgs import service as orgs
 from backend.staff.roles import ROLE_LABELS
 from backend.staff.web import page, page_blueprint, parse_form
@@ -19,9 +21,17 @@ bp = page_blueprint("admin_pages", __name__)
 
 def home(status: int = 200, **extra):
     principal = staff_principal()
-    waiting = read(lambda s: [orgs.organisation_view(o, for_reviewer=True) for o in orgs.listing(s, status="applied")])
+    now = current_app.config["CLOCK"]()
+
+    def look(session):
+        return ([orgs.organisation_view(o, for_reviewer=True) for o in orgs.listing(session, status="applied")],
+                dashboard.figures(session, now))
+
+    waiting, figures = read(look)
     return page("admin/home.html", status, principal=principal, role_labels=ROLE_LABELS, waiting=waiting,
-                may_decide=principal.has_platform_role("admin", "reviewer"), **extra)
+                may_decide=principal.has_platform_role("admin", "reviewer"), figures=figures,
+                charts=dashboard.chart_data(figures), inventory_labels=dashboard.INVENTORY_LABELS,
+                purpose_labels=dashboard.PURPOSE_LABELS, yuan=dashboard.yuan, tonnes=tonnes, **extra)
 
 
 def decide_organisation(organisation_id: int, action: str):

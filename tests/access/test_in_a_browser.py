@@ -7,6 +7,7 @@ Screenshots land in test-artifacts/.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
@@ -74,6 +75,32 @@ def test_the_demo_operator_signs_in_and_sees_their_roles(browser, demo_site):
     assert "平台 · 平台管理员 (admin)" in text_of(browser, "roles")
     assert_everything_comes_from_the_app(browser, demo_site)
     browser.screenshot("admin-home")
+
+
+@contextmanager
+def on_a_desk(browser, width: int = 1280, height: int = 1100):
+    """The console is used on a desk: a desktop-sized page for a while, then the phone again."""
+    metrics = browser.driver.execute_cdp_cmd
+    metrics("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
+                                                   "mobile": False})
+    try:
+        yield
+    finally:
+        metrics("Emulation.setDeviceMetricsOverride", {"width": browser.width, "height": browser.height,
+                                                       "deviceScaleFactor": 1, "mobile": True})
+
+
+def test_the_operators_dashboard_draws_its_charts_beside_the_tables(browser, demo_site):
+    with on_a_desk(browser):
+        sign_in(browser, demo_site, "admin", "admin")
+        for chart in ("retired-chart", "inventory-chart"):  # drawn by the app's own ECharts (a canvas each)
+            WebDriverWait(browser.driver, 10).until(
+                expected_conditions.presence_of_element_located((By.CSS_SELECTOR, f"#{chart} canvas")))
+        assert "个人自愿" in text_of(browser, "retired-by-purpose")
+        assert "SC-FOR-510129-0001-2023-01" in text_of(browser, "inventory")
+        assert_everything_comes_from_the_app(browser, demo_site)
+        browser.driver.execute_script("document.getElementById('dashboard').scrollIntoView()")
+        browser.screenshot("admin-dashboard")
 
 
 def test_a_wrong_password_keeps_the_person_on_the_form_with_a_reason(browser, demo_site):

@@ -22,7 +22,7 @@ from tests.scenarios.events.conftest import FINAL_CALCULATION, FORUM, key, organ
 from tests.scenarios.portal import beside, signed_in, typed
 from tests.staff.conftest import Page
 
-ECHARTS = Path(__file__).resolve().parents[3] / "scenarios" / "events" / "static" / "echarts"
+ECHARTS = Path(__file__).resolve().parents[3] / "backend" / "staff" / "static" / "echarts"
 TRIP_G = 200_000  # a participant's return trip, 200 kg
 
 
@@ -249,7 +249,7 @@ def test_the_event_page_draws_the_plan_and_final_breakdown_and_tables_the_same_n
     # Every script the page loads is a file the app serves: ECharts and our own.
     scripts = re.findall(r"<script([^>]*)>", page.html)
     sources = [re.search(r'src="([^"]+)"', attributes).group(1) for attributes in scripts if "src=" in attributes]
-    assert sources == ["/assets/events/echarts/echarts.min.js", "/assets/events/charts.js"]
+    assert sources == ["/assets/staff/echarts/echarts.min.js", "/assets/staff/charts.js"]
     assert all('type="application/json"' in attributes for attributes in scripts if "src=" not in attributes)
     for source in sources:
         assert wang.get(source).status_code == 200
@@ -334,16 +334,16 @@ def test_pages_take_the_session_and_send_a_stranger_to_sign_in(app, client, foru
 # --- ECharts, served by the app --------------------------------------------------------------------------------------
 
 def test_echarts_is_served_by_the_app_with_its_licence(client):
-    served = client.get("/assets/events/echarts/echarts.min.js")
+    served = client.get("/assets/staff/echarts/echarts.min.js")
     assert served.status_code == 200
     assert served.mimetype in ("text/javascript", "application/javascript")
     body = served.get_data()
     assert body == (ECHARTS / "echarts.min.js").read_bytes()
     assert b"Licensed to the Apache Software Foundation" in body[:400] and b'"5.6.0"' in body
-    licence = client.get("/assets/events/echarts/LICENSE")
+    licence = client.get("/assets/staff/echarts/LICENSE")
     assert licence.status_code == 200 and "Apache License" in licence.get_data(as_text=True)
-    assert "Apache ECharts" in client.get("/assets/events/echarts/NOTICE").get_data(as_text=True)
-    assert "BSD 3-Clause" in client.get("/assets/events/echarts/LICENSE-zrender").get_data(as_text=True)
-    ours = client.get("/assets/events/charts.js")
+    assert "Apache ECharts" in client.get("/assets/staff/echarts/NOTICE").get_data(as_text=True)
+    assert "BSD 3-Clause" in client.get("/assets/staff/echarts/LICENSE-zrender").get_data(as_text=True)
+    ours = client.get("/assets/staff/charts.js")
     assert ours.status_code == 200 and ours.mimetype in ("text/javascript", "application/javascript")
     assert client.get("/assets/events/events.css").mimetype == "text/css"

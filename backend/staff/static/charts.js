@@ -1,6 +1,8 @@
-/* The event page's bar charts: the plan by source category, and the final account against the plan.
-   The numbers come from the page's own <script type="application/json" id="chart-data"> block (the table on the
-   page shows the same ones, for a browser without script); ECharts is the copy the app serves. */
+/* Horizontal bar charts for the staff pages (the operator's dashboard, an event's plan and final account).
+   The numbers come from the page's own <script type="application/json" id="chart-data"> block,
+   {"unit": …, "charts": [{"element", "title", "categories", "series": [{"name", "values"}], "stacked"?}]} (stacked:
+   the series are parts of one whole, drawn end to end in one bar per category); the table beside each
+   chart shows the same ones (and is all a browser without script sees). ECharts is the copy the app serves. */
 (function () {
   "use strict";
   var block = document.getElementById("chart-data");
@@ -11,14 +13,15 @@
   if (!data) {
     return;
   }
-  var colours = ["#9cc9b4", "#0b6e4f"];
+  var colours = ["#9cc9b4", "#0b6e4f", "#e0a458", "#8a8f98"];
   data.charts.forEach(function (chart) {
     var element = document.getElementById(chart.element);
     if (!element) {
       return;
     }
     element.className += " drawn";
-    element.style.height = Math.max(220, 90 + chart.categories.length * 26 * chart.series.length) + "px";
+    var bars = chart.stacked ? 1 : chart.series.length;
+    element.style.height = Math.max(220, 90 + chart.categories.length * 26 * bars) + "px";
     var plot = window.echarts.init(element, null, {renderer: "canvas"});
     plot.setOption({
       animation: false,
@@ -33,7 +36,8 @@
       yAxis: {type: "category", data: chart.categories, inverse: true},
       series: chart.series.map(function (series) {
         return {type: "bar", name: series.name, data: series.values, barMaxWidth: 18,
-                label: {show: true, position: "right", fontSize: 11}};
+                stack: chart.stacked ? "whole" : undefined,
+                label: {show: !chart.stacked, position: "right", fontSize: 11}};
       })
     });
     window.addEventListener("resize", function () { plot.resize(); });

@@ -1,0 +1,5 @@
+"""The console's tests reuse the shop, the citizens and the fake WeChat of the mini-program's tests, and the people
+and password of the staff tests."""
+
+from tests.miniprogram.conftest import citizen, fake_wechat, shop  # noqa: F401  (fixtures)
+from tests.staff.conftest import password_hash  # noqa: F401  (the fixture)
