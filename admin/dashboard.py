@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
+from backend import overdue
 from backend.clock import CHINA, as_utc
 from backend.ledger.models import LedgerAccount, Retirement
 from backend.orders.models import Order
@@ -82,10 +83,10 @@ def inventory(session: Session) -> list[dict[str, Any]]:
             for batch in session.execute(select(Batch).order_by(Batch.id)).scalars()]
 
 
-def attention(session: Session) -> dict[str, int]:
-    """What waits for an operator: orders flagged for attention."""
+def attention(session: Session, now: datetime) -> dict[str, Any]:
+    """What waits for someone: orders flagged for an operator, and each scenario's records past their deadline."""
     flagged = session.execute(select(func.count()).select_from(Order).where(Order.attention.is_not(None)))
-    return {"orders": flagged.scalar_one()}
+    return {"orders": flagged.scalar_one(), "overdue": overdue.counts(session, now)}
 
 
 def chart_data(figures: dict[str, Any]) -> dict[str, Any]:
@@ -115,4 +116,4 @@ def yuan(fen: int) -> str:
 def figures(session: Session, now: datetime) -> dict[str, Any]:
     return {"periods": [{"name": period.name, "label": period.label, "sales": sales(session, period),
                          "retired_g": retired_by_purpose(session, period)} for period in periods(now)],
-            "inventory": inventory(session), "attention": attention(session)}
+            "inventory": inventory(session), "attention": attention(session, now)}

@@ -4,6 +4,7 @@ participants offset their own trips to it."""
 from flask import Flask
 
 from backend import demo as core_demo
+from backend import overdue
 from backend.ledger import invariants as ledger_invariants
 from backend.orders import purposes
 
@@ -13,6 +14,7 @@ def init_app(app: Flask) -> None:
     from scenarios.events.invariants import check_events
 
     purposes.register(service.EventScenario())
+    overdue.register(overdue.Overdue("events", "逾期未中和的活动", service.overdue_count))
     if demo.load not in core_demo.SCENARIO_DEMOS:
         core_demo.SCENARIO_DEMOS.append(demo.load)
     if check_events not in ledger_invariants.SCENARIO_CHECKS:

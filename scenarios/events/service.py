@@ -197,6 +197,14 @@ def is_overdue(event: Event, now: datetime) -> bool:
     return event.status != "neutral" and beijing_date(now) > rules.offset_deadline(event.ends_on)
 
 
+def overdue_count(session: Session, now: datetime) -> int:
+    """How many events ``is_overdue`` (the dashboard). A deadline is a year after the event ends, so only events
+    that ended more than 365 days ago can be overdue: those are looked at, each asked as its page asks it."""
+    ended_long_ago = beijing_date(now) - timedelta(days=365)
+    candidates = session.execute(select(Event).where(Event.status != "neutral", Event.ends_on < ended_long_ago))
+    return sum(1 for event in candidates.scalars() if is_overdue(event, now))
+
+
 def shown_status(event: Event, now: datetime) -> str:
     return "overdue" if is_overdue(event, now) else event.status
 

@@ -3,6 +3,7 @@
 from flask import Flask
 
 from backend import demo as core_demo
+from backend import overdue
 from backend.ledger import invariants as ledger_invariants
 from backend.orders import purposes
 
@@ -12,6 +13,7 @@ def init_app(app: Flask) -> None:
     from scenarios.judicial.invariants import check_cases
 
     purposes.register(service.JudicialScenario())
+    overdue.register(overdue.Overdue("judicial_cases", "逾期未履行的案件", service.overdue_count))
     if check_cases not in ledger_invariants.SCENARIO_CHECKS:
         ledger_invariants.SCENARIO_CHECKS.append(check_cases)
     if demo.load not in core_demo.SCENARIO_DEMOS:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from backend import audit
@@ -209,6 +209,12 @@ def progress(session: Session, case_id: int, now: datetime, *, excluding: int | 
 
 def is_overdue(case: JudicialCase, now: datetime) -> bool:
     return case.status in ("ordered", "partially_paid") and beijing_date(now) > case.deadline
+
+
+def overdue_count(session: Session, now: datetime) -> int:
+    """How many cases ``is_overdue`` — still owed past their deadline — counted in the database (the dashboard)."""
+    return session.execute(select(func.count()).select_from(JudicialCase).where(
+        JudicialCase.status.in_(("ordered", "partially_paid")), JudicialCase.deadline < beijing_date(now))).scalar_one()
 
 
 def shown_status(case: JudicialCase, now: datetime) -> str:

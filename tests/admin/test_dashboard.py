@@ -12,8 +12,15 @@ from __future__ import annotations
 import json
 import re
 
+from sqlalchemy import select
+
 from admin import dashboard
+from backend import overdue
 from backend.db import read
+from scenarios.events import service as events
+from scenarios.events.models import Event
+from scenarios.judicial import service as judicial
+from scenarios.judicial.models import JudicialCase
 from tests.staff.conftest import Browser, Page, People
 
 
@@ -46,7 +53,7 @@ def test_the_dashboard_adds_up_a_day_of_sales(app, clock, shop, citizen, fake_we
     # The refunded 300 kg went back on sale: nothing reserved, 350 kg retired, and it all adds up to the batch.
     assert (batch["quantity_g"], batch["available_g"], batch["reserved_g"], batch["retired_g"],
             batch["cancelled_g"]) == (1_000_000, 650_000, 0, 350_000, 0)
-    assert figures(app)["attention"] == {"orders": 0}
+    assert figures(app)["attention"]["orders"] == 0
 
     clock.advance(days=1)
     today, month = figures(app)["periods"]
@@ -92,3 +99,28 @@ def test_every_platform_role_reads_the_dashboard_in_yuan_and_tonnes(app, shop, c
         ("可用（含持有）", [0.65]), ("已预留", [0.0]), ("已注销", [0.35]), ("已作废", [0.0])]
     scripts = re.findall(r'<script src="([^"]+)"', page.html)
     assert scripts == ["/assets/staff/echarts/echarts.min.js", "/assets/staff/charts.js"]
+
+
+def test_overdue_cases_and_events_are_counted_as_each_record_counts_itself(app, runner, clock):
+    """The dashboard counts in the database what each case's and event's page decides one by one (is_overdue):
+    the demo's court cases and events, today and three years on, when whatever is still owed is late."""
+    with app.app_context():
+        assert runner.invoke(args=["demo"]).exit_code == 0
+
+    def counted_and_decided() -> tuple[dict, dict]:
+        def look(session):
+            now = clock()
+            counted = {item["key"]: item["count"] for item in overdue.counts(session, now)}
+            decided = {"judicial_cases": sum(judicial.is_overdue(case, now)
+                                             for case in session.execute(select(JudicialCase)).scalars()),
+                       "events": sum(events.is_overdue(event, now)
+                                     for event in session.execute(select(Event)).scalars())}
+            return counted, decided
+        with app.app_context():
+            return read(look)
+
+    counted, decided = counted_and_decided()
+    assert counted == decided
+    clock.advance(days=3 * 365)
+    counted, decided = counted_and_decided()
+    assert counted == decided and counted["judicial_cases"] > 0 and counted["events"] > 0
