@@ -9,7 +9,7 @@ import logging
 from flask import Flask, request
 
 from backend.access.policy import POLICY
-from backend.errors import Forbidden
+from backend.errors import DomainError, Forbidden
 
 log = logging.getLogger(__name__)
 
@@ -25,5 +25,21 @@ def authorise_request() -> None:
     rule.authorise()
 
 
+def allowed(endpoint: str) -> bool:
+    """Whether the caller may use the route: a page shows only the buttons its reader may press, by the same table
+    that refuses the POST (pages call it for platform routes, whose rules need no path argument)."""
+    rule = POLICY.get(endpoint)
+    if rule is None:
+        return False
+    try:
+        rule.authorise()
+    except DomainError as refusal:
+        if refusal.status in (401, 403, 404):
+            return False
+        raise
+    return True
+
+
 def init_app(app: Flask) -> None:
     app.before_request(authorise_request)
+    app.jinja_env.globals["may"] = allowed
