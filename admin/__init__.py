@@ -5,8 +5,14 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from admin import api, listing, pages
+    from admin import api, listing, order_pages, pages, settlement_pages
+    from backend.clock import beijing_text
+    from backend.money import yuan
+    from backend.orders.service import tonnes
 
-    app.jinja_env.globals.update(with_args=listing.with_args, sort_url=listing.sort_url)
+    app.jinja_env.globals.update(with_args=listing.with_args, sort_url=listing.sort_url, yuan=yuan, tonnes=tonnes,
+                                 beijing=beijing_text)
     api.init_app(app)
     pages.init_app(app)
+    for section in (order_pages, settlement_pages):
+        app.register_blueprint(section.bp)

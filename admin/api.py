@@ -38,7 +38,7 @@ from backend.registry.views import (
     project_views,
 )
 from backend.shop import service as shop
-from backend.shop.schemas import ListingOut
+from backend.shop.schemas import OperatorListingOut
 from backend.staff.roles import PLATFORM_ROLES
 from backend.staff.schemas import InvitationLinkOut, InvitationOut, PlatformInviteIn, StaffAccountOut
 
@@ -211,13 +211,13 @@ def get_retirement(retirement_id: int):
 # --- shop and orders -----------------------------------------------------------------------------------------
 
 def list_listings():
-    return {"items": read(lambda s: shop.listing_views(s, shop.listings(s, include_withdrawn=True)))}
+    return {"items": read(lambda s: shop.listing_views(s, shop.listings(s, include_withdrawn=True), for_operator=True))}
 
 
 def create_listing(body: schemas.ListingIn):
     actor = acting()
     listing = atomic(lambda s: shop.create_listing(s, _now(), actor=actor, **body.model_dump()))
-    return read(lambda s: shop.listing_views(s, [shop.get_listing(s, listing.id)])[0])
+    return read(lambda s: shop.listing_views(s, [shop.get_listing(s, listing.id)], for_operator=True)[0])
 
 
 def change_listing(listing_id: int, body: schemas.ListingChange):
@@ -229,7 +229,7 @@ def change_listing(listing_id: int, body: schemas.ListingChange):
         if value is None:
             raise InvalidInput(name, "不能为空 (must not be null)")
     atomic(lambda s: shop.update_listing(s, _now(), actor=actor, listing_id=listing_id, changes=changes))
-    return read(lambda s: shop.listing_views(s, [shop.get_listing(s, listing_id)])[0])
+    return read(lambda s: shop.listing_views(s, [shop.get_listing(s, listing_id)], for_operator=True)[0])
 
 
 def list_orders(query: schemas.OrderQuery):
@@ -336,11 +336,12 @@ ROUTES = [
           response=RetirementOut),
     Route("POST", "/ledger/cancellations", make_cancellation, "CANCEL credits (Idempotency-Key)",
           body=schemas.CancelIn, status=201, response=TransferOut, idempotent=True, errors=(404,)),
-    Route("GET", "/listings", list_listings, "Every listing, withdrawn ones too", response=Items[ListingOut]),
+    Route("GET", "/listings", list_listings, "Every listing, withdrawn ones too",
+          response=Items[OperatorListingOut]),
     Route("POST", "/listings", create_listing, "Put a batch on sale at a price per tonne", body=schemas.ListingIn,
-          status=201, response=ListingOut, errors=(404,)),
+          status=201, response=OperatorListingOut, errors=(404,)),
     Route("PATCH", "/listings/<int:listing_id>", change_listing, "Change a listing's price, texts or availability",
-          body=schemas.ListingChange, response=ListingOut, description=schemas.ListingChange.RULES),
+          body=schemas.ListingChange, response=OperatorListingOut, description=schemas.ListingChange.RULES),
     Route("GET", "/orders", list_orders, "Orders, newest first (attention=true: the operators' queue)",
           query=schemas.OrderQuery, response=Items[OperatorOrderOut]),
     Route("POST", "/orders/<order_no>/resolve", resolve_order, "Close an order settled by hand on the merchant "

@@ -108,11 +108,6 @@ def chart_data(figures: dict[str, Any]) -> dict[str, Any]:
     return {"unit": "t CO2e", "charts": [by_purpose, by_batch] if figures["inventory"] else [by_purpose]}
 
 
-def yuan(fen: int) -> str:
-    """Fen as yuan, exactly: 123456 → "1,234.56"."""
-    return f"{'-' if fen < 0 else ''}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
-
-
 def figures(session: Session, now: datetime) -> dict[str, Any]:
     return {"periods": [{"name": period.name, "label": period.label, "sales": sales(session, period),
                          "retired_g": retired_by_purpose(session, period)} for period in periods(now)],

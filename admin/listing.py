@@ -96,10 +96,11 @@ def _decode(cursor: str) -> tuple[Any, Any]:
     return value, unique
 
 
-def page_of(session: Session, statement: Select, sorts: Sorts, *, size: int = PAGE_SIZE,
+def page_of(session: Session, statement: Select, sorts: Sorts, *, size: int | None = None,
             value_of=None) -> ListPage:
     """One page of ``statement`` (which selects rows whose ``value_of(row)`` gives ``(sort value, unique)``; by
     default the row's attributes named like the columns), in the order and from the cursor the request asks."""
+    size = size or PAGE_SIZE
     name, descending = _sort_of(sorts)
     column, unique = sorts.columns[name], sorts.unique
     cursor = request.args.get("after")

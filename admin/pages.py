@@ -11,7 +11,6 @@ from backend.access.identity import staff_principal
 from backend.db import atomic, read
 from backend.errors import DomainError
 from backend.orgs import schemas as org_schemas
-from backend.orders.service import tonnes
 from backend.orgs import service as orgs
 from backend.staff.roles import ROLE_LABELS
 from backend.staff.web import page, page_blueprint, parse_form
@@ -31,7 +30,7 @@ def home(status: int = 200, **extra):
     return page("admin/home.html", status, principal=principal, role_labels=ROLE_LABELS, waiting=waiting,
                 figures=figures,
                 charts=dashboard.chart_data(figures), inventory_labels=dashboard.INVENTORY_LABELS,
-                purpose_labels=dashboard.PURPOSE_LABELS, yuan=dashboard.yuan, tonnes=tonnes, **extra)
+                purpose_labels=dashboard.PURPOSE_LABELS, **extra)
 
 
 def decide_organisation(organisation_id: int, action: str):

@@ -15,6 +15,7 @@ from backend.ledger.operations import MAX_AMOUNT_G, MAX_TTL_SECONDS
 from backend.orders.models import ORDER_STATES
 from backend.schemas import Json, Out, changes_only
 from backend.registry.models import ECOSYSTEMS, ORGANISATION_KINDS, ORGANISATION_STATES, PROJECT_STATES
+from backend.shop.models import DEFAULT_FEE_BP
 from backend.shop.service import MAX_PRICE_FEN_PER_T
 
 Grams = Annotated[int, Field(gt=0, le=MAX_AMOUNT_G, description="integer grams CO2e")]
@@ -122,11 +123,13 @@ class CorrectIn(Body):
 
 PhotoUrl = Annotated[str, Field(pattern=r"^https://[^\s\x00]{1,490}$", description="https URL of a photo")]
 PriceFenPerTonne = Annotated[int, Field(gt=0, le=MAX_PRICE_FEN_PER_T, description="fen per tonne CO2e")]
+FeeBp = Annotated[int, Field(ge=0, le=10_000, description="the platform's fee, basis points of each sale (500 = 5 %)")]
 
 
 class ListingIn(Body):
     batch_id: Id
     price_fen_per_t: PriceFenPerTonne
+    fee_bp: FeeBp = DEFAULT_FEE_BP
     title: str = Field(min_length=1, max_length=100)
     story: str | None = Field(default=None, max_length=5000, description="default: the project's description")
     photo_urls: list[PhotoUrl] = Field(default_factory=list, max_length=9)
@@ -137,6 +140,7 @@ class ListingChange(Body):
     RULES: ClassVar[str] = "At least one field, and none null (400 otherwise)."
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=changes_only)
     price_fen_per_t: PriceFenPerTonne | None = None
+    fee_bp: FeeBp | None = None
     title: str | None = Field(default=None, min_length=1, max_length=100)
     story: str | None = Field(default=None, max_length=5000)
     photo_urls: list[PhotoUrl] | None = Field(default=None, max_length=9)

@@ -30,3 +30,8 @@ def beijing_date(moment: datetime) -> date:
 def isoformat_utc(moment: datetime) -> str:
     """One spelling of a moment, for JSON and for hashing: 2026-11-21T01:02:03.000004Z."""
     return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def beijing_text(moment: datetime | None) -> str:
+    """A moment as staff read it: Beijing time to the minute, 2026-03-12 17:00 ("" for none)."""
+    return "" if moment is None else f"{as_utc(moment).astimezone(CHINA):%Y-%m-%d %H:%M}"

@@ -235,11 +235,12 @@ class Operator:
 
     # A registered project with one issued batch in the platform's inventory, in the fewest calls.
     def registered_project(self, *, quantity_g: int = 1_000_000, county: str = "510129",
-                           name: str = "测试林场森林经营项目", ecosystem: str = "forest") -> dict:
+                           name: str = "测试林场森林经营项目", ecosystem: str = "forest",
+                           owner_name: str = "大邑县国有林场") -> dict:
         methodology = self.ok(self.post("/methodologies", {
             "code": f"M-{uuid.uuid4().hex[:8]}", "name": "森林经营碳汇项目方法学", "ecosystem": ecosystem,
             "version": "V01", "source_document": "AR-CM-003-V01"}))
-        owner = self.ok(self.post("/organisations", {"name": "大邑县国有林场", "kind": "forest_farm"}))
+        owner = self.ok(self.post("/organisations", {"name": owner_name, "kind": "forest_farm"}))
         project = self.ok(self.post("/projects", {
             "owner_id": owner["id"], "name": name, "county_adcode": county, "ecosystem": ecosystem,
             "methodology_id": methodology["id"], "area_mu": "1000.00", "crediting_start": "2020-01-01",

@@ -211,6 +211,13 @@ POLICY: dict[str, Rule] = {
     # --- pages: the operator console (/admin/) and the organisation portal (/org/) -----------------------------------
     "admin_pages.home": Platform(READERS),
     "admin_pages.decide_organisation": Platform(REGISTRY),
+    "admin_orders.list": Platform(READERS),
+    "admin_orders.order": Platform(READERS),
+    "admin_orders.resolve": Platform(MONEY),
+    "admin_orders.record_offline_payment": Platform(MONEY),
+    "admin_settlement.month": Platform(READERS),
+    "admin_settlement.statement": Platform(READERS),
+    "admin_settlement.mark_paid": Platform(MONEY),
     "org_pages.home": SignedIn(),
     "org_pages.apply": Public("rate-limited per address; a reviewer verifies"),
     "org_pages.members": Member("viewer", READERS, acting=False),

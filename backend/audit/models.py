@@ -22,7 +22,8 @@ class AuditEvent(SQLModel, table=True):
 
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_unsealed", "id", postgresql_where=text("seq IS NULL"),
-                            sqlite_where=text("seq IS NULL")),)
+                            sqlite_where=text("seq IS NULL")),
+                      Index("ix_audit_event_object", "object_type", "object_id"))  # one record's history
 
     id: int | None = Field(default=None, sa_column=Column(EVENT_ID, primary_key=True, autoincrement=True))
     """Order of writing (ids are handed out at insert, so a later id may commit first)."""

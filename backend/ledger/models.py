@@ -141,4 +141,4 @@ class Retirement(SQLModel, table=True):
     """Duty year, event id, case number (案号) …"""
     beneficiary_masked: str = Field(max_length=200)
     """The public form of whom it was made out to; the full name is erasable, in backend.privacy."""
-    retired_at: datetime = Field(sa_type=UTCDateTime)
+    retired_at: datetime = Field(sa_type=UTCDateTime, index=True)

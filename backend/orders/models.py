@@ -56,6 +56,9 @@ class Order(SQLModel, table=True):
     quantity_g: int = Field(sa_column=Column(BigInteger, nullable=False))
     price_fen_per_t: int = Field(sa_column=Column(BigInteger, nullable=False))
     amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    fee_bp: int = Field(default=0)
+    """The listing's platform fee when the order was placed (basis points of ``amount_fen``): what settlement keeps
+    back from the project's owner for this sale, and gives back if it is refunded."""
     purpose: str = Field(max_length=16)
     beneficiary_name: str | None = Field(default=None, max_length=200)
     footprint_id: str | None = Field(default=None, max_length=26)
@@ -73,14 +76,14 @@ class Order(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
     prepay_id: str | None = Field(default=None, max_length=64)
     transaction_id: str | None = Field(default=None, max_length=32)
-    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    retirement_id: int | None = Field(default=None, foreign_key="retirement.id")
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    retirement_id: int | None = Field(default=None, foreign_key="retirement.id", index=True)
     fulfilled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     refund_no: str | None = Field(default=None, max_length=64)
     """Our out_refund_no, set when a refund is decided; ``refund_id`` is WeChat's, set once WeChat accepted it."""
     refund_id: str | None = Field(default=None, max_length=64)
     refund_reason: str | None = Field(default=None, max_length=80)
-    refunded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    refunded_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     attention: str | None = Field(default=None, max_length=200)
     """Why an operator must act: WeChat records a payment unlike the order, or could not make a refund. The
     sweeper leaves the order alone until an operator resolves it (``resolve``)."""

@@ -286,6 +286,7 @@ def _reserve_and_record(session: Session, now: datetime, *, buyer: str, priced: 
     order.listing_id, order.batch_id = listing.id, listing.batch_id
     order.quantity_g, order.price_fen_per_t, order.amount_fen = (priced["quantity_g"], listing.price_fen_per_t,
                                                                  priced["amount_fen"])
+    order.fee_bp = listing.fee_bp
     order.status, order.reservation_id = "reserved", reservation.id
     order.expires_at, order.created_at, order.updated_at = now + timedelta(seconds=ttl_seconds), now, now
     session.add(order)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from backend.schemas import Out
 
 
@@ -27,6 +29,10 @@ class ListingOut(Out):
     photo_urls: list[str]
     location: str
     project: ListingProject
+
+
+class OperatorListingOut(ListingOut):
+    fee_bp: int = Field(description="the platform's fee, basis points of each sale (operators only)")
 
 
 class QuoteOut(Out):

@@ -16,7 +16,7 @@ from backend.ledger.models import LedgerAccount
 from backend.ledger.operations import check_amount, get_batch
 from backend.registry import adcode
 from backend.registry.models import Batch, Project
-from backend.shop.models import Listing
+from backend.shop.models import DEFAULT_FEE_BP, Listing
 
 TONNE_G = 1_000_000
 MIN_ORDER_G = 1_000  # one kilogram: below that the certificate would be for less than its paper
@@ -35,7 +35,7 @@ def _default_location(project: Project) -> str:
 
 def create_listing(session: Session, now: datetime, *, actor: str, batch_id: int, price_fen_per_t: int, title: str,
                    story: str | None = None, photo_urls: list[str] | None = None, location: str | None = None,
-                   seller: str = "platform") -> Listing:
+                   seller: str = "platform", fee_bp: int = DEFAULT_FEE_BP) -> Listing:
     """Put a batch on sale. The story and location default to the project's description and county."""
     batch = get_batch(session, batch_id)
     check_holder(seller, "seller")
@@ -43,14 +43,15 @@ def create_listing(session: Session, now: datetime, *, actor: str, batch_id: int
         raise Conflict(f"批次 {batch_id} 已上架 (the batch is already listed)", code="already_listed",
                        details={"batch_id": batch_id})
     project = session.get(Project, batch.project_id)
-    listing = Listing(batch_id=batch_id, seller=seller, price_fen_per_t=price_fen_per_t, title=title,
+    listing = Listing(batch_id=batch_id, seller=seller, price_fen_per_t=price_fen_per_t, fee_bp=fee_bp, title=title,
                       story=project.description if story is None else story, photo_urls=photo_urls or [],
                       location=_default_location(project) if location is None else location, active=True,
                       created_at=now, updated_at=now)
     session.add(listing)
     session.flush()
     audit.append(session, now, actor=actor, action="listing.create", object_type="listing", object_id=listing.id,
-                 after={"batch_id": batch_id, "seller": seller, "price_fen_per_t": price_fen_per_t, "title": title})
+                 after={"batch_id": batch_id, "seller": seller, "price_fen_per_t": price_fen_per_t, "fee_bp": fee_bp,
+                        "title": title})
     return listing
 
 
@@ -86,7 +87,8 @@ def _available(session: Session, listings: list[Listing]) -> dict[int, int]:
     return {listing.id: found.get((listing.seller, listing.batch_id), 0) for listing in listings}
 
 
-def listing_views(session: Session, listings: list[Listing]) -> list[dict[str, Any]]:
+def listing_views(session: Session, listings: list[Listing], *, for_operator: bool = False) -> list[dict[str, Any]]:
+    """What a buyer sees of each listing; an operator also sees the platform's fee."""
     available = _available(session, listings)
     batches = {b.id: b for b in session.execute(
         select(Batch).where(Batch.id.in_({listing.batch_id for listing in listings}))).scalars()}
@@ -104,6 +106,8 @@ def listing_views(session: Session, listings: list[Listing]) -> list[dict[str, A
             "photo_urls": listing.photo_urls, "location": listing.location,
             "project": {"id": project.id, "name": project.name, "ecosystem": project.ecosystem,
                         "county_adcode": project.county_adcode, "area_mu": str(project.area_mu)}})
+        if for_operator:
+            views[-1]["fee_bp"] = listing.fee_bp
     return views
 
 

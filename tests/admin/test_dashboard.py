@@ -71,11 +71,6 @@ def test_a_day_runs_midnight_to_midnight_in_beijing_whatever_the_server(clock):
                                                                 "2026-03-31T16:00:00+00:00")
 
 
-def test_money_reads_as_exact_yuan():
-    assert [dashboard.yuan(fen) for fen in (0, 5, 2_800, 123_456_789, -2_400)] == [
-        "0.00", "0.05", "28.00", "1,234,567.89", "-24.00"]
-
-
 def test_every_platform_role_reads_the_dashboard_in_yuan_and_tonnes(app, shop, citizen, fake_wechat, password_hash):
     a_day_of_sales(app, citizen, fake_wechat, shop["listing"]["id"])
     people = People(app, password_hash)

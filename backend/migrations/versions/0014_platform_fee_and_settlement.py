@@ -1,0 +1,73 @@
+"""operator console: the platform's fee per listing, kept by each order; settled monthly statements; indexes for
+the dashboard's and settlement's sums by time (issue 18)
+
+- ``listing.fee_bp``: the platform's fee in basis points of each sale (existing listings: 500, i.e. 5 %);
+  ``purchase_order.fee_bp``: the rate the order was placed at (existing orders: their listing's, 500).
+- ``settlement_payment``: a project owner's month marked paid, with the figures it was paid on.
+- indexes on ``purchase_order.paid_at``, ``refunded_at``, ``retirement_id``, ``retirement.retired_at`` and
+  ``audit_event (object_type, object_id)`` (one record's history, on its console page).
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-06
+"""
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = '0014'
+down_revision = '0013'
+branch_labels = None
+depends_on = None
+
+DEFAULT_FEE_BP = "500"
+
+
+def upgrade() -> None:
+    for table in ('listing', 'purchase_order'):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column('fee_bp', sa.Integer(), nullable=False, server_default=DEFAULT_FEE_BP))
+        with op.batch_alter_table(table, schema=None) as batch_op:  # the models give the value from now on
+            batch_op.alter_column('fee_bp', server_default=None)
+    with op.batch_alter_table('listing', schema=None) as batch_op:
+        batch_op.create_check_constraint('ck_listing_fee_bp', 'fee_bp >= 0 AND fee_bp <= 10000')
+    with op.batch_alter_table('purchase_order', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_purchase_order_paid_at'), ['paid_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_purchase_order_refunded_at'), ['refunded_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_purchase_order_retirement_id'), ['retirement_id'], unique=False)
+    with op.batch_alter_table('retirement', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_retirement_retired_at'), ['retired_at'], unique=False)
+    op.create_index('ix_audit_event_object', 'audit_event', ['object_type', 'object_id'], unique=False)
+    op.create_table('settlement_payment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('owner_id', sa.Integer(), nullable=False),
+    sa.Column('month', sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+    sa.Column('sold_g', sa.BigInteger(), nullable=False),
+    sa.Column('gross_fen', sa.BigInteger(), nullable=False),
+    sa.Column('refunds_fen', sa.BigInteger(), nullable=False),
+    sa.Column('fee_fen', sa.BigInteger(), nullable=False),
+    sa.Column('owed_fen', sa.BigInteger(), nullable=False),
+    sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('paid_by', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('paid_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('owed_fen = gross_fen - refunds_fen - fee_fen', name='ck_settlement_owed'),
+    sa.ForeignKeyConstraint(['owner_id'], ['organisation.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('owner_id', 'month', name='uq_settlement_payment_owner_month')
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('settlement_payment')
+    op.drop_index('ix_audit_event_object', table_name='audit_event')
+    with op.batch_alter_table('retirement', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_retirement_retired_at'))
+    with op.batch_alter_table('purchase_order', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_purchase_order_retirement_id'))
+        batch_op.drop_index(batch_op.f('ix_purchase_order_refunded_at'))
+        batch_op.drop_index(batch_op.f('ix_purchase_order_paid_at'))
+        batch_op.drop_column('fee_bp')
+    with op.batch_alter_table('listing', schema=None) as batch_op:
+        batch_op.drop_constraint('ck_listing_fee_bp', type_='check')
+        batch_op.drop_column('fee_bp')
