@@ -26,8 +26,8 @@ SAIHANBA_PRICE = 12_000  # fen a tonne
 def second_owner(operator) -> dict:
     """塞罕坝机械林场's 1 t batch on sale at 120 yuan a tonne, 8 % to the platform."""
     made = operator.registered_project(name="塞罕坝人工林经营项目", owner_name="塞罕坝机械林场")
-    listing = operator.ok(operator.post("/listings", {"batch_id": made["batch"]["id"], "price_fen_per_t": SAIHANBA_PRICE,
-                                                      "fee_bp": 800, "title": "塞罕坝碳汇"}))
+    listing = operator.ok(operator.post("/listings", {"batch_id": made["batch"]["id"], "fee_bp": 800,
+                                                      "price_fen_per_t": SAIHANBA_PRICE, "title": "塞罕坝碳汇"}))
     return {**made, "listing": listing}
 
 
@@ -147,7 +147,8 @@ def test_finance_reads_march_and_settles_an_owner(app, clock, operator, shop, se
                                                                       "amount": "19.00"})
     assert again.status_code == 409  # settled once
     [event] = last_events(app)
-    assert (event["action"], event["object"], event["after"]["owed_fen"]) == ("settlement.paid", f"organisation:{dayi}", 1_900)
+    assert (event["action"], event["object"], event["after"]["owed_fen"]) == (
+        "settlement.paid", f"organisation:{dayi}", 1_900)
 
     lines = finance.get(f"{statement_path}?format=csv").get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert [line.split(",")[1] for line in lines[1:]] == ["销售", "销售", "退款"]
