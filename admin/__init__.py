@@ -5,7 +5,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from admin import api, listing, order_pages, pages, settlement_pages
+    from admin import api, listing, order_pages, organisation_pages, pages, settlement_pages
     from backend.clock import beijing_text
     from backend.money import yuan
     from backend.orders.service import tonnes
@@ -14,5 +14,5 @@ def init_app(app: Flask) -> None:
                                  beijing=beijing_text)
     api.init_app(app)
     pages.init_app(app)
-    for section in (order_pages, settlement_pages):
+    for section in (organisation_pages, order_pages, settlement_pages):
         app.register_blueprint(section.bp)

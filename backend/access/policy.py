@@ -218,6 +218,14 @@ POLICY: dict[str, Rule] = {
     "admin_settlement.month": Platform(READERS),
     "admin_settlement.statement": Platform(READERS),
     "admin_settlement.mark_paid": Platform(MONEY),
+    "admin_organisations.list_organisations": Platform(READERS),
+    "admin_organisations.organisation": Platform(READERS),
+    "admin_organisations.decide": Platform(REGISTRY),  # as admin_api.decide_organisation
+    "admin_organisations.staff": Platform(AUDIT),  # as admin_api.list_staff: not every reader sees the accounts
+    "admin_organisations.set_disabled": Platform(ACCOUNTS),
+    "admin_organisations.grant_role": Platform(ACCOUNTS),
+    "admin_organisations.revoke_role": Platform(ACCOUNTS),
+    "admin_organisations.reset_totp": Platform(ACCOUNTS),
     "org_pages.home": SignedIn(),
     "org_pages.apply": Public("rate-limited per address; a reviewer verifies"),
     "org_pages.members": Member("viewer", READERS, acting=False),
