@@ -5,7 +5,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from admin import api, listing, order_pages, organisation_pages, pages, settlement_pages
+    from admin import (api, listing, order_pages, organisation_pages, pages, settlement_pages, verification_pages,
+                       verifications)
     from backend.clock import beijing_text
     from backend.money import yuan
     from backend.orders.service import tonnes
@@ -13,6 +14,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(with_args=listing.with_args, sort_url=listing.sort_url, yuan=yuan, tonnes=tonnes,
                                  beijing=beijing_text)
     api.init_app(app)
+    verifications.init_app(app)
     pages.init_app(app)
-    for section in (organisation_pages, order_pages, settlement_pages):
+    for section in (organisation_pages, order_pages, settlement_pages, verification_pages):
         app.register_blueprint(section.bp)

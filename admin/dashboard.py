@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
+from admin import verifications
 from backend import overdue
 from backend.clock import CHINA, as_utc
 from backend.ledger.models import LedgerAccount, Retirement
@@ -111,4 +112,5 @@ def chart_data(figures: dict[str, Any]) -> dict[str, Any]:
 def figures(session: Session, now: datetime) -> dict[str, Any]:
     return {"periods": [{"name": period.name, "label": period.label, "sales": sales(session, period),
                          "retired_g": retired_by_purpose(session, period)} for period in periods(now)],
-            "inventory": inventory(session), "attention": attention(session, now)}
+            "inventory": inventory(session), "attention": attention(session, now),
+            "verifiers": verifications.latest(session, now)}

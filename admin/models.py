@@ -1,10 +1,11 @@
-"""The console's own records: a settlement statement marked paid (the figures it was paid on, kept as they were)."""
+"""The console's own records: a settlement statement marked paid (the figures it was paid on, kept as they were),
+and the verifiers' runs (when each last ran, and what it found)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from backend.dbtypes import UTCDateTime
@@ -32,3 +33,27 @@ class SettlementPayment(SQLModel, table=True):
     reference: str = Field(max_length=64)
     paid_by: str = Field(max_length=128)
     paid_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class VerificationRun(SQLModel, table=True):
+    """One run of a verifier — the audit chain, the ledger's invariants or the transparency log — asked for by the
+    hourly schedule (``slot`` = ``every:<n>``) or by a person (``slot`` = ``by:<uuid>``): owed from the moment it is
+    asked, done when ``finished_at`` is set. ``done``/``total`` is its progress while it runs."""
+
+    __tablename__ = "verification_run"
+    __table_args__ = (UniqueConstraint("kind", "slot", name="uq_verification_run_kind_slot"),
+                      CheckConstraint("kind IN ('audit', 'ledger', 'log')", name="ck_verification_run_kind"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    slot: str = Field(max_length=48)
+    requested_by: str = Field(max_length=128)
+    requested_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ok: bool | None = Field(default=None)
+    summary: str = Field(default="", max_length=500)
+    problems: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """What the verifier reported, the first PROBLEMS_KEPT of them."""
+    done: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

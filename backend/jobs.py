@@ -96,6 +96,8 @@ PROMOTE_BATCH = 100
 ONCE_SECONDS = 30 * 86400
 ERROR_CHARS = 500
 HANDLERS: dict[str, Callable[..., None]] = {}
+PERIODIC: dict[str, str] = {}
+"""Jobs queued on a schedule: handler name → the setting that says every how many seconds."""
 
 
 def job(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -105,6 +107,15 @@ def job(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
         HANDLERS[name] = handler
         return handler
     return register
+
+
+def periodic(name: str, every_setting: str) -> None:
+    """Queue the handler ``name`` once every ``app.config[every_setting]`` seconds (0: never), whichever worker is
+    first in that slot of time (a Redis SET NX per slot); its argument ``slot`` numbers the slot. Redis may forget
+    a slot, so a periodic handler's record says when it last ran (the console shows one gone quiet)."""
+    if name not in HANDLERS:
+        raise KeyError(f"no job handler named {name!r}")
+    PERIODIC[name] = every_setting
 
 
 # --- lines and keys ------------------------------------------------------------------------------------------------
@@ -411,12 +422,30 @@ class Worker:
 
     # upkeep: due retries, and jobs of workers that died
 
-    def maintain(self, *, everything: bool = False) -> None:
-        """Queue the retries that are due (all of them if ``everything``), and reap every JOB_LEASE_SECONDS."""
+    def maintain(self, *, everything: bool = False, scheduling: bool = False) -> None:
+        """Queue the retries that are due (all of them if ``everything``), and reap every JOB_LEASE_SECONDS; with
+        ``scheduling`` (a worker's loop, not ``drain``), queue the periodic jobs whose slot has come then too."""
         self._promote("+inf" if everything else time.time())
         if everything or time.monotonic() >= self._reap_at:
             self._reap_at = time.monotonic() + self.lease_seconds
             self.reap()
+            if scheduling:
+                self.schedule(time.time())
+
+    def schedule(self, now: float) -> list[str]:
+        """Queue each periodic job whose current slot no worker has queued yet; the names queued."""
+        queued = []
+        for name, setting in PERIODIC.items():
+            every = self.app.config[setting]
+            if not every:  # off
+                continue
+            slot = int(now // every)
+            claim = f"{self.keys.queue}:periodic:{name}:{slot}"
+            if self.redis.set(claim, b"1", nx=True, ex=int(every) * 2):
+                line = Job(secrets.token_hex(8), name, {"slot": slot}, 1).line()
+                self.redis.lpush(self.keys.queue, line)
+                queued.append(name)
+        return queued
 
     def _promote(self, due_by: float | str) -> int:
         later = self.keys.later
@@ -499,7 +528,7 @@ def work(app: Flask, stop: threading.Event, *, block_seconds: float = BLOCK_SECO
     with Worker(app) as worker:
         while not stop.is_set():
             try:
-                worker.maintain()
+                worker.maintain(scheduling=True)
                 worker.run_next(block_seconds)
             except redis.RedisError as error:  # Redis away: wait, then try again
                 log.warning("job worker: Redis unavailable: %s", error)

@@ -141,6 +141,9 @@ SPEC: dict[str, tuple[Any, Any]] = {
     # A job worker's lease: a worker silent this long is taken for dead and its job is run again by another.
     # Longer than a Redis failover or a GC pause, short enough that a killed worker's job waits little.
     "JOB_LEASE_SECONDS": (lambda n, r: parse_int(n, r, minimum=1), 30),
+    # The console's verifiers (audit chain, ledger invariants, transparency log) run on their own this often; 0: only
+    # when someone asks (the tests, whose worker threads must run nothing but what a test queued).
+    "VERIFY_EVERY_SECONDS": (lambda n, r: parse_int(n, r, minimum=0), 3600),
     "BOARD_REBUILD_SECONDS": (lambda n, r: parse_int(n, r, minimum=10), 600),
     # Mini-program limits per user (issue 12): one account must neither hold a listing hostage nor flood WeChat.
     # A session ends this long after its login however often it is refreshed, so a stolen token does not live forever.

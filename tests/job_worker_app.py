@@ -27,4 +27,4 @@ def effect_then_hold(badge: str) -> None:
 
 
 def create_app():
-    return backend_app()
+    return backend_app({"VERIFY_EVERY_SECONDS": 0})  # its worker runs the jobs the test queues, nothing else

@@ -218,6 +218,9 @@ POLICY: dict[str, Rule] = {
     "admin_settlement.month": Platform(READERS),
     "admin_settlement.statement": Platform(READERS),
     "admin_settlement.mark_paid": Platform(MONEY),
+    "admin_verifications.overview": Platform(READERS),
+    "admin_verifications.run": Platform(READERS),
+    "admin_verifications.run_now": Platform(READERS),  # the verifiers change nothing; the auditor runs them
     "admin_organisations.list_organisations": Platform(READERS),
     "admin_organisations.organisation": Platform(READERS),
     "admin_organisations.decide": Platform(REGISTRY),  # as admin_api.decide_organisation

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
@@ -110,11 +110,12 @@ class ChainReport:
 
 
 def verify(session: Session, *, page: int = 5000, now: datetime | None = None,
-           delay_seconds: float | None = None) -> ChainReport:
+           delay_seconds: float | None = None, progress: Callable[[int], None] | None = None) -> ChainReport:
     """Walk the sealed chain from the start; name the first event whose link or content does not hold. With
-    ``now`` and ``delay_seconds``, an event left unsealed for longer than the delay is reported too."""
+    ``now`` and ``delay_seconds``, an event left unsealed for longer than the delay is reported too; ``progress``
+    hears the last seq checked after each page."""
     waiting = unsealed(session)
-    report = _walk(session, page)
+    report = _walk(session, page, progress)
     if report.broken_at is None and now is not None and delay_seconds is not None and waiting.count:
         age = waiting.age_seconds(now)
         if age > delay_seconds:
@@ -124,7 +125,7 @@ def verify(session: Session, *, page: int = 5000, now: datetime | None = None,
     return ChainReport(report.length, report.broken_at, report.problem, waiting)
 
 
-def _walk(session: Session, page: int) -> ChainReport:
+def _walk(session: Session, page: int, progress: Callable[[int], None] | None = None) -> ChainReport:
     expected_prev, expected_seq, last_seq = GENESIS_HASH, 1, 0
     while True:
         events = session.execute(select(AuditEvent).where(AuditEvent.seq > last_seq)
@@ -146,6 +147,8 @@ def _walk(session: Session, page: int) -> ChainReport:
                                    "content does not match its hash")
             expected_prev, expected_seq, last_seq = event.hash, event.seq + 1, event.seq
         session.expunge_all()
+        if progress is not None:
+            progress(last_seq)
     head = session.get(AuditHead, 1)
     if head is None or head.seq != last_seq or head.hash != expected_prev:
         return ChainReport(last_seq, last_seq + 1, "audit_head does not point at the last event "

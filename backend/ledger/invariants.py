@@ -7,6 +7,7 @@ serials, the serial. An empty list means all hold. Run after every scenario test
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -182,19 +183,26 @@ SCENARIO_CHECKS: list = []
 the scenario when the app starts: ``check`` runs them too, so every test and ``flask ledger check`` does."""
 
 
-def check(session: Session, *, now: datetime | None = None, delay_seconds: float | None = None) -> list[Violation]:
+def check(session: Session, *, now: datetime | None = None, delay_seconds: float | None = None,
+          progress: Callable[[int, int], None] | None = None) -> list[Violation]:
     """Every violation; with ``now`` and ``delay_seconds`` also certificates the sequencer left out of the
-    transparency log for too long."""
+    transparency log for too long. ``progress`` hears (checks done, checks in all) after each."""
     accounts = _accounts(session)
     batches = {b.id: b for b in session.execute(select(Batch)).scalars()}
-    return (check_supply(session, accounts, batches)
-            + check_balances_match_transfers(session, accounts)
-            + check_serials(session, accounts, batches)
-            + check_reservations(session, accounts)
-            + check_transfer_ranges(session)
-            + check_history(session)
-            + check_audit_trail(session)
-            + check_certificates(session)
-            + check_orders(session)
-            + check_log(session, now=now, delay_seconds=delay_seconds)
-            + [violation for scenario_check in SCENARIO_CHECKS for violation in scenario_check(session)])
+    steps = [lambda: check_supply(session, accounts, batches),
+             lambda: check_balances_match_transfers(session, accounts),
+             lambda: check_serials(session, accounts, batches),
+             lambda: check_reservations(session, accounts),
+             lambda: check_transfer_ranges(session),
+             lambda: check_history(session),
+             lambda: check_audit_trail(session),
+             lambda: check_certificates(session),
+             lambda: check_orders(session),
+             lambda: check_log(session, now=now, delay_seconds=delay_seconds),
+             *[(lambda scenario_check=scenario_check: scenario_check(session)) for scenario_check in SCENARIO_CHECKS]]
+    found: list[Violation] = []
+    for number, step in enumerate(steps, start=1):
+        found += step()
+        if progress is not None:
+            progress(number, len(steps))
+    return found

@@ -4,6 +4,7 @@ the dashboard's and settlement's sums by time (issue 18)
 - ``listing.fee_bp``: the platform's fee in basis points of each sale (existing listings: 500, i.e. 5 %);
   ``purchase_order.fee_bp``: the rate the order was placed at (existing orders: their listing's, 500).
 - ``settlement_payment``: a project owner's month marked paid, with the figures it was paid on.
+- ``verification_run``: the console's verifier runs (audit chain, ledger, log), hourly and by hand.
 - indexes on ``purchase_order.paid_at``, ``refunded_at``, ``retirement_id``, ``retirement.retired_at`` and
   ``audit_event (object_type, object_id)`` (one record's history, on its console page).
 
@@ -56,9 +57,29 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('owner_id', 'month', name='uq_settlement_payment_owner_month')
     )
+    op.create_table('verification_run',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('slot', sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
+    sa.Column('requested_by', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('ok', sa.Boolean(), nullable=True),
+    sa.Column('summary', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('problems', sa.JSON(), nullable=False),
+    sa.Column('done', sa.BigInteger(), nullable=False),
+    sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.CheckConstraint("kind IN ('audit', 'ledger', 'log')", name='ck_verification_run_kind'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('kind', 'slot', name='uq_verification_run_kind_slot')
+    )
+    with op.batch_alter_table('verification_run', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_verification_run_requested_at'), ['requested_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table('verification_run')
     op.drop_table('settlement_payment')
     op.drop_index('ix_audit_event_object', table_name='audit_event')
     with op.batch_alter_table('retirement', schema=None) as batch_op:
