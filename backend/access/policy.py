@@ -211,6 +211,17 @@ POLICY: dict[str, Rule] = {
     # --- pages: the operator console (/admin/) and the organisation portal (/org/) -----------------------------------
     "admin_pages.home": Platform(READERS),
     "admin_pages.decide_organisation": Platform(REGISTRY),
+    "admin_registry.list_methodologies": Platform(READERS),  # the registry section: as admin_api's registry routes
+    "admin_registry.create_methodology": Platform(REGISTRY),
+    "admin_registry.list_projects": Platform(READERS),
+    "admin_registry.create_project": Platform(REGISTRY),
+    "admin_registry.project_page": Platform(READERS),
+    "admin_registry.decide_project": Platform(REGISTRY),
+    "admin_registry.issue_batch": Platform(REGISTRY),
+    "admin_registry.batch_page": Platform(READERS),
+    "admin_registry.list_listings": Platform(READERS),
+    "admin_registry.create_listing": Platform(MONEY),
+    "admin_registry.change_listing": Platform(MONEY),
     "org_pages.home": SignedIn(),
     "org_pages.apply": Public("rate-limited per address; a reviewer verifies"),
     "org_pages.members": Member("viewer", READERS, acting=False),
