@@ -149,7 +149,8 @@ def test_bad_query_arguments_are_a_page_naming_them(app, operator, password_hash
                         (f"/admin/batches/{made['batch']['id']}?holder=someone", "holder"),
                         (f"/admin/batches/{made['batch']['id']}?kind=issuance", "kind")):
         refused = auditor.open(path)
-        assert refused.status == 400 and refused.text("problem").startswith(f"{field}:"), (path, refused.text("problem"))
+        assert refused.status == 400, path
+        assert refused.text("problem").startswith(f"{field}:"), (path, refused.text("problem"))
     assert auditor.get("/admin/projects/999999").status_code == 404
     assert auditor.get("/admin/batches/999999").status_code == 404
     assert auditor.get("/admin/batches/999999?format=csv").status_code == 404
