@@ -510,7 +510,13 @@ def idempotency_key() -> str:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         raise InvalidInput("Idempotency-Key", "缺少幂等键请求头 (the Idempotency-Key header is required)")
+    return checked_idempotency_key(key, "Idempotency-Key")
+
+
+def checked_idempotency_key(key: str, field: str) -> str:
+    """An idempotency key however it came (the header, or a console form's hidden field): the ledger's client-id
+    shape, and not an order's own prefix."""
     if key.lower().startswith(ORDER_CLIENT_PREFIX):
-        raise InvalidInput("Idempotency-Key", f"以 {ORDER_CLIENT_PREFIX} 开头的幂等键保留给订单使用 "
-                                              f"(keys starting {ORDER_CLIENT_PREFIX!r} are reserved for orders)")
-    return check_client_id(key, "Idempotency-Key")
+        raise InvalidInput(field, f"以 {ORDER_CLIENT_PREFIX} 开头的幂等键保留给订单使用 "
+                                  f"(keys starting {ORDER_CLIENT_PREFIX!r} are reserved for orders)")
+    return check_client_id(key, field)

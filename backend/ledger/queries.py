@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlmodel import Session
 
 from backend.certificates.models import Certificate
@@ -43,6 +43,30 @@ def batch_supply(session: Session, batch_ids: Iterable[int]) -> dict[int, dict[s
             totals[f"{account.kind}_g"] += account.balance_g
     return {batch_id: supply[batch_id] for batch_id in ids}
 
+
+
+def serial_map(batch_id: int, *, holder: str | None = None, kind: str | None = None) -> Select:
+    """Who holds which serials of a batch: its ranges, each with the account holding it, as rows
+    ``(SerialRange, holder, kind)`` for the caller to order and page (``ix_serial_range_batch_first`` serves
+    the serial order)."""
+    statement = (select(SerialRange, LedgerAccount.holder, LedgerAccount.kind)
+                 .join(LedgerAccount, LedgerAccount.id == SerialRange.account_id)
+                 .where(SerialRange.batch_id == batch_id))
+    if holder is not None:
+        statement = statement.where(LedgerAccount.holder == holder)
+    if kind is not None:
+        statement = statement.where(LedgerAccount.kind == kind)
+    return statement
+
+
+def serial_totals(session: Session, batch_id: int, *, holder: str | None = None,
+                  kind: str | None = None) -> dict[str, dict[str, int]]:
+    """Grams and ranges by account kind over the serial map (the same filters): for a whole batch the grams add
+    up to its quantity, since the ranges partition ``[1, quantity_g]``."""
+    ranges = serial_map(batch_id, holder=holder, kind=kind).subquery()
+    grams = func.sum(ranges.c.last - ranges.c.first + 1)
+    return {found_kind: {"grams": int(total), "ranges": count} for found_kind, total, count in session.execute(
+        select(ranges.c.kind, grams, func.count()).group_by(ranges.c.kind))}
 
 def account_view(account: LedgerAccount) -> dict[str, Any]:
     return {"id": account.id, "holder": account.holder, "batch_id": account.batch_id, "kind": account.kind,
