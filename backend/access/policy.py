@@ -211,6 +211,10 @@ POLICY: dict[str, Rule] = {
     # --- pages: the operator console (/admin/) and the organisation portal (/org/) -----------------------------------
     "admin_pages.home": Platform(READERS),
     "admin_pages.decide_organisation": Platform(REGISTRY),
+    "admin_certificates.list_certificates": Platform(READERS),
+    "admin_certificates.certificate_page": Platform(READERS),
+    "admin_certificates.revoke": Platform(REGISTRY),  # as admin_api.revoke_certificate
+    "admin_certificates.verify_log": Platform(READERS),  # the verifiers change nothing: the auditor runs them
     "org_pages.home": SignedIn(),
     "org_pages.apply": Public("rate-limited per address; a reviewer verifies"),
     "org_pages.members": Member("viewer", READERS, acting=False),
