@@ -5,8 +5,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from admin import (api, listing, order_pages, organisation_pages, pages, registry_pages, settlement_pages,
-                       verification_pages, verifications)
+    from admin import (api, audit_pages, certificate_pages, listing, order_pages, organisation_pages, pages,
+                       registry_pages, settlement_pages, verification_pages, verifications)
     from backend.clock import beijing_text
     from backend.money import yuan
     from backend.orders.service import tonnes
@@ -16,5 +16,6 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     verifications.init_app(app)
     pages.init_app(app)
-    for section in (registry_pages, organisation_pages, order_pages, settlement_pages, verification_pages):
+    for section in (registry_pages, organisation_pages, order_pages, settlement_pages, certificate_pages,
+                    audit_pages, verification_pages):
         app.register_blueprint(section.bp)

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import request
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, String, and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -83,8 +83,12 @@ def _encode(value: Any, unique: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps([value, unique], separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+def _refused() -> InvalidInput:
+    return InvalidInput("after", "翻页位置无效，请从第一页重新开始 (an invalid page cursor)")
+
+
 def _decode(cursor: str) -> tuple[Any, Any]:
-    refused = InvalidInput("after", "翻页位置无效，请从第一页重新开始 (an invalid page cursor)")
+    refused = _refused()
     try:
         value, unique = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if isinstance(value, dict):
@@ -94,6 +98,15 @@ def _decode(cursor: str) -> tuple[Any, Any]:
     if not all(v is None or isinstance(v, (int, str, datetime)) and not isinstance(v, bool) for v in (value, unique)):
         raise refused
     return value, unique
+
+
+def _python_type(column: ColumnElement) -> type:
+    if isinstance(column.type, String):
+        return str
+    try:
+        return column.type.python_type
+    except NotImplementedError:
+        return object
 
 
 def page_of(session: Session, statement: Select, sorts: Sorts, *, size: int | None = None,
@@ -106,6 +119,8 @@ def page_of(session: Session, statement: Select, sorts: Sorts, *, size: int | No
     cursor = request.args.get("after")
     if cursor:
         value, last = _decode(cursor)
+        if not all(v is None or isinstance(v, _python_type(c)) for v, c in ((value, column), (last, unique))):
+            raise _refused()  # a value of another type than its column's: PostgreSQL would refuse the comparison
         beyond = (lambda c, v: c < v) if descending else (lambda c, v: c > v)
         statement = statement.where(or_(beyond(column, value), and_(column == value, beyond(unique, last))))
     order = (column.desc(), unique.desc()) if descending else (column.asc(), unique.asc())

@@ -4,6 +4,7 @@ from flask import Flask
 
 from backend import demo as core_demo
 from backend import overdue
+from backend.certificates import finders
 from backend.ledger import invariants as ledger_invariants
 from backend.orders import purposes
 
@@ -14,6 +15,8 @@ def init_app(app: Flask) -> None:
 
     purposes.register(service.JudicialScenario())
     overdue.register(overdue.Overdue("judicial_cases", "逾期未履行的案件", service.overdue_count))
+    finders.register(finders.Finder("case", "案号", "完整案号，如 (2024)川0129刑初123号",
+                                    service.certificates_of_case))
     if check_cases not in ledger_invariants.SCENARIO_CHECKS:
         ledger_invariants.SCENARIO_CHECKS.append(check_cases)
     if demo.load not in core_demo.SCENARIO_DEMOS:

@@ -366,6 +366,21 @@ def close(session: Session, now: datetime, case_id: int, *, reason: str, actor: 
     return case
 
 
+def certificates_of_case(text: str):
+    """The certificates of the case ``text`` names in full (of any court): each purchase's, and its witness
+    certificate; InvalidInput naming ``case`` when the text is not a case number. For the console's search."""
+    try:
+        number = case_numbers.normalise(text)
+    except InvalidInput as error:
+        raise InvalidInput("case", error.details[0]["message"]) from None
+    cases = select(JudicialCase.id).where(JudicialCase.case_no == number)
+    purchased = (select(Certificate.id).join(Order, Order.retirement_id == Certificate.retirement_id)
+                 .join(CasePurchase, CasePurchase.order_id == Order.id).where(CasePurchase.case_id.in_(cases)))
+    witnessed = select(JudicialCase.witness_certificate_id).where(JudicialCase.case_no == number,
+                                                                  JudicialCase.witness_certificate_id.is_not(None))
+    return purchased.union(witnessed)
+
+
 # --- the order flow's questions (backend.orders.purposes) -------------------------------------------------------
 
 def _payer_of(order: Order) -> int:

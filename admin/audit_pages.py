@@ -1,0 +1,156 @@
+"""The console's audit section, /admin/audit: the hash-chained audit trail, newest first, filtered by actor, action,
+object and Beijing dates, paged by its place in the chain (seq, never OFFSET) and exported as CSV; and the two
+verifiers that read it and the ledger — ``audit verify`` and ``ledger check`` — with their last results.
+
+Who reads the trail is who reads it through the JSON API (admin_api.list_audit); the verifiers change nothing, so
+every platform reader may run them (backend/access/policy.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+
+from flask import flash, redirect, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from admin import verifiers
+from admin.listing import PAGE_SIZE, Sorts, page_of
+from backend import audit
+from backend.access import allowed
+from backend.access.identity import staff_principal
+from backend.audit.models import AuditEvent
+from backend.canonical import canonical_json
+from backend.clock import CHINA, as_utc, isoformat_utc
+from backend.csvfile import csv_stream
+from backend.db import atomic, read
+from backend.errors import InvalidInput
+from backend.http import validation_error
+from backend.staff.web import page, page_blueprint
+
+bp = page_blueprint("admin_audit", __name__)
+SORTS = Sorts({"seq": AuditEvent.seq}, default="seq", unique=AuditEvent.seq, labels={"seq": "序号"})
+LIST_ARGS = ("sort", "dir", "after", "format")  # read by admin/listing.py and the CSV switch, not filters
+CSV_CHUNK = 1000
+CHAIN_VERIFIERS = ("audit_verify", "ledger_check")
+
+
+class AuditFilters(BaseModel):
+    """What the filter form may ask; a filter left empty is no filter."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    actor: str | None = Field(default=None, max_length=128)
+    """A part of the actor, any case: ``staff:3:`` (the account, by any of its tokens), ``wang``, ``user:7``."""
+    action: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*\.?$")
+    """Exactly, or a family when it ends with a dot: ``certificate.revoke``, ``ledger.``."""
+    object: str | None = Field(default=None, max_length=100, pattern=r"^[a-z0-9_]+(:[^\s]+)?$")
+    """``<type>:<id>`` (one object) or ``<type>`` (every object of the type)."""
+    since: date | None = None
+    """From this Beijing day on."""
+    until: date | None = None
+    """Up to and including this Beijing day."""
+    size: int = Field(default=PAGE_SIZE, ge=1, le=500)
+
+
+def _filters() -> AuditFilters:
+    given = {name: value for name, value in request.args.items() if name not in LIST_ARGS and value.strip()}
+    try:
+        filters = AuditFilters.model_validate(given)
+    except ValidationError as error:
+        raise validation_error(error) from None
+    if filters.since and filters.until and filters.until < filters.since:
+        raise InvalidInput("until", "不能早于起始日期 (must not be before since)")
+    return filters
+
+
+def _day_start(day: date) -> datetime:
+    return as_utc(datetime.combine(day, time(), CHINA))
+
+
+def _conditions(filters: AuditFilters) -> list[ColumnElement]:
+    found = [AuditEvent.seq.is_not(None)]  # the chain: what the sealer has placed
+    if filters.actor:
+        found.append(func.lower(AuditEvent.actor).contains(filters.actor.lower(), autoescape=True))
+    if filters.action:
+        found.append(AuditEvent.action.startswith(filters.action, autoescape=True) if filters.action.endswith(".")
+                     else AuditEvent.action == filters.action)
+    if filters.object:
+        object_type, _, object_id = filters.object.partition(":")
+        found.append(AuditEvent.object_type == object_type)
+        if object_id:
+            found.append(AuditEvent.object_id == object_id)
+    if filters.since:
+        found.append(AuditEvent.at >= _day_start(filters.since))
+    if filters.until:
+        found.append(AuditEvent.at < _day_start(filters.until + timedelta(days=1)))
+    return found
+
+
+def in_beijing(moment: datetime) -> str:
+    return as_utc(moment).astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _change(value) -> str:
+    return "" if value is None else canonical_json(value).decode()
+
+
+def list_events():
+    """The trail. What has committed is sealed first (as admin_api.list_audit does), so an operator sees their own
+    last action."""
+    filters = _filters()
+    atomic(audit.seal)
+    if request.args.get("format") == "csv":
+        return _csv(filters)
+    listed = read(lambda s: page_of(s, select(AuditEvent).where(*_conditions(filters)), SORTS, size=filters.size))
+    return page("admin/audit/list.html", listed=listed, events=[row[0] for row in listed.rows], filters=filters,
+                sorts=SORTS, in_beijing=in_beijing, change=_change,
+                results=[(verifiers.VERIFIERS[name], verifiers.last(name)) for name in CHAIN_VERIFIERS])
+
+
+CSV_COLUMNS = ("seq", "at_beijing", "at_utc", "actor", "action", "object_type", "object_id", "before", "after",
+               "prev_hash", "hash")
+
+
+def _csv(filters: AuditFilters):
+    """Every event the filters select, in the page's order, read a chunk at a time by seq."""
+    descending = request.args.get("dir", "desc") != "asc"
+    conditions = _conditions(filters)
+
+    def rows() -> Iterator[tuple]:
+        last = None
+        while True:
+            statement = select(AuditEvent).where(*conditions)
+            if last is not None:
+                statement = statement.where(AuditEvent.seq < last if descending else AuditEvent.seq > last)
+            order = AuditEvent.seq.desc() if descending else AuditEvent.seq.asc()
+            chunk = read(lambda s: list(s.execute(statement.order_by(order).limit(CSV_CHUNK)).scalars()))
+            for e in chunk:
+                yield (e.seq, in_beijing(e.at), isoformat_utc(e.at), e.actor, e.action, e.object_type, e.object_id,
+                       _change(e.before), _change(e.after), e.prev_hash, e.hash)
+            if len(chunk) < CSV_CHUNK:
+                return
+            last = chunk[-1].seq
+
+    return csv_stream(CSV_COLUMNS, rows(), "audit-events.csv")
+
+
+def _run(name: str):
+    """Run a verifier, say how it went, and show its result where the reader may look."""
+    result = verifiers.run(name, actor=staff_principal().actor)
+    flash(f"{result.verifier.label}已运行：{result.summary}")
+    return redirect("/admin/audit#verifiers" if allowed("admin_audit.list_events") else "/admin/")
+
+
+def verify_chain():
+    return _run("audit_verify")
+
+
+def check_ledger():
+    return _run("ledger_check")
+
+
+bp.add_url_rule("/admin/audit", endpoint="list_events", view_func=list_events, methods=["GET"])
+bp.add_url_rule("/admin/audit/verify", endpoint="verify_chain", view_func=verify_chain, methods=["POST"])
+bp.add_url_rule("/admin/ledger/check", endpoint="check_ledger", view_func=check_ledger, methods=["POST"])
