@@ -22,7 +22,6 @@ from sqlalchemy import exists, select
 from sqlmodel import Session
 
 from admin import schemas
-from admin.dashboard import yuan
 from admin.listing import Sorts, page_of
 from backend.access.identity import staff_principal
 from backend.clock import CHINA, as_utc
@@ -32,6 +31,7 @@ from backend.errors import DomainError, InvalidInput, NotFound
 from backend.http import checked_idempotency_key, refuse_nul, validation_error
 from backend.ledger import operations, queries
 from backend.ledger.models import SerialRange
+from backend.money import yuan
 from backend.orders.service import tonnes
 from backend.registry import service
 from backend.registry.models import ECOSYSTEMS, PROJECT_STATES, Batch, Methodology, Organisation, Project
