@@ -1,0 +1,25 @@
+"""The console's frame: the sections across the top name real pages, and each reader sees the ones they may open."""
+
+from __future__ import annotations
+
+import pytest
+
+from admin import SECTIONS
+from tests.staff.conftest import Browser, People
+
+
+def test_every_section_is_a_page_of_the_console(app):
+    pages = {(rule.rule, rule.endpoint) for rule in app.url_map.iter_rules() if "GET" in rule.methods}
+    assert all((path, endpoint) in pages for path, endpoint in ((p, e) for p, _, e in SECTIONS)), SECTIONS
+
+
+@pytest.mark.parametrize("role, hidden", [("admin", set()), ("reviewer", {"审计", "员工账号"}),
+                                          ("finance", {"审计", "员工账号"}), ("auditor", set())])
+def test_each_reader_sees_the_sections_they_may_open(app, password_hash, role, hidden):
+    People(app, password_hash).make("someone", role)
+    browser = Browser(app)
+    browser.sign_in("someone")
+    shown = browser.open("/admin/").text("sections").split()
+    assert shown == [label for _, label, _ in SECTIONS if label not in hidden]
+    for path, label, _ in SECTIONS:
+        assert (browser.get(path).status_code == 200) == (label not in hidden), (role, path)
