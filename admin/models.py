@@ -1,5 +1,5 @@
 """The console's own records: a settlement statement marked paid (the figures it was paid on, kept as they were),
-and the verifiers' runs (when each last ran, and what it found)."""
+the verifiers' runs (when each last ran, and what it found) and the CSV exports written by jobs."""
 
 from __future__ import annotations
 
@@ -56,4 +56,22 @@ class VerificationRun(SQLModel, table=True):
     problems: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     """What the verifier reported, the first PROBLEMS_KEPT of them."""
     done: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class CsvExport(SQLModel, table=True):
+    """A CSV export of a console list, written by a job (admin/exports.py): owed from when it is asked for, done when
+    ``finished_at`` is set; ``rows``/``total`` is its progress."""
+
+    __tablename__ = "csv_export"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    query: str = Field(default="", max_length=2000)
+    """The list's filters, as the page's query string had them."""
+    requested_by: str = Field(max_length=128)
+    requested_at: datetime = Field(sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rows: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

@@ -5,6 +5,7 @@ functions as the operator API (backend/orders/service.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
@@ -13,13 +14,13 @@ from pydantic import Field, ValidationError
 from sqlalchemy import Select, select
 from sqlmodel import Session
 
+from admin import exports
 from admin.listing import Sorts, page_of
 from admin.schemas import Body, Query
 from backend import certificates
 from backend.access.identity import staff_principal
 from backend.audit.models import AuditEvent
 from backend.clock import CHINA, as_utc, beijing_text
-from backend.csvfile import csv_stream
 from backend.db import atomic, read
 from backend.errors import DomainError, InvalidInput
 from backend.http import validation_error
@@ -35,7 +36,6 @@ ORDERS = Sorts({"created": Order.created_at, "amount": Order.amount_fen, "id": O
 STATE_LABELS = {"reserved": "待支付", "paid": "已支付", "fulfilled": "已完成", "expired": "已过期", "refunding": "退款中",
                 "refunded": "已退款"}
 CHANNEL_LABELS = {"jsapi": "小程序", "native": "扫码 (Native)", "offline": "线下转账"}
-CSV_CHUNK = 1000
 
 
 class OrderFilters(Query):
@@ -75,41 +75,34 @@ class OfflinePaymentForm(Body):
     amount: str = Field(min_length=1, max_length=20, description="yuan, as the bank statement shows it")
 
 
-def _filters() -> OrderFilters:
-    args = {name: value for name, value in request.args.items()
-            if name not in ("sort", "dir", "after", "format") and value != ""}
+def filters_of(args: Mapping[str, str]) -> OrderFilters:
+    """The list's filters from a query string's arguments (the page's, or an export's): a 400 names a bad one."""
     try:
-        return OrderFilters.model_validate(args)
+        return OrderFilters.model_validate({name: value for name, value in args.items()
+                                            if name not in ("sort", "dir", "after", "format") and value != ""})
     except ValidationError as error:
         raise validation_error(error) from None
 
 
 def order_list():
-    filters = _filters()
-    statement = filters.where(select(Order))
-    if request.args.get("format") == "csv":
-        return csv_stream(("订单号", "状态", "渠道", "用途", "数量(克)", "金额(分)", "费率(基点)", "下单(北京)", "支付(北京)",
-                           "退款(北京)", "转账凭证", "待处理原因"), _csv_rows(statement), "orders.csv")
-    listed = read(lambda s: page_of(s, statement, ORDERS))
+    filters = filters_of(request.args)
+    listed = read(lambda s: page_of(s, filters.where(select(Order)), ORDERS))
     return page("admin/orders/list.html", listed=listed, orders=[row[0] for row in listed.rows], filters=filters,
                 sorts=ORDERS, states=STATE_LABELS, channels=CHANNEL_LABELS)
 
 
-def _csv_rows(statement: Select):
-    """Every order the filters select, newest first, read a thousand at a time by keyset on the id."""
-    last = None
-    while True:
-        def chunk(session: Session, after=last):
-            query = statement.order_by(Order.id.desc()).limit(CSV_CHUNK)
-            return list(session.execute(query if after is None else query.where(Order.id < after)).scalars())
-        found = read(chunk)
-        for o in found:
-            yield (o.order_no, o.status, o.channel, o.purpose, o.quantity_g, o.amount_fen, o.fee_bp,
-                   beijing_text(o.created_at), beijing_text(o.paid_at), beijing_text(o.refunded_at),
-                   o.payment_reference or "", o.attention or "")
-        if len(found) < CSV_CHUNK:
-            return
-        last = found[-1].id
+def _csv_row(row) -> tuple:
+    o = row[0]
+    return (o.order_no, o.status, o.channel, o.purpose, o.quantity_g, o.amount_fen, o.fee_bp,
+            beijing_text(o.created_at), beijing_text(o.paid_at), beijing_text(o.refunded_at),
+            o.payment_reference or "", o.attention or "")
+
+
+exports.register("orders", exports.Exportable(
+    label="订单", list_endpoint="admin_orders.list",
+    columns=("订单号", "状态", "渠道", "用途", "数量(克)", "金额(分)", "费率(基点)", "下单(北京)", "支付(北京)", "退款(北京)",
+             "转账凭证", "待处理原因"),
+    statement=lambda args: filters_of(args).where(select(Order)), row=_csv_row, unique=Order.id))
 
 
 def order_page(order_no: str, status: int = 200, error: DomainError | None = None):

@@ -218,6 +218,9 @@ POLICY: dict[str, Rule] = {
     "admin_settlement.month": Platform(READERS),
     "admin_settlement.statement": Platform(READERS),
     "admin_settlement.mark_paid": Platform(MONEY),
+    "admin_exports.ask": Platform(READERS),  # and who may read the list exported (admin/exports.py asks the table)
+    "admin_exports.export": Platform(READERS),
+    "admin_exports.download": Platform(READERS),
     "admin_verifications.overview": Platform(READERS),
     "admin_verifications.run": Platform(READERS),
     "admin_verifications.run_now": Platform(READERS),  # the verifiers change nothing; the auditor runs them

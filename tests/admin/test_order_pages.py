@@ -13,6 +13,7 @@ import html
 import re
 
 from admin import listing
+from backend import jobs
 from tests.scenarios.judicial.conftest import open_case
 from tests.scenarios.judicial.test_offline_payments import offline_order
 from tests.staff.conftest import Browser, Page, People
@@ -70,8 +71,16 @@ def test_an_auditor_reads_orders_and_has_no_button(app, client, nanjing_court, c
     refused = auditor.client.post(f"{path}/offline-payment",
                                   data={"csrf_token": opened.csrf, "reference": "NJ-1", "amount": "60"})
     assert refused.status_code == 403
-    csv = auditor.get("/admin/orders?format=csv&channel=offline").get_data(as_text=True)
-    assert order["order_no"] in csv
+    asked = auditor.submit("/admin/orders?channel=offline", "/admin/exports/orders", {"query": "channel=offline"})
+    assert asked.status_code == 302  # reading is all an export does: the auditor may
+    export = asked.location
+    waiting = auditor.get(export)
+    assert waiting.headers["Refresh"] == "2" and "排队中" in Page(waiting).text("export")
+    jobs.drain(app)
+    done = auditor.open(export)
+    assert "Refresh" not in done.response.headers and "共 1 行" in done.text("ready")
+    lines = auditor.get(f"{export}/file").get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert len(lines) == 2 and lines[1].startswith(order["order_no"])
 
 
 def next_page(page: Page) -> str | None:

@@ -1,10 +1,11 @@
-"""operator console: the platform's fee per listing, kept by each order; settled monthly statements; indexes for
-the dashboard's and settlement's sums by time (issue 18)
+"""operator console: the platform's fee per listing, kept by each order; settled monthly statements; verifier runs
+and CSV exports done by jobs; indexes for the dashboard's and settlement's sums by time (issue 18)
 
 - ``listing.fee_bp``: the platform's fee in basis points of each sale (existing listings: 500, i.e. 5 %);
   ``purchase_order.fee_bp``: the rate the order was placed at (existing orders: their listing's, 500).
 - ``settlement_payment``: a project owner's month marked paid, with the figures it was paid on.
 - ``verification_run``: the console's verifier runs (audit chain, ledger, log), hourly and by hand.
+- ``csv_export``: CSV exports of the console's big lists, written by jobs.
 - indexes on ``purchase_order.paid_at``, ``refunded_at``, ``retirement_id``, ``retirement.retired_at`` and
   ``audit_event (object_type, object_id)`` (one record's history, on its console page).
 
@@ -74,11 +75,24 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('kind', 'slot', name='uq_verification_run_kind_slot')
     )
+    op.create_table('csv_export',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('query', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+    sa.Column('requested_by', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('rows', sa.BigInteger(), nullable=False),
+    sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     with op.batch_alter_table('verification_run', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_verification_run_requested_at'), ['requested_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table('csv_export')
     op.drop_table('verification_run')
     op.drop_table('settlement_payment')
     op.drop_index('ix_audit_event_object', table_name='audit_event')

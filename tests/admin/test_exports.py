@@ -1,0 +1,67 @@
+"""A big list's CSV is written by a job: asked for with the page's filters, refused at once when they are not the
+list's, written once however often its job is delivered, and read only by who may read the list."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from admin import exports
+from admin.models import CsvExport
+from backend import jobs
+from backend.db import read
+from tests.scenarios.judicial.conftest import open_case
+from tests.scenarios.judicial.test_offline_payments import offline_order
+from tests.staff.conftest import Browser, Page, People
+
+
+def signed_in(app, password_hash, username: str, role: str) -> Browser:
+    People(app, password_hash).make(username, role)
+    browser = Browser(app)
+    assert browser.sign_in(username).status_code == 302
+    return browser
+
+
+def recorded(app) -> list[CsvExport]:
+    with app.app_context():
+        return read(lambda s: list(s.execute(select(CsvExport)).scalars()))
+
+
+def test_an_export_holds_what_the_filters_selected_and_is_written_once(app, client, nanjing_court, county_listing,
+                                                                       password_hash):
+    case = open_case(client, nanjing_court, payers=[{"name": "张三"}, {"name": "李四"}])
+    first = offline_order(client, nanjing_court, case, county_listing, 1_000_000)
+    offline_order(client, nanjing_court, case, county_listing, 2_000_000, payer=1)
+    finance = signed_in(app, password_hash, "qian", "finance")
+
+    asked = finance.submit("/admin/orders", "/admin/exports/orders", {"query": f"order_no={first['order_no']}"})
+    export_id = int(asked.location.rsplit("/", 1)[1])
+    jobs.drain(app)
+    path = read_path(app, export_id)
+    written = path.read_bytes()
+    assert written.decode("utf-8-sig").splitlines()[1].startswith(first["order_no"])
+    assert len(written.decode("utf-8-sig").splitlines()) == 2  # the other order is not in it
+    with app.app_context():
+        exports.write(export_id)  # the job delivered again: the export is finished, the file left as it is
+    assert path.read_bytes() == written and [e.rows for e in recorded(app)] == [1]
+
+
+def read_path(app, export_id: int):
+    with app.app_context():
+        return exports.path_of(read(lambda s: s.get(CsvExport, export_id)))
+
+
+def test_filters_the_list_would_refuse_are_refused_before_anything_is_recorded(app, password_hash):
+    finance = signed_in(app, password_hash, "qian", "finance")
+    refused = finance.submit("/admin/orders", "/admin/exports/orders", {"query": "status=lost"})
+    assert refused.status_code == 400 and "status" in Page(refused).text("problem")
+    assert finance.submit("/admin/orders", "/admin/exports/nothing", {"query": ""}).status_code == 404
+    assert recorded(app) == []
+
+
+def test_an_export_is_read_only_by_who_may_read_its_list(app, password_hash):
+    finance = signed_in(app, password_hash, "qian", "finance")
+    export = finance.submit("/admin/orders", "/admin/exports/orders", {"query": ""}).location
+    jobs.drain(app)
+    assert finance.get(f"{export}/file").status_code == 200
+    outsider = Browser(app)
+    assert outsider.get(export).status_code == 302  # sign in first
