@@ -31,7 +31,7 @@ from backend.errors import DomainError, InvalidInput, NotFound
 from backend.http import checked_idempotency_key, refuse_nul, validation_error
 from backend.ledger import operations, queries
 from backend.ledger.models import SerialRange
-from backend.money import yuan
+from backend.money import fen_from_yuan, yuan
 from backend.orders.service import tonnes
 from backend.registry import service
 from backend.registry.models import ECOSYSTEMS, PROJECT_STATES, Batch, Methodology, Organisation, Project
@@ -141,9 +141,16 @@ def _exact(text: str, field: str, *, places: int, most: Decimal, hint: str) -> D
 
 
 def fen_of_yuan(text: str, field: str = "price_yuan") -> int:
-    return int(_exact(text, field, places=2, most=MAX_PRICE_YUAN,
-                      hint=f"应为 0.01 至 {MAX_PRICE_YUAN:,.0f} 元之间的金额，最多两位小数，如 95.50 "
-                           "(yuan, up to the fen)") * 100)
+    """A price per tonne typed in yuan, as fen; one message for anything else, saying what is wanted."""
+    refused = InvalidInput(field, f"应为 0.01 至 {MAX_PRICE_YUAN:,.0f} 元之间的金额，最多两位小数，如 95.50 "
+                                  "(yuan, up to the fen)")
+    try:
+        fen = fen_from_yuan(text, field)
+    except InvalidInput:
+        raise refused from None
+    if not 0 < fen <= MAX_PRICE_FEN_PER_T:
+        raise refused
+    return fen
 
 
 def grams_of_tonnes(text: str, field: str = "quantity_t") -> int:

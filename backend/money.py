@@ -16,8 +16,9 @@ def yuan(fen: int) -> str:
 
 
 def fen_from_yuan(text: str, field: str, *, signed: bool = False) -> int:
-    """"1,234.5" → 123450. At most two decimals (a fen); a minus sign only where ``signed``."""
-    found = YUAN.fullmatch((text or "").strip().replace(",", ""))
+    """"1,234.5" → 123450 (commas, full-width too, are ignored). At most two decimals (a fen) and ten digits before
+    them; a minus sign only where ``signed``."""
+    found = YUAN.fullmatch((text or "").strip().replace(",", "").replace("，", ""))
     if found is None or (found[1] and not signed):
         raise InvalidInput(field, "应为以元计的金额，最多两位小数 (an amount in yuan, at most two decimals)")
     fen = int(found[2]) * 100 + int((found[3] or "0").ljust(2, "0"))
