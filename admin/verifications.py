@@ -159,7 +159,8 @@ def latest(session: Session, now: datetime, kinds: tuple[str, ...] = tuple(KINDS
     for kind in kinds:
         last = session.execute(select(VerificationRun).where(VerificationRun.kind == kind,
                                                              VerificationRun.finished_at.is_not(None))
-                               .order_by(VerificationRun.finished_at.desc()).limit(1)).scalar_one_or_none()
+                               .order_by(VerificationRun.finished_at.desc(), VerificationRun.id.desc())
+                               .limit(1)).scalar_one_or_none()
         running = session.execute(select(func.count()).select_from(VerificationRun).where(
             VerificationRun.kind == kind, VerificationRun.finished_at.is_(None))).scalar_one()
         stale = bool(every) and (last is None or as_utc(last.finished_at) < now - 2 * every)
