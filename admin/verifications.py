@@ -3,9 +3,9 @@ check``) and the transparency log (``log verify``) — every VERIFY_EVERY_SECOND
 
 A run is a row (admin.models.VerificationRun) written when it is asked for — owed from then, as the job contract
 wants (backend/jobs.py) — and the job is only the prompt: a run asked for twice in one slot is one row (unique kind
-and slot), a job delivered twice finds its run finished and does nothing, and each hourly pass queues again what
-is still owed from earlier. Progress is written as the verifier goes, in its own short transactions, for the
-progress bar. Its result is worded as its command words it, and keeps the first PROBLEMS_KEPT problems (the summary
+and slot), a job delivered twice finds its run finished and does nothing, and each pass of the schedule queues
+again what is still owed from earlier. Progress is written as the verifier goes, in its own short transactions, for
+the progress bar. Its result is worded as its command words it, and keeps the first PROBLEMS_KEPT problems (the summary
 says how many more, and which command lists them all). Each verifier's last result (``latest``) is shown on the
 dashboard — red when it failed or, while the schedule is on, none has finished for two periods — on the verifiers'
 page (admin/verification_pages.py, with the buttons), and beside what it checks: the audit page (audit, ledger) and
