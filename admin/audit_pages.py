@@ -1,25 +1,23 @@
 """The console's audit section, /admin/audit: the hash-chained audit trail, newest first, filtered by actor, action,
-object and Beijing dates, paged by its place in the chain (seq, never OFFSET) and exported as CSV; and the two
-verifiers that read it and the ledger — ``audit verify`` and ``ledger check`` — with their last results.
+object and Beijing dates, paged by its place in the chain (seq, never OFFSET) and exported as CSV; and the last
+results of the two verifiers that read it and the ledger — ``audit verify`` and ``ledger check`` — with their
+buttons, which ask for a run as the verifiers' page does (admin/verification_pages.py).
 
-Who reads the trail is who reads it through the JSON API (admin_api.list_audit); the verifiers change nothing, so
-every platform reader may run them (backend/access/policy.py)."""
+Who reads the trail is who reads it through the JSON API (admin_api.list_audit)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 
-from flask import flash, redirect, request
+from flask import current_app, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from admin import verifiers
+from admin import verifications
 from admin.listing import PAGE_SIZE, Sorts, page_of
 from backend import audit
-from backend.access import allowed
-from backend.access.identity import staff_principal
 from backend.audit.models import AuditEvent
 from backend.canonical import canonical_json
 from backend.clock import CHINA, as_utc, isoformat_utc
@@ -33,7 +31,7 @@ bp = page_blueprint("admin_audit", __name__)
 SORTS = Sorts({"seq": AuditEvent.seq}, default="seq", unique=AuditEvent.seq, labels={"seq": "序号"})
 LIST_ARGS = ("sort", "dir", "after", "format")  # read by admin/listing.py and the CSV switch, not filters
 CSV_CHUNK = 1000
-CHAIN_VERIFIERS = ("audit_verify", "ledger_check")
+CHAIN_VERIFIERS = ("audit", "ledger")
 
 
 class AuditFilters(BaseModel):
@@ -103,10 +101,15 @@ def list_events():
     atomic(audit.seal)
     if request.args.get("format") == "csv":
         return _csv(filters)
-    listed = read(lambda s: page_of(s, select(AuditEvent).where(*_conditions(filters)), SORTS, size=filters.size))
+    now = current_app.config["CLOCK"]()
+
+    def look(session):
+        return (page_of(session, select(AuditEvent).where(*_conditions(filters)), SORTS, size=filters.size),
+                verifications.latest(session, now, CHAIN_VERIFIERS))
+
+    listed, results = read(look)
     return page("admin/audit/list.html", listed=listed, events=[row[0] for row in listed.rows], filters=filters,
-                sorts=SORTS, in_beijing=in_beijing, change=_change,
-                results=[(verifiers.VERIFIERS[name], verifiers.last(name)) for name in CHAIN_VERIFIERS])
+                sorts=SORTS, in_beijing=in_beijing, change=_change, results=results)
 
 
 CSV_COLUMNS = ("seq", "at_beijing", "at_utc", "actor", "action", "object_type", "object_id", "before", "after",
@@ -136,21 +139,4 @@ def _csv(filters: AuditFilters):
     return csv_stream(CSV_COLUMNS, rows(), "audit-events.csv")
 
 
-def _run(name: str):
-    """Run a verifier, say how it went, and show its result where the reader may look."""
-    result = verifiers.run(name, actor=staff_principal().actor)
-    flash(f"{result.verifier.label}已运行：{result.summary}")
-    return redirect("/admin/audit#verifiers" if allowed("admin_audit.list_events") else "/admin/")
-
-
-def verify_chain():
-    return _run("audit_verify")
-
-
-def check_ledger():
-    return _run("ledger_check")
-
-
 bp.add_url_rule("/admin/audit", endpoint="list_events", view_func=list_events, methods=["GET"])
-bp.add_url_rule("/admin/audit/verify", endpoint="verify_chain", view_func=verify_chain, methods=["POST"])
-bp.add_url_rule("/admin/ledger/check", endpoint="check_ledger", view_func=check_ledger, methods=["POST"])

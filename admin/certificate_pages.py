@@ -1,6 +1,7 @@
 """The console's certificate section, /admin/certificates: find a certificate by its number, its beneficiary, its
 order or a scenario's record (a court case); read its facts, status and place in the transparency log; revoke it
-with a reason; see the log's signed head and run ``log verify``.
+with a reason; see the log's signed head and the last result of ``log verify`` (admin/verifications.py), with
+its button.
 
 Beneficiaries show only masked, as on the public verify page. An operator may search by a full name — it is compared
 with the erasable stored name (backend.privacy) — but the name never comes back in the page: the search continues
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from admin import schemas, verifiers
+from admin import schemas, verifications
 from admin.listing import PAGE_SIZE, Sorts, page_of, with_args
 from backend.access.identity import staff_principal
 from backend.certificates import finders, wording
@@ -180,17 +181,18 @@ def list_certificates():
         return redirect(with_args(name=None, who=_sealed_name(filters.name)))
     if request.args.get("format") == "csv":
         return _csv(filters)
-    conditions = _conditions(filters)
+    conditions, now = _conditions(filters), current_app.config["CLOCK"]()
 
     def look(session: Session):
         listed = page_of(session, select(Certificate).where(*conditions), SORTS, size=filters.size)
-        return listed, _summaries(session, [row[0] for row in listed.rows]), _log_head(session)
+        return (listed, _summaries(session, [row[0] for row in listed.rows]), _log_head(session),
+                verifications.latest(session, now, ("log",)))
 
-    listed, rows, head = read(look)
+    listed, rows, head, log_results = read(look)
     return page("admin/certificates/list.html", listed=listed, rows=rows, head=head, filters=filters,
                 searched_name=mask_name(_opened_name(filters.who)) if filters.who else None,
                 finders=list(finders.FINDERS.values()), sorts=SORTS, statuses=STATUS_LABELS, logs=LOG_LABELS,
-                log_result=(verifiers.VERIFIERS["log_verify"], verifiers.last("log_verify")))
+                log_results=log_results)
 
 
 CSV_COLUMNS = ("number", "kind", "purpose", "purpose_ref", "quantity_g", "beneficiary_masked", "order_no",
@@ -280,15 +282,7 @@ def revoke(number: str):
     return redirect(f"/admin/certificates/{number}")
 
 
-def verify_log():
-    """``flask log verify``, from the button beside the log's head."""
-    result = verifiers.run("log_verify", actor=staff_principal().actor)
-    flash(f"{result.verifier.label}已运行：{result.summary}")
-    return redirect("/admin/certificates#log")
-
-
 bp.add_url_rule("/admin/certificates", endpoint="list_certificates", view_func=list_certificates, methods=["GET"])
 bp.add_url_rule("/admin/certificates/<number>", endpoint="certificate_page", view_func=certificate_page,
                 methods=["GET"])
 bp.add_url_rule("/admin/certificates/<number>/revoke", endpoint="revoke", view_func=revoke, methods=["POST"])
-bp.add_url_rule("/admin/log/verify", endpoint="verify_log", view_func=verify_log, methods=["POST"])

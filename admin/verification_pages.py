@@ -1,6 +1,8 @@
-"""The console's verifier pages: each verifier's last result and its recent runs, a button to run one now (it runs
-as a job: admin/verifications.py), and a run's page with its progress bar, which reloads itself until it is done
-(a refresh header: the pages run no script of their own for this)."""
+"""The console's verifier pages: each verifier's last result and its recent runs; the one route that asks for a run
+now (POST /admin/verifications/<kind>, the button here and beside what each verifier checks: the audit and
+certificates pages), which records it owed for a job to run (admin/verifications.py) and leads to the run's page;
+and that page, with its progress bar, which reloads itself until the run is done (a Refresh header: the pages run no
+script of their own for this). The verifiers change nothing, so every platform reader may run them."""
 
 from __future__ import annotations
 
@@ -19,14 +21,16 @@ RELOAD_SECONDS = 2
 def overview():
     now = current_app.config["CLOCK"]()
     latest, recent = read(lambda s: (verifications.latest(s, now), verifications.recent(s)))
-    return page("admin/verifications/overview.html", latest=latest, recent=recent, kinds=verifications.KINDS)
+    return page("admin/verifications/overview.html", latest=latest, recent=recent, kinds=verifications.KINDS,
+                every=current_app.config["VERIFY_EVERY_SECONDS"])
 
 
 def run_page(run_id: int):
     found = read(lambda s: verifications.get(s, run_id))
     if found is None:
         raise NotFound(f"校验记录 {run_id} 不存在 (unknown run)")
-    response = page("admin/verifications/run.html", run=found, kinds=verifications.KINDS)
+    response = page("admin/verifications/run.html", run=found, kinds=verifications.KINDS,
+                    commands=verifications.COMMANDS)
     if found.finished_at is None:
         response.headers["Refresh"] = str(RELOAD_SECONDS)
     return response

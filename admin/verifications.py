@@ -3,9 +3,13 @@ check``) and the transparency log (``log verify``) — every VERIFY_EVERY_SECOND
 
 A run is a row (admin.models.VerificationRun) written when it is asked for — owed from then, as the job contract
 wants (backend/jobs.py) — and the job is only the prompt: a run asked for twice in one slot is one row (unique kind
-and slot), a job delivered twice finds its run finished and does nothing, and each hourly pass queues again what
-is still owed from earlier. Progress is written as the verifier goes, in its own short transactions, for the
-progress bar. The dashboard shows each verifier's last result, red when it failed or has not run for two periods.
+and slot), a job delivered twice finds its run finished and does nothing, and each pass of the schedule queues
+again what is still owed from earlier. Progress is written as the verifier goes, in its own short transactions, for
+the progress bar. Its result is worded as its command words it, and keeps the first PROBLEMS_KEPT problems (the summary
+says how many more, and which command lists them all). Each verifier's last result (``latest``) is shown on the
+dashboard — red when it failed or, while the schedule is on, none has finished for two periods — on the verifiers'
+page (admin/verification_pages.py, with the buttons), and beside what it checks: the audit page (audit, ledger) and
+the certificates page (log).
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from backend.errors import InvalidInput
 from backend.ledger.invariants import check
 from backend.transparency.verify import check_log
 
-KINDS = {"audit": "审计链校验 (audit verify)", "ledger": "账本不变量检查 (ledger check)",
-         "log": "透明日志校验 (log verify)"}
+KINDS = {"audit": "审计链校验", "ledger": "账本不变量检查", "log": "透明日志校验"}
+COMMANDS = {"audit": "flask audit verify", "ledger": "flask ledger check", "log": "flask log verify"}
 PROBLEMS_KEPT = 50
 OWED_AFTER = timedelta(minutes=10)  # a run asked for this long ago and not finished: its job was lost, queue again
 
@@ -82,10 +86,13 @@ def _audit(run_id: int) -> tuple[bool, str, list[str]]:
                                   progress=lambda seq: report_progress(min(seq, total), total))
     _progress(run_id, total, total)
     if report.broken_at is not None:
-        return False, f"审计链在第 {report.broken_at} 条断开 (the chain is broken)", [report.problem or ""]
+        return False, (f"审计链在第 {report.broken_at} 条事件处断开 (audit chain BROKEN at event "
+                       f"{report.broken_at})"), [report.problem or ""]
     if report.overdue:
-        return False, "审计链完整，但有事件超时未封存 (events wait too long for the sealer)", [report.overdue]
-    return True, f"审计链完整：{report.length} 条事件 (intact)", []
+        return False, "审计链完整，但有事件超时未封存 (intact but NOT SEALED IN TIME)", [report.overdue]
+    waiting = report.unsealed.count
+    return True, (f"审计链完整：{report.length} 条事件 (audit chain intact: {report.length} event(s))"
+                  + (f"；另有 {waiting} 条等待封存 ({waiting} more waiting for the sealer)" if waiting else "")), []
 
 
 def _ledger(run_id: int) -> tuple[bool, str, list[str]]:
@@ -94,8 +101,9 @@ def _ledger(run_id: int) -> tuple[bool, str, list[str]]:
                            delay_seconds=current_app.config["SEAL_DELAY_SECONDS"], progress=_reporter(run_id))
     _progress(run_id, 1, 1)
     if violations:
-        return False, f"发现 {len(violations)} 处不一致 (violations)", [str(v) for v in violations]
-    return True, "每条不变量都成立 (every invariant holds)", []
+        return False, (f"账本检查未通过：{len(violations)} 项违反 (ledger check FAILED: {len(violations)} "
+                       "violation(s))"), [str(v) for v in violations]
+    return True, "账本检查通过：所有不变量成立 (ledger check passed: every invariant holds)", []
 
 
 def _log(run_id: int) -> tuple[bool, str, list[str]]:
@@ -104,8 +112,10 @@ def _log(run_id: int) -> tuple[bool, str, list[str]]:
                                delay_seconds=current_app.config["SEAL_DELAY_SECONDS"])
     _progress(run_id, 1, 1)
     if violations:
-        return False, f"发现 {len(violations)} 处问题 (problems)", [str(v) for v in violations]
-    return True, "每个叶子、节点和签名树头都相符 (every leaf, node and signed tree head matches)", []
+        return False, (f"透明日志校验未通过：{len(violations)} 处问题 (log verify FAILED: {len(violations)} "
+                       "problem(s))"), [str(v) for v in violations]
+    return True, ("透明日志校验通过：每个叶子、节点和签名树头都相符 (transparency log verified: every leaf, node and "
+                  "signed tree head matches)"), []
 
 
 VERIFIERS = {"audit": _audit, "ledger": _ledger, "log": _log}
@@ -121,6 +131,9 @@ def run(run_id: int) -> None:
     atomic(lambda s: s.execute(update(VerificationRun).where(VerificationRun.id == run_id)
                                .values(started_at=now(), done=0, total=0)))
     ok, summary, problems = VERIFIERS[record.kind](run_id)
+    if len(problems) > PROBLEMS_KEPT:
+        more, command = len(problems) - PROBLEMS_KEPT, COMMANDS[record.kind]
+        summary += f"；另有 {more} 项未列出，请在命令行运行 {command} 查看全部 ({more} more: run {command})"
     atomic(lambda s: s.execute(update(VerificationRun).where(VerificationRun.id == run_id).values(
         finished_at=now(), ok=ok, summary=summary[:500], problems=[p[:500] for p in problems[:PROBLEMS_KEPT]])))
 
@@ -138,19 +151,20 @@ def every_period(slot: int) -> None:
     atomic(work)
 
 
-def latest(session: Session, now: datetime) -> list[dict[str, Any]]:
-    """Each verifier's last finished run, whether one is under way, and whether to show it red: it failed, or
-    none has finished for two periods (the schedule has stopped)."""
+def latest(session: Session, now: datetime, kinds: tuple[str, ...] = tuple(KINDS)) -> list[dict[str, Any]]:
+    """Each verifier's last finished run, how many are under way, and whether to show it red: it failed, or the
+    schedule is on and none has finished for two periods (the schedule has stopped)."""
     every = timedelta(seconds=current_app.config["VERIFY_EVERY_SECONDS"])
     found = []
-    for kind, label in KINDS.items():
+    for kind in kinds:
         last = session.execute(select(VerificationRun).where(VerificationRun.kind == kind,
                                                              VerificationRun.finished_at.is_not(None))
-                               .order_by(VerificationRun.finished_at.desc()).limit(1)).scalar_one_or_none()
+                               .order_by(VerificationRun.finished_at.desc(), VerificationRun.id.desc())
+                               .limit(1)).scalar_one_or_none()
         running = session.execute(select(func.count()).select_from(VerificationRun).where(
             VerificationRun.kind == kind, VerificationRun.finished_at.is_(None))).scalar_one()
-        stale = last is None or as_utc(last.finished_at) < now - 2 * every
-        found.append({"kind": kind, "label": label, "last": last, "running": running,
+        stale = bool(every) and (last is None or as_utc(last.finished_at) < now - 2 * every)
+        found.append({"kind": kind, "label": KINDS[kind], "command": COMMANDS[kind], "last": last, "running": running,
                       "alert": (last is not None and not last.ok) or stale, "stale": stale})
     return found
 

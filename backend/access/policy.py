@@ -246,10 +246,7 @@ POLICY: dict[str, Rule] = {
     "admin_certificates.list_certificates": Platform(READERS),
     "admin_certificates.certificate_page": Platform(READERS),
     "admin_certificates.revoke": Platform(REGISTRY),  # as admin_api.revoke_certificate
-    "admin_certificates.verify_log": Platform(READERS),  # the verifiers change nothing: the auditor runs them
     "admin_audit.list_events": Platform(AUDIT),  # as admin_api.list_audit
-    "admin_audit.verify_chain": Platform(READERS),
-    "admin_audit.check_ledger": Platform(READERS),
     "org_pages.home": SignedIn(),
     "org_pages.apply": Public("rate-limited per address; a reviewer verifies"),
     "org_pages.members": Member("viewer", READERS, acting=False),

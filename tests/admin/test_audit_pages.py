@@ -3,8 +3,8 @@
 The operator registers seven methodologies through the JSON API on 植树节 (2026-03-12) and an eighth after midnight,
 Beijing time. The auditor reads the chain newest first, narrows it by action, actor, object and Beijing day, pages
 through it three events at a time with neither a repeat nor a gap, and exports what the filters select. The
-verifiers run from the page: the chain holds and the ledger checks out, until someone edits an event behind the
-chain's back.
+verifiers' last results are shown there, with their buttons (the run is a job: admin/verifications.py): the chain
+holds and the ledger checks out, until someone edits an event behind the chain's back.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from backend.audit.models import AuditEvent
 from backend.db import atomic, read
 from tests.admin.test_certificate_pages import signed_in
 from tests.staff.conftest import Page, People
+from tests.admin.verifying import run_verifier
 from tests.tampering import tamper
 
 
@@ -132,30 +133,31 @@ def test_bad_filters_and_forged_cursors_are_refused_naming_the_field(app, operat
 
 def test_finance_runs_the_ledger_check_and_the_auditor_sees_when_and_by_whom(app, operator, people):
     register_methodologies(operator, 1)
-    finance = signed_in(people, "finance")
-    ran = finance.submit("/admin/", "/admin/ledger/check")
-    assert ran.status_code == 302 and ran.location == "/admin/"  # finance may not read the audit page
-    assert "账本不变量检查已运行：账本检查通过" in finance.open("/admin/").html
+    finance = signed_in(people, "finance")  # who may not read the audit page: from the verifiers' own page
+    ran = run_verifier(app, finance, "/admin/verifications", "ledger")
+    assert ran.text("outcome") == "通过：账本检查通过：所有不变量成立 (ledger check passed: every invariant holds)"
 
     auditor = signed_in(people, "auditor")
     page = auditor.open("/admin/audit")
-    result = page.text("verifier-ledger_check")
-    assert "ledger check passed" in result and "finance-1" in result and "2026-03-12 17:00:00" in result
-    assert "尚未运行" in page.text("verifier-audit_verify")
-    assert page.form("run-audit_verify").action == "/admin/audit/verify"
+    result = page.text("verifier-ledger")
+    assert "ledger check passed" in result and "finance-1" in result and "2026-03-12 17:00" in result
+    assert "flask ledger check" in result
+    assert "尚未运行" in page.text("verifier-audit") and page.text("verifier-log") is None  # the log: on its page
+    assert page.form("run-audit").action == "/admin/verifications/audit"
 
 
 @pytest.mark.tampers
 def test_audit_verify_reports_an_event_edited_behind_the_chains_back(app, operator, people):
     register_methodologies(operator, 3)
     auditor = signed_in(people, "auditor")
-    assert auditor.submit("/admin/audit", "/admin/audit/verify").location == "/admin/audit#verifiers"
-    result = auditor.open("/admin/audit").text("verifier-audit_verify")
-    assert "未通过" not in result and "audit chain intact" in result
+    ran = run_verifier(app, auditor, "/admin/audit", "audit")
+    assert ran.text("outcome").startswith("通过：审计链完整") and "audit chain intact" in ran.text("outcome")
 
     [forged] = chain_seqs(app, AuditEvent.action == "methodology.create")[1:2]
     tamper(app.extensions["db_engine"], "UPDATE audit_event SET actor = 'someone-else' WHERE seq = :seq", seq=forged)
-    auditor.submit("/admin/audit", "/admin/audit/verify")
-    result = auditor.open("/admin/audit").text("verifier-audit_verify")
+    ran = run_verifier(app, auditor, "/admin/audit", "audit")
+    assert f"audit chain BROKEN at event {forged}" in ran.text("outcome")
+    assert "content does not match its hash" in ran.text("problems")
+    result = auditor.open("/admin/audit").text("verifier-audit")
     assert "未通过" in result and f"audit chain BROKEN at event {forged}" in result
     assert "content does not match its hash" in result
