@@ -7,7 +7,7 @@ Who reads the trail is who reads it through the JSON API (admin_api.list_audit).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app, request
@@ -15,13 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from admin import verifications
+from admin import exports, verifications
 from admin.listing import PAGE_SIZE, Sorts, page_of
 from backend import audit
 from backend.audit.models import AuditEvent
 from backend.canonical import canonical_json
 from backend.clock import CHINA, as_utc, isoformat_utc
-from backend.csvfile import csv_stream
 from backend.db import atomic, read
 from backend.errors import InvalidInput
 from backend.http import validation_error
@@ -29,8 +28,7 @@ from backend.staff.web import page, page_blueprint
 
 bp = page_blueprint("admin_audit", __name__)
 SORTS = Sorts({"seq": AuditEvent.seq}, default="seq", unique=AuditEvent.seq, labels={"seq": "序号"})
-LIST_ARGS = ("sort", "dir", "after", "format")  # read by admin/listing.py and the CSV switch, not filters
-CSV_CHUNK = 1000
+LIST_ARGS = ("sort", "dir", "after", "format")  # read by admin/listing.py, not filters
 CHAIN_VERIFIERS = ("audit", "ledger")
 
 
@@ -52,8 +50,9 @@ class AuditFilters(BaseModel):
     size: int = Field(default=PAGE_SIZE, ge=1, le=500)
 
 
-def _filters() -> AuditFilters:
-    given = {name: value for name, value in request.args.items() if name not in LIST_ARGS and value.strip()}
+def filters_of(args: Mapping[str, str]) -> AuditFilters:
+    """The list's filters from a query string's arguments (the page's, or an export's): a 400 names a bad one."""
+    given = {name: value for name, value in args.items() if name not in LIST_ARGS and value.strip()}
     try:
         filters = AuditFilters.model_validate(given)
     except ValidationError as error:
@@ -97,10 +96,8 @@ def _change(value) -> str:
 def list_events():
     """The trail. What has committed is sealed first (as admin_api.list_audit does), so an operator sees their own
     last action."""
-    filters = _filters()
+    filters = filters_of(request.args)
     atomic(audit.seal)
-    if request.args.get("format") == "csv":
-        return _csv(filters)
     now = current_app.config["CLOCK"]()
 
     def look(session):
@@ -112,31 +109,17 @@ def list_events():
                 sorts=SORTS, in_beijing=in_beijing, change=_change, results=results)
 
 
-CSV_COLUMNS = ("seq", "at_beijing", "at_utc", "actor", "action", "object_type", "object_id", "before", "after",
-               "prev_hash", "hash")
+def _csv_lines(session, rows) -> list[tuple]:
+    return [(e.seq, in_beijing(e.at), isoformat_utc(e.at), e.actor, e.action, e.object_type, e.object_id,
+             _change(e.before), _change(e.after), e.prev_hash, e.hash) for e, in rows]
 
 
-def _csv(filters: AuditFilters):
-    """Every event the filters select, in the page's order, read a chunk at a time by seq."""
-    descending = request.args.get("dir", "desc") != "asc"
-    conditions = _conditions(filters)
-
-    def rows() -> Iterator[tuple]:
-        last = None
-        while True:
-            statement = select(AuditEvent).where(*conditions)
-            if last is not None:
-                statement = statement.where(AuditEvent.seq < last if descending else AuditEvent.seq > last)
-            order = AuditEvent.seq.desc() if descending else AuditEvent.seq.asc()
-            chunk = read(lambda s: list(s.execute(statement.order_by(order).limit(CSV_CHUNK)).scalars()))
-            for e in chunk:
-                yield (e.seq, in_beijing(e.at), isoformat_utc(e.at), e.actor, e.action, e.object_type, e.object_id,
-                       _change(e.before), _change(e.after), e.prev_hash, e.hash)
-            if len(chunk) < CSV_CHUNK:
-                return
-            last = chunk[-1].seq
-
-    return csv_stream(CSV_COLUMNS, rows(), "audit-events.csv")
+exports.register("audit", exports.Exportable(
+    label="审计链", list_endpoint="admin_audit.list_events",
+    columns=("seq", "at_beijing", "at_utc", "actor", "action", "object_type", "object_id", "before", "after",
+             "prev_hash", "hash"),
+    statement=lambda args: select(AuditEvent).where(*_conditions(filters_of(args))), lines=_csv_lines,
+    unique=AuditEvent.seq))
 
 
 bp.add_url_rule("/admin/audit", endpoint="list_events", view_func=list_events, methods=["GET"])

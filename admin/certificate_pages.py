@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from admin import schemas, verifications
+from admin import exports, schemas, verifications
 from admin.listing import PAGE_SIZE, Sorts, page_of, with_args
 from backend.access.identity import staff_principal
 from backend.certificates import finders, wording
@@ -33,7 +33,6 @@ from backend.certificates import service as cert_service
 from backend.certificates.api import NUMBER
 from backend.certificates.models import Certificate, CertificateRevocation
 from backend.clock import CHINA, as_utc
-from backend.csvfile import csv_stream
 from backend.db import atomic, read
 from backend.errors import DomainError, InvalidInput, NotFound
 from backend.http import validation_error
@@ -49,8 +48,7 @@ from backend.transparency.models import LogEntry, LogPending
 bp = page_blueprint("admin_certificates", __name__)
 SORTS = Sorts({"issued": Certificate.created_at, "number": Certificate.number}, default="issued",
               unique=Certificate.id, labels={"issued": "签发时间", "number": "编号"})
-LIST_ARGS = ("sort", "dir", "after", "format")  # read by admin/listing.py and the CSV switch, not filters
-CSV_CHUNK = 500
+LIST_ARGS = ("sort", "dir", "after", "format")  # read by admin/listing.py, not filters
 NAME_SEARCH_PURPOSE = b"tanhui:console-beneficiary-search:v1"
 
 
@@ -69,8 +67,9 @@ class CertificateFilters(BaseModel):
     size: int = Field(default=PAGE_SIZE, ge=1, le=500)
 
 
-def _filters() -> CertificateFilters:
-    given = {name: value for name, value in request.args.items() if name not in LIST_ARGS and value.strip()}
+def filters_of(args: Mapping[str, str]) -> CertificateFilters:
+    """The search from a query string's arguments (the page's, or an export's): a 400 names a bad field."""
+    given = {name: value for name, value in args.items() if name not in LIST_ARGS and value.strip()}
     if "order" in given:
         given["order"] = given["order"].strip().upper()
     try:
@@ -175,12 +174,10 @@ def _log_head(session: Session) -> dict[str, Any]:
 
 
 def list_certificates():
-    filters = _filters()
+    filters = filters_of(request.args)
     if filters.name and not _is_masked(filters.name):
         # A full name: carried on encrypted, so that it is in neither this page, its links nor the address bar.
         return redirect(with_args(name=None, who=_sealed_name(filters.name)))
-    if request.args.get("format") == "csv":
-        return _csv(filters)
     conditions, now = _conditions(filters), current_app.config["CLOCK"]()
 
     def look(session: Session):
@@ -195,35 +192,19 @@ def list_certificates():
                 log_results=log_results)
 
 
-CSV_COLUMNS = ("number", "kind", "purpose", "purpose_ref", "quantity_g", "beneficiary_masked", "order_no",
-               "issued_beijing", "status", "revocation_reason", "log", "leaf_index")
+def _csv_lines(session: Session, rows) -> list[tuple]:
+    return [(r["number"], r["document"] or "retirement", r["purpose"], r["purpose_ref"], r["quantity_g"],
+             r["beneficiary"], r["order_no"], r["issued"], r["status"],
+             r["revocation"]["reason"] if r["revocation"] else "", r["log"], r["leaf_index"])
+            for r in _summaries(session, [certificate for certificate, in rows])]
 
 
-def _csv(filters: CertificateFilters):
-    """Every certificate the search selects, newest first, read a chunk at a time by id."""
-    conditions = _conditions(filters)
-
-    def rows() -> Iterator[tuple]:
-        last = None
-        while True:
-            statement = select(Certificate).where(*conditions)
-            if last is not None:
-                statement = statement.where(Certificate.id < last)
-            found, chunk = read(lambda s: _chunk(s, statement.order_by(Certificate.id.desc()).limit(CSV_CHUNK)))
-            for r in chunk:
-                yield (r["number"], r["document"] or "retirement", r["purpose"], r["purpose_ref"], r["quantity_g"],
-                       r["beneficiary"], r["order_no"], r["issued"], r["status"],
-                       r["revocation"]["reason"] if r["revocation"] else "", r["log"], r["leaf_index"])
-            if len(found) < CSV_CHUNK:
-                return
-            last = found[-1].id
-
-    return csv_stream(CSV_COLUMNS, rows(), "certificates.csv")
-
-
-def _chunk(session: Session, statement) -> tuple[list[Certificate], list[dict[str, Any]]]:
-    found = list(session.execute(statement).scalars())
-    return found, _summaries(session, found)
+exports.register("certificates", exports.Exportable(
+    label="证书", list_endpoint="admin_certificates.list_certificates",
+    columns=("number", "kind", "purpose", "purpose_ref", "quantity_g", "beneficiary_masked", "order_no",
+             "issued_beijing", "status", "revocation_reason", "log", "leaf_index"),
+    statement=lambda args: select(Certificate).where(*_conditions(filters_of(args))), lines=_csv_lines,
+    unique=Certificate.id))
 
 
 # --- one certificate -------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ the export's page shows the bar and, when it is done, the file. The record is wh
 delivered twice writes the same file again or finds it done.
 
 A list takes part by registering an ``Exportable``: its columns, how its filters make a statement (the same code
-its page uses, so the file holds what the page showed), and how a row reads. Who may export it is who may read it.
+its page uses, so the file holds what the page showed), and how a chunk of rows reads as lines. Who may export it is who may read it.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ class Exportable:
     list_endpoint: str  # who may read the list may export it
     columns: Sequence[str]
     statement: Callable[[Mapping[str, str]], Select]  # the list's filters → its rows (InvalidInput naming a filter)
-    row: Callable[[Any], Sequence[Any]]
-    unique: ColumnElement  # pages through the rows, newest first
+    lines: Callable[[Session, list[Any]], list[Sequence[Any]]]  # a chunk of rows → its CSV lines, in one read
+    unique: ColumnElement  # pages through the rows, newest first; the statement selects its entity first
 
 
 EXPORTABLE: dict[str, Exportable] = {}
@@ -111,10 +111,10 @@ def write(export_id: int) -> None:
         while True:
             def chunk(session: Session, after=last):
                 query = statement.order_by(exportable.unique.desc()).limit(CHUNK)
-                return list(session.execute(query if after is None else query.where(exportable.unique < after)))
-            rows = read(chunk)
-            for row in rows:
-                writer.writerow([cell(value) for value in exportable.row(row)])
+                rows = list(session.execute(query if after is None else query.where(exportable.unique < after)))
+                return rows, exportable.lines(session, rows)
+            rows, lines = read(chunk)
+            writer.writerows([cell(value) for value in line] for line in lines)
             written += len(rows)
             _progress(export_id, rows=written, total=max(total, written))
             if len(rows) < CHUNK:

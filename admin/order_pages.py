@@ -91,18 +91,17 @@ def order_list():
                 sorts=ORDERS, states=STATE_LABELS, channels=CHANNEL_LABELS)
 
 
-def _csv_row(row) -> tuple:
-    o = row[0]
-    return (o.order_no, o.status, o.channel, o.purpose, o.quantity_g, o.amount_fen, o.fee_bp,
-            beijing_text(o.created_at), beijing_text(o.paid_at), beijing_text(o.refunded_at),
-            o.payment_reference or "", o.attention or "")
+def _csv_lines(session, rows) -> list[tuple]:
+    return [(o.order_no, o.status, o.channel, o.purpose, o.quantity_g, o.amount_fen, o.fee_bp,
+             beijing_text(o.created_at), beijing_text(o.paid_at), beijing_text(o.refunded_at),
+             o.payment_reference or "", o.attention or "") for o, in rows]
 
 
 exports.register("orders", exports.Exportable(
     label="订单", list_endpoint="admin_orders.list",
     columns=("订单号", "状态", "渠道", "用途", "数量(克)", "金额(分)", "费率(基点)", "下单(北京)", "支付(北京)", "退款(北京)",
              "转账凭证", "待处理原因"),
-    statement=lambda args: filters_of(args).where(select(Order)), row=_csv_row, unique=Order.id))
+    statement=lambda args: filters_of(args).where(select(Order)), lines=_csv_lines, unique=Order.id))
 
 
 def order_page(order_no: str, status: int = 200, error: DomainError | None = None):

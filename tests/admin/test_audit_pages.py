@@ -9,21 +9,20 @@ holds and the ledger checks out, until someone edits an event behind the chain's
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 
 import pytest
 from sqlalchemy import select
 
-from admin import audit_pages
+from admin import exports
 from backend import audit
 from backend.audit.models import AuditEvent
 from backend.db import atomic, read
+from tests.admin.exporting import exported
 from tests.admin.test_certificate_pages import signed_in
-from tests.staff.conftest import Page, People
 from tests.admin.verifying import run_verifier
+from tests.staff.conftest import Page, People
 from tests.tampering import tamper
 
 
@@ -97,11 +96,9 @@ def test_the_auditor_filters_the_chain_and_pages_through_it_without_repeats_or_g
     assert shown_seqs(one) == [created[-3]]
     assert len(shown_seqs(auditor.open("/admin/audit?object=methodology"))) == 7
 
-    # The CSV holds every event the filters select, whatever the page size, read in chunks of two.
-    monkeypatch.setattr(audit_pages, "CSV_CHUNK", 2)
-    exported = auditor.get("/admin/audit?action=methodology.create&size=3&format=csv")
-    assert exported.status_code == 200 and exported.mimetype == "text/csv"
-    lines = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
+    # The CSV holds every event the filters select, whatever the page size, written in chunks of two.
+    monkeypatch.setattr(exports, "CHUNK", 2)
+    _, lines = exported(app, auditor, "/admin/audit?action=methodology.create&size=3", "audit")
     assert [int(line["seq"]) for line in lines] == created
     assert {line["action"] for line in lines} == {"methodology.create"}
     assert lines[0]["at_beijing"] == "2026-03-12 17:00:00" and lines[0]["at_utc"] == "2026-03-12T09:00:00.000000Z"

@@ -8,21 +8,20 @@ page says so; the auditor may not. The transparency log's head is shown, and its
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
 
-from admin import certificate_pages
+from admin import exports
 from backend import sequencer
 from backend.certificates.models import CertificateRevocation
 from backend.db import read
+from tests.admin.exporting import exported
+from tests.admin.verifying import run_verifier
 from tests.scenarios.judicial.conftest import NANJING_COUNTY, court, defendant, listed, open_case
 from tests.staff.conftest import Browser, Page, People, last_events
-from tests.admin.verifying import run_verifier
 from tests.tampering import tamper
 
 FATHER, FATHER_MASKED = "王建国", "王**"
@@ -96,11 +95,8 @@ def test_finance_and_the_auditor_find_the_gift_by_number_order_and_name_and_neve
         assert by_name.text("name-search") == f"按受益人全名查找：{FATHER_MASKED}（全名不在页面上显示）"
         assert FATHER_MASKED in by_name.text("certificates")
         # ... and the CSV of that search says only what the page says.
-        exported = browser.get(typed.location + "&format=csv")
-        assert exported.status_code == 200 and exported.mimetype == "text/csv"
-        body = exported.get_data(as_text=True)
+        body, [line] = exported(app, browser, typed.location, "certificates")
         assert FATHER not in body
-        [line] = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
         assert (line["number"], line["beneficiary_masked"], line["order_no"]) == (
             gift["certificate_no"], FATHER_MASKED, gift["order_no"])
 
@@ -240,8 +236,7 @@ def test_keyset_pages_of_certificates_and_refusals_that_name_the_field(app, shop
 def test_the_csv_pages_through_the_database_and_holds_every_selected_certificate(
         app, shop, citizen, fake_wechat, people, monkeypatch):
     numbers = [buy(citizen, fake_wechat, shop["listing"]["id"], 100_000)["certificate_no"] for _ in range(5)]
-    monkeypatch.setattr(certificate_pages, "CSV_CHUNK", 2)  # three chunks
-    exported = signed_in(people, "auditor").get("/admin/certificates?format=csv&size=1")
-    lines = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
+    monkeypatch.setattr(exports, "CHUNK", 2)  # three chunks
+    _, lines = exported(app, signed_in(people, "auditor"), "/admin/certificates?size=1", "certificates")
     assert [line["number"] for line in lines] == list(reversed(numbers))
     assert {line["status"] for line in lines} == {"valid"} and {line["quantity_g"] for line in lines} == {"100000"}

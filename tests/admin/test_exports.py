@@ -65,3 +65,12 @@ def test_an_export_is_read_only_by_who_may_read_its_list(app, password_hash):
     assert finance.get(f"{export}/file").status_code == 200
     outsider = Browser(app)
     assert outsider.get(export).status_code == 302  # sign in first
+
+
+def test_an_export_of_a_list_one_may_not_read_is_refused(app, password_hash):
+    finance = signed_in(app, password_hash, "qian", "finance")  # the audit chain is the auditor's and admin's
+    assert finance.submit("/admin/orders", "/admin/exports/audit", {"query": ""}).status_code == 403
+    auditor = signed_in(app, password_hash, "shen", "auditor")
+    export = auditor.submit("/admin/audit", "/admin/exports/audit", {"query": ""}).location
+    assert finance.get(export).status_code == 403 and auditor.get(export).status_code == 200
+    assert [e.kind for e in recorded(app)] == ["audit"]
