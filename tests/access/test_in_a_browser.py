@@ -16,6 +16,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from admin import verifications
+from backend import jobs
 from backend.demo import DEMO_PASSWORD
 
 pytest_plugins = ("tests.browser",)
@@ -90,7 +92,11 @@ def on_a_desk(browser, width: int = 1280, height: int = 1100):
                                                        "deviceScaleFactor": 1, "mobile": True})
 
 
-def test_the_operators_dashboard_draws_its_charts_beside_the_tables(browser, demo_site):
+def test_the_operators_dashboard_draws_its_charts_beside_the_tables(app, browser, demo_site):
+    with app.app_context():  # the verifiers' hourly pass, as the job workers would run it
+        for kind in verifications.KINDS:
+            verifications.ask_by_hand(kind, "schedule")
+    jobs.drain(app)
     with on_a_desk(browser):
         sign_in(browser, demo_site, "admin", "admin")
         for chart in ("retired-chart", "inventory-chart"):  # drawn by the app's own ECharts (a canvas each)
@@ -98,6 +104,7 @@ def test_the_operators_dashboard_draws_its_charts_beside_the_tables(browser, dem
                 expected_conditions.presence_of_element_located((By.CSS_SELECTOR, f"#{chart} canvas")))
         assert "个人自愿" in text_of(browser, "retired-by-purpose")
         assert "SC-FOR-510129-0001-2023-01" in text_of(browser, "inventory")
+        assert all("通过" in text_of(browser, f"verifier-{kind}") for kind in verifications.KINDS)
         assert_everything_comes_from_the_app(browser, demo_site)
         browser.driver.execute_script("document.getElementById('dashboard').scrollIntoView()")
         browser.screenshot("admin-dashboard")
