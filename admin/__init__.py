@@ -5,8 +5,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from admin import (api, audit_pages, certificate_pages, listing, order_pages, organisation_pages, pages,
-                       registry_pages, settlement_pages, verification_pages, verifications)
+    from admin import (api, audit_pages, certificate_pages, factor_pages, listing, order_pages, organisation_pages,
+                       pages, registry_pages, settlement_pages, verification_pages, verifications)
     from backend.clock import beijing_text
     from backend.money import yuan
     from backend.orders.service import tonnes
@@ -17,5 +17,5 @@ def init_app(app: Flask) -> None:
     verifications.init_app(app)
     pages.init_app(app)
     for section in (registry_pages, organisation_pages, order_pages, settlement_pages, certificate_pages,
-                    audit_pages, verification_pages):
+                    audit_pages, verification_pages, factor_pages):
         app.register_blueprint(section.bp)

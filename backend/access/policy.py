@@ -245,6 +245,11 @@ POLICY: dict[str, Rule] = {
     "admin_certificates.revoke": Platform(REGISTRY),  # as admin_api.revoke_certificate
     "admin_certificates.verify_log": Platform(READERS),  # the verifiers change nothing: the auditor runs them
     "admin_audit.list_events": Platform(AUDIT),  # as admin_api.list_audit
+    "admin_factors.sets": Platform(READERS),  # footprint factor sets (the public reads them too, through the API)
+    "admin_factors.factor_set": Platform(READERS),
+    "admin_factors.diff": Platform(READERS),
+    "admin_factors.data_file": Platform(READERS),
+    "admin_factors.load": Platform(REGISTRY),  # a reviewer loads the next factor set
     "admin_audit.verify_chain": Platform(READERS),
     "admin_audit.check_ledger": Platform(READERS),
     "org_pages.home": SignedIn(),
