@@ -135,7 +135,7 @@ SET_COLUMNS = ("number", "current", "sha256", "loaded_at_beijing", "loaded_by", 
 
 def sets(status: int = 200, **context: Any):
     _args(NoFilters)
-    current = service.current_set()  # as at start-up: the shipped files are stored as a set if their text is new
+    service.current_set()  # as at start-up: the shipped files are stored as a set if their text is new
     if _wants_csv():
         def every(session: Session):
             records = session.execute(select(FactorSetRecord).options(defer(FactorSetRecord.files))
@@ -156,7 +156,7 @@ def sets(status: int = 200, **context: Any):
     listed, records, loads, newest = read(look)
     context.setdefault("errors", {})
     return page("admin/factors/sets.html", status, listed=listed, records=records, loads=loads, newest=newest,
-                current=current, sorts=SET_SORTS, data_files=DATA_FILES, summary_labels=SUMMARY_LABELS,
+                sorts=SET_SORTS, data_files=DATA_FILES, summary_labels=SUMMARY_LABELS,
                 note_max=NOTE_MAX, **context)
 
 

@@ -94,6 +94,7 @@ def load_reviewed(session: Session, now: datetime, *, base: int, uploaded: dict[
     if unknown:
         raise InvalidInput(unknown[0], "不是因子库的数据文件 (not a file of the factor library)")
     before = files_of(session, base, field="base")
+    # The data files only, as start-up stores them: a retired file an old base still holds is not carried over.
     files = {name: uploaded.get(name, before.get(name)) for name in library.DATA_FILES}
     try:
         loaded, new = load_files(session, files, now)
