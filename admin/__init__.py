@@ -11,6 +11,7 @@ SECTIONS = [  # (path, label, endpoint): across the top of every console page, e
     ("/admin/orders", "订单", "admin_orders.list"),
     ("/admin/settlement", "结算", "admin_settlement.month"),
     ("/admin/certificates", "证书", "admin_certificates.list_certificates"),
+    ("/admin/factors", "排放因子", "admin_factors.sets"),
     ("/admin/audit", "审计", "admin_audit.list_events"),
     ("/admin/verifications", "校验", "admin_verifications.overview"),
     ("/admin/staff", "员工账号", "admin_organisations.staff"),
@@ -18,8 +19,8 @@ SECTIONS = [  # (path, label, endpoint): across the top of every console page, e
 
 
 def init_app(app: Flask) -> None:
-    from admin import (api, audit_pages, certificate_pages, export_pages, listing, order_pages, organisation_pages,
-                       pages, registry_pages, settlement_pages, verification_pages, verifications)
+    from admin import (api, audit_pages, certificate_pages, export_pages, factor_pages, listing, order_pages,
+                       organisation_pages, pages, registry_pages, settlement_pages, verification_pages, verifications)
     from backend.clock import beijing_text
     from backend.money import yuan
     from backend.orders.service import tonnes
@@ -30,5 +31,5 @@ def init_app(app: Flask) -> None:
     verifications.init_app(app)
     pages.init_app(app)
     for section in (registry_pages, organisation_pages, order_pages, settlement_pages, certificate_pages,
-                    audit_pages, verification_pages, export_pages):
+                    factor_pages, audit_pages, verification_pages, export_pages):
         app.register_blueprint(section.bp)

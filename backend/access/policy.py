@@ -247,6 +247,11 @@ POLICY: dict[str, Rule] = {
     "admin_certificates.certificate_page": Platform(READERS),
     "admin_certificates.revoke": Platform(REGISTRY),  # as admin_api.revoke_certificate
     "admin_audit.list_events": Platform(AUDIT),  # as admin_api.list_audit
+    "admin_factors.sets": Platform(READERS),  # footprint factor sets (the public reads them too, through the API)
+    "admin_factors.factor_set": Platform(READERS),
+    "admin_factors.diff": Platform(READERS),
+    "admin_factors.data_file": Platform(READERS),
+    "admin_factors.load": Platform(REGISTRY),  # a reviewer loads the next factor set
     "org_pages.home": SignedIn(),
     "org_pages.apply": Public("rate-limited per address; a reviewer verifies"),
     "org_pages.members": Member("viewer", READERS, acting=False),

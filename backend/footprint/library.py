@@ -24,6 +24,14 @@ from backend.canonical import sha256_hex
 DATA_FILES = ("factors.csv", "grid_regions.csv", "places.csv", "airports.csv", "species.csv")
 RETIRED_FILES = ("tree_duty_rules.csv",)
 """Files older sets were stored with and no set reads now: kept (their text is part of the set's hash), not parsed."""
+COLUMNS = {"factors.csv": ("key", "name", "value", "unit", "geography", "year", "status", "valid_from", "source",
+                           "publisher", "note"),
+           "grid_regions.csv": ("division", "division_name", "region", "region_name"),
+           "places.csv": ("adcode", "lat", "lon"),
+           "airports.csv": ("iata", "name_zh", "name_en", "city_zh", "city_en", "country", "lat", "lon"),
+           "species.csv": ("species", "name_en", "wood_density", "bef", "root_shoot", "carbon_fraction", "status",
+                           "source")}
+"""The columns each file's header must name (in any order; others are ignored)."""
 STATUSES = ("official", "third-party", "unverified")
 STATUS_ZH = {"official": "官方", "third-party": "第三方", "unverified": "未核实"}
 _EMISSION_UNIT = re.compile(r"^(g|kg|t)CO2(e?)/(.+)$")
@@ -40,6 +48,7 @@ class DataFileError(ValueError):
 
     def __init__(self, name: str, line: int, message: str) -> None:
         super().__init__(f"{name}:{line}: {message}")
+        self.file, self.line, self.problem = name, line, message
 
 
 @dataclass(frozen=True)
@@ -255,12 +264,15 @@ def parse(files: dict[str, str]) -> FactorSet:
         where[row["region"]] = row["region_name"]
         if row["division"].endswith("0000"):
             where[row["division"]] = row["division_name"]
-    factors = []
+    factors, seen = [], set()
     for line, row in _rows(files, "factors.csv"):
         if row["geography"] not in where:
             raise DataFileError("factors.csv", line, f"unknown geography {row['geography']!r}")
-        factors.append(replace(_factor(row, line), where=where[row["geography"]]))
-    _unique(((f.key, f.geography, f.year) for f in factors), "factors.csv")
+        factor = replace(_factor(row, line), where=where[row["geography"]])
+        if (identity := (factor.key, factor.geography, factor.year)) in seen:
+            raise DataFileError("factors.csv", line, f"{identity} appears twice")
+        seen.add(identity)
+        factors.append(factor)
     places = {row["adcode"]: (_float(row, "lat", line, "places.csv"), _float(row, "lon", line, "places.csv"))
               for line, row in _rows(files, "places.csv")}
     airports = {}
@@ -286,18 +298,13 @@ def _rows(files: dict[str, str], name: str):
     header = next(reader, None)
     if not header:
         raise DataFileError(name, 0, "no header")
+    missing = [column for column in COLUMNS[name] if column not in header]
+    if missing:
+        raise DataFileError(name, lines[0][0], f"the header lacks the column {missing[0]!r}")
     for (number, _), values in zip(lines[1:], reader):
         if len(values) != len(header):
             raise DataFileError(name, number, f"{len(values)} columns, the header has {len(header)}")
         yield number, {column: value.strip() for column, value in zip(header, values)}
-
-
-def _unique(keys, name: str) -> None:
-    seen = set()
-    for key in keys:
-        if key in seen:
-            raise DataFileError(name, 0, f"{key} appears twice")
-        seen.add(key)
 
 
 def _decimal(row: dict[str, str], column: str, line: int, name: str) -> Decimal:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
 from typing import Any
@@ -20,19 +22,47 @@ from backend.footprint.library import FactorSet, MissingFactor
 from backend.footprint.models import FootprintCalculation
 from backend.http import validation_error
 
+CURRENT_KEY = "footprint_current_set"
+CURRENT_RECHECK_SECONDS = 5.0
+"""How stale a process's idea of the current set may be: a set loaded by another process (a reviewer on the
+console, ``flask footprint load``) is used here from at most this long after it was stored."""
+
+
+@dataclass(frozen=True)
+class _Current:
+    factors: FactorSet
+    checked: float  # time.monotonic() when the newest number was last read
+
 
 def current_set() -> FactorSet:
-    """The shipped files' set, looked up (or stored) once per app: package data changes only with a deploy."""
-    cached = current_app.extensions.get("footprint_current_set")
-    if cached is None:
+    """The set calculations use: the newest stored set.
+
+    The first time in a process, the shipped files are stored as the next set if their text is new (what
+    ``flask footprint load`` does, so a deploy that changed them makes them current); then the newest set is
+    current — the shipped files', or a set a reviewer loaded later, which a restart with unchanged files keeps.
+    After that the newest number is read again every CURRENT_RECHECK_SECONDS (one indexed query); a set is parsed
+    once per process and kept (store._parsed)."""
+    state = current_app.extensions.get(CURRENT_KEY)
+    if state is not None and time.monotonic() - state.checked < CURRENT_RECHECK_SECONDS:
+        return state.factors
+    if state is None:
         now = current_app.config["CLOCK"]()
-        cached = atomic(lambda session: store.load_packaged(session, now)[0])
-        current_app.extensions["footprint_current_set"] = cached
-    return cached
+
+        def start(session: Session) -> FactorSet:
+            store.load_packaged(session, now)
+            return store.newest(session)
+        factors = atomic(start)
+    else:
+        number = read(store.newest_number)
+        factors = state.factors if number == state.factors.number else \
+            read(lambda session: store.get_set(session, number))
+    current_app.extensions[CURRENT_KEY] = _Current(factors, time.monotonic())
+    return factors
 
 
 def forget_current_set() -> None:
-    current_app.extensions.pop("footprint_current_set", None)
+    """After this process stored a set: the next calculation here looks for the newest at once."""
+    current_app.extensions.pop(CURRENT_KEY, None)
 
 
 def factor_set(requested: int | None) -> FactorSet:

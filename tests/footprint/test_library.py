@@ -83,6 +83,9 @@ def test_every_division_finds_coordinates(shipped):
     ("factors.csv", ",0.5568,kgCO2/kWh,", ",0.5568,kgCO2/kWh,extra,", "columns"),
     ("airports.csv", "\nPEK,", "\nP3K,", "IATA"),
     ("factors.csv", ",2024-04-01,", ",2024-13-01,", "not a date"),
+    ("factors.csv", "key,name,value,", "key,name,amount,", "the header lacks the column 'value'"),
+    ("grid_regions.csv", "division,division_name,", "division,", "the header lacks the column 'division_name'"),
+    ("species.csv", "\nspecies,", "\nkind,", "the header lacks the column 'species'"),
 ])
 def test_a_broken_data_file_is_refused_naming_the_file_and_line(files, name, find, replace, message):
     broken = {**files, name: files[name].replace(find, replace, 1)}
@@ -93,5 +96,6 @@ def test_a_broken_data_file_is_refused_naming_the_file_and_line(files, name, fin
 
 def test_a_repeated_factor_is_refused(files):
     first = next(line for line in files["factors.csv"].splitlines() if line.startswith("flight.pkm,"))
-    with pytest.raises(DataFileError, match="appears twice"):
+    repeated_at = len(files["factors.csv"].splitlines()) + 1
+    with pytest.raises(DataFileError, match=rf"factors.csv:{repeated_at}: .* appears twice"):
         library.parse({**files, "factors.csv": files["factors.csv"] + first + "\n"})
