@@ -191,12 +191,15 @@ def console_pages(app, organisation_id: int, order_no: str, project_id: str, mon
         samples["batch_id"] = read(lambda s: shop.listings(s)[0].batch_id)
         samples["number"] = read(lambda s: s.execute(select(Certificate.number).limit(1)).scalar_one())
         samples["run_id"] = verifications.ask_by_hand("ledger", "test").id  # owed: its page shows it queued
-        samples["factor_set"] = read(lambda s: s.execute(select(FactorSetRecord.number).limit(1)).scalar_one())
+        # A section's own meaning of a path argument: a factor set's number is not a certificate's.
+        own_samples = {"admin_factors": {"number": read(lambda s: s.execute(select(FactorSetRecord.number))
+                                                        .scalars().first())}}
     found = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/admin") or "GET" not in rule.methods or rule.endpoint.startswith("staff_"):
             continue
-        if any(name not in samples for name in rule.arguments):
-            continue
-        found.append(re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: str(samples[m[1]]), rule.rule))
+        own = {**samples, **own_samples.get(rule.endpoint.partition(".")[0], {})}
+        if any(name not in own for name in rule.arguments):
+            continue  # a file to download, not a page (its export, its data file)
+        found.append(re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: str(own[m[1]]), rule.rule))
     return sorted(found)
