@@ -8,7 +8,8 @@ the export's page shows the bar and, when it is done, the file. The record is wh
 delivered twice writes the same file again or finds it done.
 
 A list takes part by registering an ``Exportable``: its columns, how its filters make a statement (the same code
-its page uses, so the file holds what the page showed), and how a chunk of rows reads as lines. Who may export it is who may read it.
+its page uses, so the file holds what the page showed), and how a chunk of rows reads as lines. Who may export it
+is who may read it.
 """
 
 from __future__ import annotations
