@@ -19,7 +19,7 @@ SECTIONS = [  # (path, label, endpoint): across the top of every console page, e
 
 
 def init_app(app: Flask) -> None:
-    from admin import (api, audit_pages, certificate_pages, export_pages, factor_pages, listing, order_pages,
+    from admin import (api, audit_pages, certificate_pages, export_pages, exports, factor_pages, listing, order_pages,
                        organisation_pages, pages, registry_pages, settlement_pages, verification_pages, verifications)
     from backend.clock import beijing_text
     from backend.money import yuan
@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
                                  beijing=beijing_text, console_sections=SECTIONS)
     api.init_app(app)
     verifications.init_app(app)
+    exports.init_app(app)
     pages.init_app(app)
     for section in (registry_pages, organisation_pages, order_pages, settlement_pages, certificate_pages,
                     factor_pages, audit_pages, verification_pages, export_pages):

@@ -17,13 +17,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from admin import exports, verifications
 from admin.listing import PAGE_SIZE, Sorts, page_of
+from admin.schemas import ListDay
 from backend import audit
 from backend.audit.models import AuditEvent
 from backend.canonical import canonical_json
 from backend.clock import CHINA, as_utc, isoformat_utc
 from backend.db import atomic, read
 from backend.errors import InvalidInput
-from backend.http import validation_error
+from backend.http import refuse_nul, validation_error
 from backend.staff.web import page, page_blueprint
 
 bp = page_blueprint("admin_audit", __name__)
@@ -43,9 +44,9 @@ class AuditFilters(BaseModel):
     """Exactly, or a family when it ends with a dot: ``certificate.revoke``, ``ledger.``."""
     object: str | None = Field(default=None, max_length=100, pattern=r"^[a-z0-9_]+(:[^\s]+)?$")
     """``<type>:<id>`` (one object) or ``<type>`` (every object of the type)."""
-    since: date | None = None
+    since: ListDay | None = None
     """From this Beijing day on."""
-    until: date | None = None
+    until: ListDay | None = None
     """Up to and including this Beijing day."""
     size: int = Field(default=PAGE_SIZE, ge=1, le=500)
 
@@ -59,6 +60,7 @@ def filters_of(args: Mapping[str, str]) -> AuditFilters:
         raise validation_error(error) from None
     if filters.since and filters.until and filters.until < filters.since:
         raise InvalidInput("until", "不能早于起始日期 (must not be before since)")
+    refuse_nul(filters.model_dump())  # PostgreSQL text cannot hold U+0000: a 400, as for every form
     return filters
 
 

@@ -35,7 +35,7 @@ from backend.certificates.models import Certificate, CertificateRevocation
 from backend.clock import CHINA, as_utc
 from backend.db import atomic, read
 from backend.errors import DomainError, InvalidInput, NotFound
-from backend.http import validation_error
+from backend.http import refuse_nul, validation_error
 from backend.ledger.holders import mask_name
 from backend.ledger.models import Retirement
 from backend.orders.models import Order
@@ -81,6 +81,7 @@ def filters_of(args: Mapping[str, str]) -> CertificateFilters:
             raise InvalidInput(name, "未知的查询条件 (unknown search field)")
         if len(value) > 120:
             raise InvalidInput(name, "过长 (at most 120 characters)")
+    refuse_nul(filters.model_dump())  # PostgreSQL text cannot hold U+0000: a 400, as for every form
     return filters
 
 

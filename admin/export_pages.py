@@ -32,8 +32,8 @@ def export_page(export_id: int):
 
 def download(export_id: int):
     export = read(lambda s: exports.get(s, export_id))
-    if export.finished_at is None:
-        raise Conflict("导出尚未完成 (the export is not written yet)", code="export_pending")
+    if export.finished_at is None or export.error:
+        raise Conflict("导出尚未完成或未能生成 (the export is not written)", code="export_pending")
     return send_file(exports.path_of(export), mimetype="text/csv", as_attachment=True,
                      download_name=f"{export.kind}-{export.id}.csv", max_age=0)
 

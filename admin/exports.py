@@ -5,7 +5,8 @@ for a minute). So the list's "export" button records an export — which list, t
 (its query string), who asked — and queues a job; the job counts the rows, writes the file a thousand at a time under
 FILES_DIR, reading by keyset on the list's unique key (newest first), and notes its progress after each thousand;
 the export's page shows the bar and, when it is done, the file. The record is what is owed (backend/jobs.py): a job
-delivered twice writes the same file again or finds it done.
+delivered twice finds it done or being written, a job Redis lost is queued again by a sweep every
+EXPORT_SWEEP_SECONDS, and an export that cannot be written says why on its page.
 
 A list takes part by registering an ``Exportable``: its columns, how its filters make a statement (the same code
 its page uses, so the file holds what the page showed), and how a chunk of rows reads as lines. Who may export it
@@ -15,15 +16,19 @@ is who may read it.
 from __future__ import annotations
 
 import csv
+import logging
 import os
+import secrets
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -34,8 +39,11 @@ from backend.csvfile import cell
 from backend.db import atomic, read
 from backend.errors import Forbidden, InvalidInput, NotFound
 
+log = logging.getLogger(__name__)
 CHUNK = 1000
 MAX_QUERY = 2000
+OWED_AFTER = timedelta(minutes=5)  # asked for this long ago and never started: its job was lost
+STALLED_AFTER = timedelta(hours=1)  # started this long ago and not finished: its worker died while writing
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,8 @@ def ask(session: Session, now, kind: str, query: str, *, actor: str) -> CsvExpor
     exportable = _exportable(kind)
     if not allowed(exportable.list_endpoint):
         raise Forbidden("你的角色无权查看此列表 (your roles do not allow this list)")
-    if len(query) > MAX_QUERY:
-        raise InvalidInput("query", f"筛选条件过长 (at most {MAX_QUERY} characters)")
+    if len(query) > MAX_QUERY or "\x00" in query:
+        raise InvalidInput("query", f"筛选条件无效或过长 (at most {MAX_QUERY} characters)")
     exportable.statement(_filters(query))  # refuse bad filters now, not in the job
     export = CsvExport(kind=kind, query=query, requested_by=actor, requested_at=now)
     session.add(export)
@@ -92,37 +100,75 @@ def _progress(export_id: int, **values: Any) -> None:
 
 @jobs.job("console.export")
 def write(export_id: int) -> None:
-    """Write the export's file; one already written (a job delivered twice) is left as it is."""
+    """Write the export's file. One finished (a job delivered twice) is left as it is; one another worker is writing
+    is left to it (claimed by ``started_at``, taken over only once it has stalled); one that cannot be written is
+    finished with the reason, not retried for ever."""
     clock = current_app.config["CLOCK"]
-    export = read(lambda s: s.get(CsvExport, export_id))
-    if export is None or export.finished_at is not None:
+    now = clock()
+    claimed = atomic(lambda s: s.execute(update(CsvExport).where(
+        CsvExport.id == export_id, CsvExport.finished_at.is_(None),
+        or_(CsvExport.started_at.is_(None), CsvExport.started_at < now - STALLED_AFTER))
+        .values(started_at=now, rows=0, total=0)).rowcount)
+    if not claimed:
         return
+    export = read(lambda s: s.get(CsvExport, export_id))
+    try:
+        written = _write_file(export)
+    except Exception as error:  # noqa: BLE001 — recorded for the person waiting on the page, and logged
+        log.exception("export %s (%s) failed", export_id, export.kind)
+        _progress(export_id, finished_at=clock(), error=f"{type(error).__name__}: {error}"[:500])
+        return
+    _progress(export_id, finished_at=clock(), rows=written)
+
+
+def _write_file(export: CsvExport) -> int:
+    """The file, written under another name and moved into place whole; how many rows."""
     exportable = EXPORTABLE[export.kind]
     statement = exportable.statement(_filters(export.query))
     total = read(lambda s: s.execute(select(func.count()).select_from(statement.subquery())).scalar_one())
-    _progress(export_id, started_at=clock(), rows=0, total=total)
+    _progress(export.id, total=total)
     target = path_of(export)
     target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = target.with_suffix(f".{os.getpid()}.part")
+    scratch = target.with_name(f"{target.name}.{secrets.token_hex(6)}.part")  # two writers never share one
     written, last = 0, None
-    with open(scratch, "w", encoding="utf-8", newline="") as handle:
-        handle.write("\ufeff")  # Excel reads the Chinese right
-        writer = csv.writer(handle)
-        writer.writerow(exportable.columns)
-        while True:
-            def chunk(session: Session, after=last):
-                query = statement.order_by(exportable.unique.desc()).limit(CHUNK)
-                rows = list(session.execute(query if after is None else query.where(exportable.unique < after)))
-                return rows, exportable.lines(session, rows)
-            rows, lines = read(chunk)
-            writer.writerows([cell(value) for value in line] for line in lines)
-            written += len(rows)
-            _progress(export_id, rows=written, total=max(total, written))
-            if len(rows) < CHUNK:
-                break
-            last = getattr(rows[-1][0], exportable.unique.key)
-    os.replace(scratch, target)  # whole or not at all: a reader never sees half a file
-    _progress(export_id, finished_at=clock(), rows=written, total=max(total, written))
+    try:
+        with open(scratch, "w", encoding="utf-8", newline="") as handle:
+            handle.write("\ufeff")  # Excel reads the Chinese right
+            writer = csv.writer(handle)
+            writer.writerow(exportable.columns)
+            while True:
+                def chunk(session: Session, after=last):
+                    query = statement.order_by(exportable.unique.desc()).limit(CHUNK)
+                    rows = list(session.execute(query if after is None else query.where(exportable.unique < after)))
+                    return rows, exportable.lines(session, rows)
+                rows, lines = read(chunk)
+                writer.writerows([cell(value) for value in line] for line in lines)
+                written += len(rows)
+                _progress(export.id, rows=written, total=max(total, written))
+                if len(rows) < CHUNK:
+                    break
+                last = getattr(rows[-1][0], exportable.unique.key)
+        os.replace(scratch, target)  # whole or not at all: a reader never sees half a file
+    finally:
+        with suppress(FileNotFoundError):
+            scratch.unlink()
+    return written
+
+
+@jobs.job("console.exports_owed")
+def queue_owed(slot: int) -> None:  # noqa: ARG001 (the periodic jobs' argument)
+    """Queue again the exports whose job was lost (Redis forgot it) or whose worker died while writing."""
+    now = current_app.config["CLOCK"]()
+    owed = read(lambda s: list(s.execute(select(CsvExport.id).where(
+        CsvExport.finished_at.is_(None),
+        or_(and_(CsvExport.started_at.is_(None), CsvExport.requested_at < now - OWED_AFTER),
+            CsvExport.started_at < now - STALLED_AFTER))).scalars()))
+    if owed:
+        jobs.enqueue(*[("console.export", {"export_id": export_id}) for export_id in owed])
+
+
+def init_app(app) -> None:
+    jobs.periodic("console.exports_owed", "EXPORT_SWEEP_SECONDS")
 
 
 def get(session: Session, export_id: int) -> CsvExport:

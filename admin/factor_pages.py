@@ -193,7 +193,7 @@ def _uploaded() -> dict[str, str]:
 
 def _base() -> int:
     given = request.form.get("base", "").strip()
-    if not given.isdigit() or not 1 <= int(given) <= 2**31 - 1:
+    if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= 2**31 - 1:
         raise InvalidInput("base", "应为当前因子集的编号 (the current set's number)")
     return int(given)
 
@@ -274,7 +274,7 @@ def _page(chosen: list[tuple[int, Factor]], size: int, name: str, descending: bo
     start = 0
     if cursor := request.args.get("after"):
         places = [place for place, _ in chosen]
-        if not cursor.isdigit() or int(cursor) not in places:
+        if not (cursor.isascii() and cursor.isdigit()) or int(cursor) not in places:
             raise InvalidInput("after", "翻页位置无效，请从第一页重新开始 (an invalid page cursor)")
         start = places.index(int(cursor)) + 1
     rows = chosen[start:start + size]

@@ -24,6 +24,7 @@ from backend.clock import as_utc
 from backend.errors import InvalidInput
 
 PAGE_SIZE = 50
+MAX_CURSOR = 1000  # a cursor names one row: far fewer characters than this
 
 
 @dataclass(frozen=True)
@@ -89,15 +90,32 @@ def _refused() -> InvalidInput:
 
 def _decode(cursor: str) -> tuple[Any, Any]:
     refused = _refused()
+    if len(cursor) > MAX_CURSOR:
+        raise refused
     try:
         value, unique = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if isinstance(value, dict):
             value = datetime.fromisoformat(value["dt"])
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
         raise refused from None
-    if not all(v is None or isinstance(v, (int, str, datetime)) and not isinstance(v, bool) for v in (value, unique)):
+    if not all(v is None or _storable(v) for v in (value, unique)):
         raise refused
     return value, unique
+
+
+def _storable(value: Any) -> bool:
+    """A value a database can compare with a column: a 64-bit integer, text without NUL or lone surrogates, a time."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) < value < 2**63
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    return isinstance(value, datetime)
 
 
 def _python_type(column: ColumnElement) -> type:

@@ -18,6 +18,7 @@ class SettlementPayment(SQLModel, table=True):
 
     __tablename__ = "settlement_payment"
     __table_args__ = (UniqueConstraint("owner_id", "month", name="uq_settlement_payment_owner_month"),
+                      UniqueConstraint("reference", name="uq_settlement_payment_reference"),
                       CheckConstraint("owed_fen = gross_fen - refunds_fen - fee_fen", name="ck_settlement_owed"))
 
     id: int | None = Field(default=None, primary_key=True)
@@ -75,3 +76,5 @@ class CsvExport(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     rows: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     total: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    error: str | None = Field(default=None, max_length=500)
+    """Set (with ``finished_at``) when the file could not be written: why. No file then."""

@@ -6,7 +6,7 @@ functions as the operator API (backend/orders/service.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Literal
 
 from flask import current_app, flash, redirect, request
@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from admin import exports
 from admin.listing import Sorts, page_of
-from admin.schemas import Body, Query
+from admin.schemas import Body, ListDay, Query
 from backend import certificates
 from backend.access.identity import staff_principal
 from backend.audit.models import AuditEvent
@@ -44,8 +44,8 @@ class OrderFilters(Query):
     purpose: str | None = Field(default=None, max_length=16, pattern=r"^[a-z_]+$")
     attention: Literal["1"] | None = Field(default=None, description="1: only what waits for an operator")
     order_no: str | None = Field(default=None, max_length=32, pattern=r"^[0-9A-Za-z]+$")
-    since: date | None = None
-    until: date | None = None
+    since: ListDay | None = None
+    until: ListDay | None = None
 
     def where(self, statement: Select) -> Select:
         if self.status:

@@ -26,7 +26,7 @@ from admin.listing import Sorts, page_of
 from backend.access.identity import staff_principal
 from backend.clock import CHINA, as_utc
 from backend.csvfile import csv_response, csv_stream
-from backend.db import atomic, read, snapshot
+from backend.db import atomic, read
 from backend.errors import DomainError, InvalidInput, NotFound
 from backend.http import checked_idempotency_key, refuse_nul, validation_error
 from backend.ledger import operations, queries
@@ -359,20 +359,19 @@ def _serial_csv(batch_id: int, filters: SerialFilters):
     read(lambda s: operations.get_batch(s, batch_id))  # an unknown batch is a 404, not an empty file
 
     def rows() -> Iterator[list[Any]]:
-        # One snapshot for the whole file, read in serial order a chunk at a time: the ranges it lists partition
-        # the batch as they did at one moment, however many purchases split ranges meanwhile.
-        with snapshot() as session:
-            after = 0
-            while True:
-                chunk = session.execute(queries.serial_map(batch_id, **filters.model_dump())
-                                        .where(SerialRange.first > after).order_by(SerialRange.first)
-                                        .limit(EXPORT_CHUNK)).all()
-                for found, holder, kind in chunk:
-                    yield [found.first, found.last, found.last - found.first + 1, holder, kind,
-                           found.reservation_id]
-                if len(chunk) < EXPORT_CHUNK:
-                    return
-                after = chunk[-1][0].first
+        # A short read per chunk, never a transaction held open while a client reads slowly. Each chunk starts after
+        # the last serial the file has covered: the batch's ranges partition its serials, so every serial is in the
+        # file once, with the holder it had when its chunk was read, however many purchases split ranges meanwhile.
+        after = 0
+        while True:
+            chunk = read(lambda s, after=after: s.execute(
+                queries.serial_map(batch_id, **filters.model_dump()).where(SerialRange.first > after)
+                .order_by(SerialRange.first).limit(EXPORT_CHUNK)).all())
+            for found, holder, kind in chunk:
+                yield [found.first, found.last, found.last - found.first + 1, holder, kind, found.reservation_id]
+            if len(chunk) < EXPORT_CHUNK:
+                return
+            after = chunk[-1][0].last
     return csv_stream(SERIAL_COLUMNS, rows(), f"batch-{batch_id}-serials.csv")
 
 
@@ -420,7 +419,8 @@ def _listing_query(filters: ListingFilters):
 
 def _listing_rows(session: Session, listings: list[Listing]) -> list[dict[str, Any]]:
     updated = {listing.id: listing.updated_at for listing in listings}
-    return [{**view, "updated_at": updated[view["id"]]} for view in shop.listing_views(session, listings)]
+    return [{**view, "updated_at": updated[view["id"]]}
+            for view in shop.listing_views(session, listings, for_operator=True)]
 
 
 def _unlisted_batches(session: Session) -> list[Batch]:
@@ -472,7 +472,7 @@ def change_listing(listing_id: int):
             values["price_fen_per_t"] = fen_of_yuan(price)
         changes = _validated(schemas.ListingChange, values).model_dump(exclude_unset=True)
         if not changes:
-            raise InvalidInput("price_yuan", "没有要修改的内容 (nothing to change)")
+            raise InvalidInput("price_yuan", "请填写新单价或新服务费率 (nothing to change)")
 
         def change(session: Session) -> tuple[int, Listing]:
             before = shop.get_listing(session, listing_id).price_fen_per_t
@@ -485,6 +485,8 @@ def change_listing(listing_id: int):
                                                           f"listing-{listing_id}"))
     if "price_fen_per_t" in changes:
         flash(f"「{listing.title}」价格 {yuan(before)} → {yuan(listing.price_fen_per_t)} 元/吨")
+    if "fee_bp" in changes:
+        flash(f"「{listing.title}」平台服务费率改为 {listing.fee_bp / 100:.2f}%（已下的订单按原费率结算）")
     if "active" in changes:
         flash(f"「{listing.title}」{'已重新上架' if listing.active else '已下架'}")
     return redirect(url_for("admin_registry.list_listings"))

@@ -123,6 +123,9 @@ class CorrectIn(Body):
 
 PhotoUrl = Annotated[str, Field(pattern=r"^https://[^\s\x00]{1,490}$", description="https URL of a photo")]
 PriceFenPerTonne = Annotated[int, Field(gt=0, le=MAX_PRICE_FEN_PER_T, description="fen per tonne CO2e")]
+ListDay = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 31), description="a Beijing day")]
+"""A day a console list filters by: within the years the platform can have records of (no year-1 or year-9999
+arithmetic at the edges)."""
 FeeBp = Annotated[int, Field(ge=0, le=10_000, description="the platform's fee, basis points of each sale (500 = 5 %)")]
 
 

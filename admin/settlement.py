@@ -8,8 +8,10 @@ back). A refund is counted in the month it was made, so a settled month never ch
 refund corrects the next statement, not the paid one.
 
 The month reconciles: summed over owners, owed + fees + refunds = gross = every order paid that month, which
-``received`` sums on its own, without the owner join — an order left out of every statement, or counted twice,
-shows as a difference.
+``received`` sums on its own, without the owner join, and the refunds = every order refunded that month
+(``refunded``, likewise) — an order or a refund left out of every statement, or counted twice, shows as a
+difference. (What neither can see is a payment the orders do not record at all: reconciling ``received`` with
+WeChat Pay's daily bill and the bank statement is the next control.)
 """
 
 from __future__ import annotations
@@ -31,16 +33,16 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.orders.models import Order
 from backend.registry.models import Batch, Organisation, Project
 
-MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+MONTH = re.compile(r"(2[0-9]{3})-(0[1-9]|1[0-2])")  # ASCII digits only: "２０２６-01" is not another name for a month
 REFERENCE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:/\-]{2,63}")
 FEE = (Order.amount_fen * Order.fee_bp) // 10_000  # one order's fee in fen, rounded down, in SQL
 
 
 def month_period(month: str, field_name: str = "month") -> Period:
-    """``YYYY-MM`` as the half-open span of that month in Beijing time."""
+    """``YYYY-MM`` (2000–2999) as the half-open span of that month in Beijing time."""
     found = MONTH.fullmatch(month or "")
     if found is None:
-        raise InvalidInput(field_name, "应为 YYYY-MM 格式的月份 (a month, YYYY-MM)")
+        raise InvalidInput(field_name, "应为 2000–2999 年间 YYYY-MM 格式的月份 (a month, YYYY-MM)")
     start = datetime(int(found[1]), int(found[2]), 1, tzinfo=CHINA)
     end = (start + timedelta(days=32)).replace(day=1)
     return Period(month, f"{month}", as_utc(start), as_utc(end))
@@ -139,6 +141,14 @@ def received(session: Session, month: str) -> int:
                                .where(Order.paid_at >= period.start, Order.paid_at < period.end)).scalar_one())
 
 
+def refunded(session: Session, month: str) -> int:
+    """Every fen refunded in the month, summed straight from the orders: the statements' refunds must come to it
+    (a refund left out of every statement, or in two, shows)."""
+    period = month_period(month)
+    return int(session.execute(select(func.coalesce(func.sum(Order.amount_fen), 0))
+                               .where(Order.refunded_at >= period.start, Order.refunded_at < period.end)).scalar_one())
+
+
 def totals(entries: list[Statement]) -> dict[str, int]:
     names = ("sales", "sold_g", "gross_fen", "refunds", "refunds_fen", "fee_fen", "owed_fen")
     return {name: sum(getattr(entry, name) for entry in entries) for name in names}
@@ -171,20 +181,33 @@ def line_entries(row: Any, month: str) -> list[dict[str, Any]]:
     return entries
 
 
+def _settled_already(session: Session, owner_id: int, month: str, reference: str,
+                     amount_fen: int) -> SettlementPayment:
+    """The same record again (a double click, a retry) answers the payment recorded; anything else is refused: the
+    statement is settled, or the transfer settled another statement."""
+    paid = session.execute(select(SettlementPayment).where(SettlementPayment.owner_id == owner_id,
+                                                           SettlementPayment.month == month)).scalar_one_or_none()
+    if paid is not None and paid.reference == reference and paid.owed_fen == amount_fen:
+        return paid
+    if paid is not None:
+        raise Conflict(f"{month} 的结算单已于 {paid.paid_at:%Y-%m-%d} 结清 (this statement is settled)",
+                       code="already_settled", details={"owner_id": owner_id, "month": month})
+    raise Conflict(f"凭证 {reference} 已用于另一张结算单 (the transfer settled another statement)",
+                   code="reference_used", details={"reference": reference})
+
+
 def mark_paid(session: Session, now: datetime, *, owner_id: int, month: str, reference: str, amount_fen: int,
               actor: str) -> SettlementPayment:
     """Finance settled an owner's month by bank transfer ``reference`` of ``amount_fen`` (negative: the owner paid
     the platform back). Only a month that is over, for exactly what it owes; the same record again answers the same
-    payment; another is refused. Audit-logged with the figures it was paid on."""
+    payment; another is refused, as is a transfer that settled another statement (one transfer, one statement).
+    Audit-logged with the figures it was paid on."""
     if not isinstance(reference, str) or not REFERENCE.fullmatch(reference):
         raise InvalidInput("reference", "应为 3–64 位字母、数字或 ._:/- 的转账凭证号 (the transfer's reference)")
     reference = reference.upper()
     entry = statement(session, now, owner_id, month)
     if entry.payment is not None:
-        if entry.payment.reference == reference and entry.payment.owed_fen == amount_fen:
-            return entry.payment
-        raise Conflict(f"{month} 的结算单已于 {entry.payment.paid_at:%Y-%m-%d} 结清 (this statement is settled)",
-                       code="already_settled", details={"owner_id": owner_id, "month": month})
+        return _settled_already(session, owner_id, month, reference, amount_fen)
     if not entry.closed:
         raise Conflict(f"{month} 尚未结束，不能结算 (the month is not over)", code="month_open",
                        details={"month": month})
@@ -201,9 +224,8 @@ def mark_paid(session: Session, now: datetime, *, owner_id: int, month: str, ref
         with session.begin_nested():
             session.add(payment)
             session.flush()
-    except IntegrityError:  # another finance user settled it at the same moment
-        raise Conflict(f"{month} 的结算单已结清 (this statement is settled)", code="already_settled",
-                       details={"owner_id": owner_id, "month": month}) from None
+    except IntegrityError:  # the same statement settled at the same moment, or the transfer settled another one
+        return _settled_already(session, owner_id, month, reference, amount_fen)
     audit.append(session, now, actor=actor, action="settlement.paid", object_type="organisation",
                  object_id=owner_id, after={"month": month, "reference": reference, **entry.figures()})
     return payment

@@ -38,7 +38,8 @@ def month_page():
     now = _now()
     month = request.args.get("month") or settlement.previous_month(now)
     period = settlement.month_period(month)
-    entries, received = read(lambda s: (settlement.statements(s, now, month), settlement.received(s, month)))
+    entries, received, refunded = read(lambda s: (settlement.statements(s, now, month), settlement.received(s, month),
+                                                  settlement.refunded(s, month)))
     totals = settlement.totals(entries)
     if request.args.get("format") == "csv":
         return csv_response(
@@ -50,7 +51,8 @@ def month_page():
              for e in entries], f"settlement-{month}.csv")
     before, after = settlement.previous_month(period.start), settlement.month_of(period.end)
     return page("admin/settlement/month.html", month=month, entries=entries, totals=totals, received=received,
-                balanced=totals["owed_fen"] + totals["fee_fen"] + totals["refunds_fen"] == received,
+                refunded=refunded, balanced=(totals["owed_fen"] + totals["fee_fen"] + totals["refunds_fen"] == received
+                                             and totals["refunds_fen"] == refunded),
                 closed=now >= period.end, before=before, after=after if period.end <= now else None)
 
 

@@ -14,12 +14,13 @@ the certificates page (log).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -33,10 +34,12 @@ from backend.errors import InvalidInput
 from backend.ledger.invariants import check
 from backend.transparency.verify import check_log
 
+log = logging.getLogger(__name__)
 KINDS = {"audit": "审计链校验", "ledger": "账本不变量检查", "log": "透明日志校验"}
 COMMANDS = {"audit": "flask audit verify", "ledger": "flask ledger check", "log": "flask log verify"}
 PROBLEMS_KEPT = 50
-OWED_AFTER = timedelta(minutes=10)  # a run asked for this long ago and not finished: its job was lost, queue again
+OWED_AFTER = timedelta(minutes=10)  # asked for this long ago and never started: its job was lost, queue it again
+STALLED_AFTER = timedelta(hours=1)  # started this long ago and not finished: its worker died mid-run, run it again
 
 
 def _kind(kind: str) -> str:
@@ -60,7 +63,14 @@ def ask(session: Session, now: datetime, kind: str, *, actor: str, slot: str | N
 
 
 def ask_by_hand(kind: str, actor: str) -> VerificationRun:
-    return atomic(lambda s: ask(s, current_app.config["CLOCK"](), kind, actor=actor))
+    """A person's request; while a run of that kind is owed or under way, its page is the answer (pressing the
+    button ten times starts one verification, not ten, each holding a snapshot)."""
+    def work(session: Session) -> VerificationRun:
+        waiting = session.execute(select(VerificationRun).where(
+            VerificationRun.kind == _kind(kind), VerificationRun.finished_at.is_(None))
+            .order_by(VerificationRun.id).limit(1)).scalar_one_or_none()
+        return waiting or ask(session, current_app.config["CLOCK"](), kind, actor=actor)
+    return atomic(work)
 
 
 def _progress(run_id: int, done: int, total: int) -> None:
@@ -130,7 +140,12 @@ def run(run_id: int) -> None:
         return
     atomic(lambda s: s.execute(update(VerificationRun).where(VerificationRun.id == run_id)
                                .values(started_at=now(), done=0, total=0)))
-    ok, summary, problems = VERIFIERS[record.kind](run_id)
+    try:
+        ok, summary, problems = VERIFIERS[record.kind](run_id)
+    except Exception as error:  # noqa: BLE001 — a verifier that breaks on what it reads has found something
+        log.exception("verification %s (%s) broke", run_id, record.kind)
+        ok, summary, problems = False, f"校验程序出错，未能完成 (the verifier broke: {type(error).__name__})", [
+            str(error)[:500]]
     if len(problems) > PROBLEMS_KEPT:
         more, command = len(problems) - PROBLEMS_KEPT, COMMANDS[record.kind]
         summary += f"；另有 {more} 项未列出，请在命令行运行 {command} 查看全部 ({more} more: run {command})"
@@ -146,7 +161,9 @@ def every_period(slot: int) -> None:
         for kind in KINDS:
             ask(session, now, kind, actor="schedule", slot=f"every:{slot}")
         owed = session.execute(select(VerificationRun.id).where(
-            VerificationRun.finished_at.is_(None), VerificationRun.requested_at < now - OWED_AFTER)).scalars()
+            VerificationRun.finished_at.is_(None),
+            or_(and_(VerificationRun.started_at.is_(None), VerificationRun.requested_at < now - OWED_AFTER),
+                VerificationRun.started_at < now - STALLED_AFTER))).scalars()
         jobs.enqueue_after_commit(session, *[("console.verify", {"run_id": run_id}) for run_id in owed])
     atomic(work)
 

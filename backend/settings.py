@@ -144,6 +144,8 @@ SPEC: dict[str, tuple[Any, Any]] = {
     # The console's verifiers (audit chain, ledger invariants, transparency log) run on their own this often; 0: only
     # when someone asks (the tests, whose worker threads must run nothing but what a test queued).
     "VERIFY_EVERY_SECONDS": (lambda n, r: parse_int(n, r, minimum=0), 3600),
+    # How often the job workers look for console exports whose job was lost, and queue them again (0: never).
+    "EXPORT_SWEEP_SECONDS": (lambda n, r: parse_int(n, r, minimum=0), 300),
     "BOARD_REBUILD_SECONDS": (lambda n, r: parse_int(n, r, minimum=10), 600),
     # Mini-program limits per user (issue 12): one account must neither hold a listing hostage nor flood WeChat.
     # A session ends this long after its login however often it is refreshed, so a stolen token does not live forever.

@@ -154,7 +154,7 @@ def clock():
 def app(request, stores, tmp_path, clock):
     app = create_app({"TESTING": True, "APP_ENV": "test", "CLOCK": clock, "SECRET_KEY": "test-session-secret",
                       "CERT_SIGNING_KEY_FILE": str(tmp_path / "keys" / "signing.pem"),
-                      "FILES_DIR": str(tmp_path / "files"), "VERIFY_EVERY_SECONDS": 0,
+                      "FILES_DIR": str(tmp_path / "files"), "VERIFY_EVERY_SECONDS": 0, "EXPORT_SWEEP_SECONDS": 0,
                       **stores.overrides(tmp_path)})
     openapi_check.install(app)  # every answer matches /openapi.json
     yield app

@@ -27,4 +27,5 @@ def effect_then_hold(badge: str) -> None:
 
 
 def create_app():
-    return backend_app({"VERIFY_EVERY_SECONDS": 0})  # its worker runs the jobs the test queues, nothing else
+    # Its worker runs the jobs the test queues, nothing of the console's schedule.
+    return backend_app({"VERIFY_EVERY_SECONDS": 0, "EXPORT_SWEEP_SECONDS": 0})

@@ -146,7 +146,7 @@ def test_reviewer_finance_and_auditor_run_the_platform_from_the_console(app, bro
         sign_in(browser, demo_site, "admin", "sun", password=PASSWORD)
         open_page(browser, demo_site, path)
         payment = form(browser, "offline-payment")
-        fill(payment, amount=yuan(order["amount_fen"]).replace(",", ""))
+        fill(payment, reference="dy-ak-2026-0312", amount=yuan(order["amount_fen"]).replace(",", ""))  # her own look
         submit(browser, payment)
         assert text_of(browser, "order-status") == "已完成"
         with app.app_context():

@@ -74,3 +74,28 @@ def test_an_export_of_a_list_one_may_not_read_is_refused(app, password_hash):
     export = auditor.submit("/admin/audit", "/admin/exports/audit", {"query": ""}).location
     assert finance.get(export).status_code == 403 and auditor.get(export).status_code == 200
     assert [e.kind for e in recorded(app)] == ["audit"]
+
+
+def test_an_export_whose_job_was_lost_is_queued_again_and_one_that_breaks_says_why(app, clock, password_hash,
+                                                                                   monkeypatch):
+    finance = signed_in(app, password_hash, "qian", "finance")
+    lost = finance.submit("/admin/orders", "/admin/exports/orders", {"query": ""}).location
+    with app.app_context():
+        jobs.get_redis_bytes().delete(jobs.Keys.here().queue)  # Redis forgot the job
+    jobs.drain(app)
+    assert "排队中" in finance.open(lost).text("export")
+    clock.advance(minutes=6)
+    with app.app_context():
+        exports.queue_owed(slot=0)  # the sweep's pass
+    jobs.drain(app)
+    assert "共 0 行" in finance.open(lost).text("ready")
+
+    def broken(session, rows):
+        raise RuntimeError("disk full")
+    broken_one = finance.submit("/admin/orders", "/admin/exports/orders", {"query": ""}).location
+    monkeypatch.setitem(exports.EXPORTABLE, "orders", exports.EXPORTABLE["orders"].__class__(
+        **{**exports.EXPORTABLE["orders"].__dict__, "lines": broken}))
+    jobs.drain(app)
+    page = finance.open(broken_one)
+    assert "disk full" in page.text("failed") and "Refresh" not in page.response.headers
+    assert finance.get(f"{broken_one}/file").status_code == 409

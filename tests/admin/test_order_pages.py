@@ -103,7 +103,8 @@ def test_the_order_list_pages_by_keyset_and_refuses_what_it_cannot_read(app, cli
     assert seen == placed  # three pages, each order once, in the order asked
 
     for refused, field in (("status=lost", "status"), ("sort=secret", "sort"), ("after=!!!", "after"),
-                           ("since=2026-02-30", "since"), ("dir=up", "dir")):
+                           ("since=2026-02-30", "since"), ("dir=up", "dir"), ("until=9999-12-31", "until"),
+                           ("since=0001-01-01", "since"), ("purpose=%00", "purpose")):
         page = finance.open(f"/admin/orders?{refused}")
         assert page.status == 400 and field in page.text("problem"), refused
     assert finance.open("/admin/orders/NOT-AN-ORDER").status == 400

@@ -215,6 +215,9 @@ def test_members_and_their_tokens_are_listed_never_a_token_itself(app, client, c
     detail = reviewer.open(path)
     assert [row[:3] for row in cells(detail, "members")] == [["王书记员", "court-1", "机构管理员 (org_admin)"],
                                                            ["李经办", "court-clerk", "经办人 (clerk)"]]
+    # Sign-ins and tokens are the staff-account pages' to show: the auditor's and admin's, not the reviewer's.
+    assert detail.text("tokens") is None and "最近登录" not in detail.html
+    detail = signed_in(app, people, "auditor-sun", "auditor").open(path)
     a_year_on = "2027-03-13 17:00"
     assert cells(detail, "tokens") == [
         ["court-1", "test", f"{used.token[:10]}…", "有效", NOW_IN_BEIJING, a_year_on, NOW_IN_BEIJING, "—"],

@@ -303,6 +303,14 @@ def test_finance_puts_a_batch_on_sale_and_changes_its_price_in_yuan(app, operato
     quote = operator.ok(operator.get("/listings"))["items"]
     assert {(item["id"], item["price_fen_per_t"]) for item in quote} == {(listing_id, 9_550), (new.id, 6_660)}
 
+    # The platform's fee on the listing: 5 % unless agreed otherwise; orders already placed keep theirs.
+    assert after.text(f"fee-{listing_id}") == "5.00%"
+    assert qian.submit("/admin/listings", f"/admin/listings/{listing_id}", {"fee_bp": "300"}).status_code == 302
+    assert listing(shop["batch"]["id"]).fee_bp == 300 and qian.open("/admin/listings").text(f"fee-{listing_id}") \
+        == "3.00%"
+    refused = Page(qian.submit("/admin/listings", f"/admin/listings/{listing_id}", {"fee_bp": "10001"}))
+    assert refused.status == 400 and "fee_bp" in refused.html and listing(shop["batch"]["id"]).fee_bp == 300
+
     # Withdrawn, it stays on the list (filtered as such) and can go back on sale.
     assert qian.submit("/admin/listings", f"/admin/listings/{listing_id}", {"active": "false"}).status_code == 302
     assert listing(shop["batch"]["id"]).active is False

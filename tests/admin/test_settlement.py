@@ -15,7 +15,8 @@ from __future__ import annotations
 import pytest
 
 from admin import settlement
-from backend.db import read
+from backend.db import atomic, read
+from backend.errors import Conflict
 from tests.miniprogram.conftest import Citizen
 from tests.staff.conftest import Browser, Page, People, last_events
 
@@ -58,6 +59,8 @@ def received(app, month: str) -> int:
 def reconciles(app, month: str) -> None:
     entries = list(statements(app, month).values())
     assert sum(e.owed_fen + e.fee_fen + e.refunds_fen for e in entries) == received(app, month)
+    with app.app_context():
+        assert sum(e.refunds_fen for e in entries) == read(lambda db: settlement.refunded(db, month))
 
 
 def test_two_owners_settle_march_and_april(app, clock, operator, shop, second_owner, citizen, fake_wechat):
@@ -168,5 +171,30 @@ def test_an_auditor_reads_settlement_but_cannot_settle(app, clock, shop, citizen
 
 def test_a_month_is_a_year_and_month(app, password_hash):
     finance = signed_in(app, password_hash, "qian", "finance")
-    refused = finance.open("/admin/settlement?month=March")
-    assert refused.status == 400 and "month" in refused.html
+    for month in ("March", "２０２６-03", "0000-01", "9999-12", "2026-3", "2026-13"):  # one spelling per month
+        refused = finance.open(f"/admin/settlement?month={month}")
+        assert refused.status == 400 and "month" in refused.text("problem"), month
+        assert finance.open(f"/admin/settlement/1/{month}").status == 400, month
+
+
+def test_one_transfer_settles_one_statement_and_the_same_record_again_answers_it(
+        app, clock, shop, second_owner, citizen, fake_wechat):
+    buy(citizen, fake_wechat, shop["listing"]["id"], 250_000)
+    buy(citizen, fake_wechat, second_owner["listing"]["id"], 500_000)
+    clock.advance(days=20)
+    dayi, saihanba = shop["owner"]["id"], second_owner["owner"]["id"]
+    owed = {o: s.owed_fen for o, s in statements(app, "2026-03").items()}
+
+    def pay(owner: int, reference: str):
+        with app.app_context():
+            return atomic(lambda db: settlement.mark_paid(db, clock(), owner_id=owner, month="2026-03",
+                                                          reference=reference, amount_fen=owed[owner],
+                                                          actor="staff:9:qian"))
+    first = pay(dayi, "BOC-1")
+    assert pay(dayi, "boc-1").id == first.id  # a double click: the same payment
+    with pytest.raises(Conflict) as reused:
+        pay(saihanba, "BOC-1")
+    assert reused.value.code == "reference_used"
+    with pytest.raises(Conflict) as again:
+        pay(dayi, "BOC-2")
+    assert again.value.code == "already_settled"

@@ -2,7 +2,7 @@
 and CSV exports done by jobs; indexes for the dashboard's and settlement's sums by time (issue 18)
 
 - ``listing.fee_bp``: the platform's fee in basis points of each sale (existing listings: 500, i.e. 5 %);
-  ``purchase_order.fee_bp``: the rate the order was placed at (existing orders: their listing's, 500).
+  ``purchase_order.fee_bp``: the rate the order was placed at (existing orders: 500, what every listing gets).
 - ``settlement_payment``: a project owner's month marked paid, with the figures it was paid on.
 - ``verification_run``: the console's verifier runs (audit chain, ledger, log), hourly and by hand.
 - ``csv_export``: CSV exports of the console's big lists, written by jobs.
@@ -56,7 +56,8 @@ def upgrade() -> None:
     sa.CheckConstraint('owed_fen = gross_fen - refunds_fen - fee_fen', name='ck_settlement_owed'),
     sa.ForeignKeyConstraint(['owner_id'], ['organisation.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('owner_id', 'month', name='uq_settlement_payment_owner_month')
+    sa.UniqueConstraint('owner_id', 'month', name='uq_settlement_payment_owner_month'),
+    sa.UniqueConstraint('reference', name='uq_settlement_payment_reference')
     )
     op.create_table('verification_run',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -85,6 +86,7 @@ def upgrade() -> None:
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('rows', sa.BigInteger(), nullable=False),
     sa.Column('total', sa.BigInteger(), nullable=False),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('verification_run', schema=None) as batch_op:
