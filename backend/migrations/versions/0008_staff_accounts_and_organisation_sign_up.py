@@ -147,6 +147,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     _widen_actor_columns(64)
+    # A kind the old check does not know (a scenic area) goes down as 'other', as lossy as the dropped columns.
+    op.execute(f"UPDATE organisation SET kind = 'other' WHERE kind NOT IN ({_sql_list(OLD_KINDS)})")
     with op.batch_alter_table('organisation', schema=None) as batch_op:
         batch_op.drop_constraint('ck_organisation_status', type_='check')
         batch_op.drop_constraint('ck_organisation_kind', type_='check')
