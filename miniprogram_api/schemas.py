@@ -100,10 +100,13 @@ class OrderIn(QuoteIn):
     event_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
                                  description="purpose event: the event a participant offsets their trip to")
 
+    site_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                description="purpose tourism: the site a visitor offsets their trip to")
+
     tree_duty: TreeDutyRef | None = Field(default=None, description="purpose tree_duty: whose duty, which year "
                                                                      "and region; the rule sets the amount")
 
-    REFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("claim_code", "event_id", "tree_duty")
+    REFERENCE_FIELDS: ClassVar[tuple[str, ...]] = ("claim_code", "event_id", "site_id", "tree_duty")
     """The fields that name a scenario's record (backend.orders.purposes)."""
 
 

@@ -3,10 +3,11 @@ record, rules, purchases (a purpose of the shared order flow, backend.orders.pur
 
 from flask import Flask
 
-from scenarios import events, judicial, tree_duty
+from scenarios import events, judicial, tourism, tree_duty
 
 
 def init_app(app: Flask) -> None:
     judicial.init_app(app)
     events.init_app(app)
     tree_duty.init_app(app)
+    tourism.init_app(app)

@@ -22,6 +22,7 @@ AUDIT = ("auditor",)
 COURTS = ("court", "procuratorate")
 ORGANISERS = tuple(kind for kind in ORGANISATION_KINDS if kind not in COURTS)  # who may hold an event
 PAYERS = ORGANISATION_KINDS  # every organisation has staff who owe the tree-planting duty
+SCENIC = ("scenic_area",)  # who may register tourism sites
 
 PUBLIC = Public()
 PUBLIC_DOCUMENT = Public("published: registry, certificates, log, factors")
@@ -92,6 +93,8 @@ POLICY: dict[str, Rule] = {
     "mp_api.refund_order": Citizen(),
     "judicial_mp_api.claim": Citizen(),  # rate-limited per citizen: a claim code is 60 bits
     "events_mp_api.participant_event": PUBLIC,  # browsing needs no login; offsetting is an order
+    "tourism_mp_api.visitor_sites": PUBLIC,  # likewise; a signed-in visitor's region prefills the trip
+    "tourism_mp_api.visitor_site": PUBLIC,
     "tree_duty_mp_api.my_year": Citizen(),
     "tree_duty_mp_api.list_members": Citizen(),
     "tree_duty_mp_api.add_member": Citizen(),
@@ -182,6 +185,13 @@ POLICY: dict[str, Rule] = {
     "events_org_api.withdraw_order": OrgKind("clerk", ORGANISERS),
     "events_org_api.order_qr": OrgKind("viewer", ORGANISERS, acting=False),
     "events_org_api.participant_code": OrgKind("viewer", ORGANISERS, acting=False),
+
+    # --- scenic areas: 碳汇+旅游 (/api/org/v1/sites; the handler scopes each site) --------------------------------
+    "tourism_org_api.create_site": OrgKind("clerk", SCENIC),
+    "tourism_org_api.list_sites": OrgKind("viewer", SCENIC, READERS, acting=False),
+    "tourism_org_api.get_site": OrgKind("viewer", SCENIC, READERS, acting=False),
+    "tourism_org_api.change_site": OrgKind("clerk", SCENIC),
+    "tourism_org_api.gate_code": OrgKind("viewer", SCENIC, acting=False),
 
     # --- any organisation: its staff's tree-planting duty (/api/org/v1/tree-duty; the handler scopes each list) ------
     "tree_duty_org_api.upload_roster": OrgKind("clerk", PAYERS),
