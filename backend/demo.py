@@ -1,7 +1,8 @@
 """Demo data for the embedded set-up: three real-looking (and clearly marked demo) projects, each registered with
 one issued batch in the operator's inventory and on sale in the shop, a few retirements with their certificates,
-and people: one operator account per platform role, and a court, an event organiser and a company with their
-staff. Loading twice changes nothing. Development only: production refuses the demo (its password is public)."""
+and people: one operator account per platform role, and a court, an event organiser, a company and a scenic area
+with their staff. Loading twice changes nothing. Development only: production refuses the demo (its password is
+public)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,8 @@ PEOPLE_ORGANISATIONS = [
          adcode_="510100"),
     dict(key="company", name="四川蜀绿科技有限公司（演示）", kind="company", credit_code="91510100MA60000030",
          adcode_="510100"),
+    dict(key="scenic", name="西岭雪山景区管理有限公司（演示）", kind="scenic_area", credit_code="91510129MA60000044",
+         adcode_="510129"),
 ]
 DEMO_PASSWORD = "tanhui-demo-2026"
 # username, name, role, organisation key (None: the platform)
@@ -91,6 +94,8 @@ ACCOUNTS = [
     ("events-clerk", "钱干事（演示）", "clerk", "events"),
     ("company-admin", "孙经理（演示）", "org_admin", "company"),
     ("company-viewer", "李会计（演示）", "viewer", "company"),
+    ("scenic-admin", "周经理（演示）", "org_admin", "scenic"),
+    ("scenic-clerk", "吴检票员（演示）", "clerk", "scenic"),
 ]
 
 RETIREMENTS = [

@@ -86,11 +86,11 @@ def test_demo_loads_three_batches_and_a_second_run_changes_nothing(app, runner, 
         "certificate TH2026-00000002, certificate TH2026-00000003, case (2024)川0129刑初123号 (ordered; claim codes "
         "张三 ")
     first = counts(app)
-    # Three project owners, and a court, an event organiser and a company whose people sign in.
-    assert first["methodology"] == 3 and first["organisation"] == 6 and first["project"] == 3
+    # Three project owners, and a court, an event organiser, a company and a scenic area whose people sign in.
+    assert first["methodology"] == 3 and first["organisation"] == 7 and first["project"] == 3
     assert first["batch"] == 3 and first["transfer"] == 6
     assert first["retirement"] == 3 and first["certificate"] == 3
-    assert first["staff_account"] == 9 and first["staff_membership"] == 9
+    assert first["staff_account"] == 11 and first["staff_membership"] == 11
 
     again = invoke(app, runner, "demo")
     assert again.exit_code == 0, again.output
