@@ -4,6 +4,7 @@ with credits from the forest nearest the site, pays, and holds a certificate tha
 
 from __future__ import annotations
 
+from backend.cache import get_redis_bytes, key
 from backend.shop.service import MIN_ORDER_G
 from tests.miniprogram.conftest import Citizen
 from tests.scenarios.tourism.conftest import DAYI, GATE
@@ -18,8 +19,10 @@ def test_a_chengdu_visitor_offsets_the_trip_to_the_gate_and_the_certificate_name
         scenic_area.id, DAYI, "CTU", True)
     code = scenic_area.api(client, scenic_area.viewer).get(f"/api/org/v1/sites/{gate['id']}/gate-code")
     assert code.status_code == 200 and code.mimetype in ("image/jpeg", "image/png")
+    with app.app_context():  # made once by WeChat, then kept
+        assert get_redis_bytes().get(key("site-code", str(gate["id"]))) == code.get_data()
     again = scenic_area.api(client).get(f"/api/org/v1/sites/{gate['id']}/gate-code")
-    assert again.get_data() == code.get_data()  # made once, then kept
+    assert again.get_data() == code.get_data()
 
     # Anyone browsing sees the site; a visitor from 锦江区 who scans it gets the drive there and back prefilled.
     listed = client.get("/api/mp/v1/sites").get_json()["items"]
