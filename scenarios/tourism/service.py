@@ -219,7 +219,9 @@ class TourismScenario:
              quantity_g: int, amount_fen: int, price_fen_per_t: int) -> Bound:
         if not buyer.startswith("user:"):  # a visitor offsets their own trip; organisations have no tourism order
             raise InvalidInput("purpose", "旅游抵销由游客本人购买 (a visitor offsets their own trip)")
-        site = visitor_site(session, reference["site_id"], lock=True)
+        # Not locked: nothing about a site bounds what its visitors buy, and a popular gate must not make every
+        # visitor's order wait for the one before (a site withdrawn meanwhile still honours orders placed).
+        site = visitor_site(session, reference["site_id"])
         return Bound(purpose_ref=f"{SITE_REF}{site.id}", min_g=MIN_ORDER_G,
                      on_created=lambda s, order: s.add(SiteOffset(order_id=order.id, site_id=site.id)))
 
