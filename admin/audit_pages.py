@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from admin import exports, verifications
+from admin import exports, listing, verifications
 from admin.listing import PAGE_SIZE, Sorts, page_of
 from admin.schemas import ListDay
 from backend import audit
@@ -24,12 +24,10 @@ from backend.canonical import canonical_json
 from backend.clock import CHINA, as_utc, isoformat_utc
 from backend.db import atomic, read
 from backend.errors import InvalidInput
-from backend.http import refuse_nul, validation_error
 from backend.staff.web import page, page_blueprint
 
 bp = page_blueprint("admin_audit", __name__)
 SORTS = Sorts({"seq": AuditEvent.seq}, default="seq", unique=AuditEvent.seq, labels={"seq": "序号"})
-LIST_ARGS = ("sort", "dir", "after", "format")  # read by admin/listing.py, not filters
 CHAIN_VERIFIERS = ("audit", "ledger")
 
 
@@ -53,14 +51,9 @@ class AuditFilters(BaseModel):
 
 def filters_of(args: Mapping[str, str]) -> AuditFilters:
     """The list's filters from a query string's arguments (the page's, or an export's): a 400 names a bad one."""
-    given = {name: value for name, value in args.items() if name not in LIST_ARGS and value.strip()}
-    try:
-        filters = AuditFilters.model_validate(given)
-    except ValidationError as error:
-        raise validation_error(error) from None
+    filters = listing.filters_of(AuditFilters, args)
     if filters.since and filters.until and filters.until < filters.since:
         raise InvalidInput("until", "不能早于起始日期 (must not be before since)")
-    refuse_nul(filters.model_dump())  # PostgreSQL text cannot hold U+0000: a 400, as for every form
     return filters
 
 

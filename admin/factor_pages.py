@@ -20,12 +20,12 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from flask import current_app, flash, make_response, redirect, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 from sqlmodel import Session
 
-from admin.listing import ListPage, Sorts, page_of
+from admin.listing import ListPage, Sorts, filters_of, page_of, wants_csv
 from backend.access.identity import staff_principal
 from backend.audit.models import AuditEvent
 from backend.clock import beijing_text
@@ -35,11 +35,10 @@ from backend.errors import DomainError, InvalidInput, NotFound
 from backend.footprint import compare, service, store
 from backend.footprint.library import DATA_FILES, RETIRED_FILES, STATUS_ZH, STATUSES, Factor, FactorSet
 from backend.footprint.models import FactorSetRecord
-from backend.http import refuse_nul, validation_error
+from backend.http import refuse_nul
 from backend.staff.web import field_errors, page, page_blueprint
 
 bp = page_blueprint("admin_factors", __name__)
-LIST_ARGS = ("sort", "dir", "after", "format")  # read by the sorting, paging and the CSV switch, not filters
 FILE_MAX_BYTES = 2 * 1024 * 1024  # the shipped files are 2–90 kB
 UPLOAD_MAX_BYTES = len(DATA_FILES) * FILE_MAX_BYTES + 64 * 1024
 NOTE_MAX = 500
@@ -87,21 +86,6 @@ class DiffArgs(BaseModel):
     against: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
-def _args(model: type[BaseModel]) -> Any:
-    given = {name: value for name, value in request.args.items() if name not in LIST_ARGS and value.strip()}
-    try:
-        parsed = model.model_validate(given)
-    except ValidationError as error:
-        raise validation_error(error) from None
-    refuse_nul(parsed.model_dump())
-    return parsed
-
-
-def _wants_csv() -> bool:
-    wanted = request.args.get("format") or None
-    if wanted not in (None, "csv"):
-        raise InvalidInput("format", "应为 csv 或不填 (csv, or nothing for the page)")
-    return wanted == "csv"
 
 
 # --- who loaded each set -----------------------------------------------------------------------------------------
@@ -134,9 +118,9 @@ SET_COLUMNS = ("number", "current", "sha256", "loaded_at_beijing", "loaded_by", 
 
 
 def sets(status: int = 200, **context: Any):
-    _args(NoFilters)
+    filters_of(NoFilters)
     service.current_set()  # as at start-up: the shipped files are stored as a set if their text is new
-    if _wants_csv():
+    if wants_csv():
         def every(session: Session):
             records = session.execute(select(FactorSetRecord).options(defer(FactorSetRecord.files))
                                       .order_by(FactorSetRecord.number.desc())).scalars().all()
@@ -289,7 +273,7 @@ def _file_facts(files: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def factor_set(number: int):
-    filters = _args(FactorFilters)
+    filters = filters_of(FactorFilters)
 
     def look(session: Session):
         record = _record(session, number)
@@ -298,7 +282,7 @@ def factor_set(number: int):
 
     record, factors, files, loaded, newest = read(look)
     chosen, name, descending = _sorted(factors, filters)
-    if _wants_csv():
+    if wants_csv():
         return csv_response(FACTOR_COLUMNS, ([row[column] for column in FACTOR_COLUMNS]
                                              for row in (_factor_row(place, f) for place, f in chosen)),
                             f"factor-set-{number}.csv")
@@ -358,7 +342,7 @@ def _entry_text(entry: dict[str, Any] | str) -> str:
 
 
 def diff(number: int):
-    args = _args(DiffArgs)
+    args = filters_of(DiffArgs)
     against = args.against if args.against is not None else number - 1
 
     def look(session: Session) -> dict[str, Any]:
@@ -377,7 +361,7 @@ def diff(number: int):
         return shown
 
     shown = read(look)
-    if _wants_csv():
+    if wants_csv():
         if shown["old_record"] is None:
             raise InvalidInput("against", "第 1 号因子集之前没有可比较的集 (set 1 has no set before it)")
         return csv_response(DIFF_COLUMNS, _diff_rows(shown["changes"]), f"factor-set-{against}-to-{number}.csv")

@@ -12,18 +12,24 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import request
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select, String, and_, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from backend.clock import as_utc
 from backend.errors import InvalidInput
+from backend.http import refuse_nul, validation_error
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 PAGE_SIZE = 50
+LIST_ARGS = ("sort", "dir", "after", "format")  # read by the sorting, the paging and the CSV switch, not filters
 MAX_CURSOR = 1000  # a cursor names one row: far fewer characters than this
 
 
@@ -46,6 +52,27 @@ class ListPage:
 
     def next_url(self) -> str | None:
         return None if self.next_after is None else with_args(after=self.next_after)
+
+
+def filters_of(model: type[ModelT], args: Mapping[str, str] | None = None) -> ModelT:
+    """A list's filters from a query string's arguments (the page's, or an export's; a filter left empty is no
+    filter): a bad one is a 400 naming it, as is text PostgreSQL cannot hold (U+0000)."""
+    given = {name: value for name, value in (request.args if args is None else args).items()
+             if name not in LIST_ARGS and value.strip()}
+    try:
+        parsed = model.model_validate(given)
+    except ValidationError as error:
+        raise validation_error(error) from None
+    refuse_nul(parsed.model_dump())
+    return parsed
+
+
+def wants_csv() -> bool:
+    """Whether the page is asked for as CSV (``format=csv``; anything else there is a 400)."""
+    wanted = request.args.get("format") or None
+    if wanted not in (None, "csv"):
+        raise InvalidInput("format", "应为 csv 或不填 (csv, or nothing for the page)")
+    return wanted == "csv"
 
 
 def with_args(**changes: Any) -> str:

@@ -10,11 +10,11 @@ from datetime import datetime, time, timedelta
 from typing import Literal
 
 from flask import current_app, flash, redirect, request
-from pydantic import Field, ValidationError
+from pydantic import Field
 from sqlalchemy import Select, select
 from sqlmodel import Session
 
-from admin import exports
+from admin import exports, listing
 from admin.listing import Sorts, page_of
 from admin.schemas import Body, ListDay, Query
 from backend import certificates
@@ -23,7 +23,6 @@ from backend.audit.models import AuditEvent
 from backend.clock import CHINA, as_utc, beijing_text
 from backend.db import atomic, read
 from backend.errors import DomainError, InvalidInput
-from backend.http import validation_error
 from backend.ledger.holders import mask_name
 from backend.money import fen_from_yuan, yuan
 from backend.orders import service as orders
@@ -77,11 +76,7 @@ class OfflinePaymentForm(Body):
 
 def filters_of(args: Mapping[str, str]) -> OrderFilters:
     """The list's filters from a query string's arguments (the page's, or an export's): a 400 names a bad one."""
-    try:
-        return OrderFilters.model_validate({name: value for name, value in args.items()
-                                            if name not in ("sort", "dir", "after", "format") and value != ""})
-    except ValidationError as error:
-        raise validation_error(error) from None
+    return listing.filters_of(OrderFilters, args)
 
 
 def order_list():

@@ -22,7 +22,7 @@ from sqlalchemy import exists, select
 from sqlmodel import Session
 
 from admin import schemas
-from admin.listing import Sorts, page_of
+from admin.listing import Sorts, filters_of, page_of, wants_csv
 from backend.access.identity import staff_principal
 from backend.clock import CHINA, as_utc
 from backend.csvfile import csv_response, csv_stream
@@ -51,7 +51,6 @@ ECOSYSTEM_LABELS = {"forest": "森林", "bamboo": "竹林", "grassland": "草原
 HOLDING_KINDS = ("available", "reserved", "retired", "cancelled")
 KIND_LABELS = {"available": "可用", "reserved": "已预留", "retired": "已注销", "cancelled": "已作废"}
 LISTING_STATES = {"on_sale": "在售", "withdrawn": "已下架"}
-PAGING_ARGS = ("sort", "dir", "after", "format")
 MAX_PRICE_YUAN = Decimal(MAX_PRICE_FEN_PER_T) / 100
 MAX_QUANTITY_T = Decimal(operations.MAX_AMOUNT_G) / TONNE_G
 ISSUE_KEY = "idempotency_key"  # the issue form's hidden field: one batch however often the form is sent
@@ -81,22 +80,6 @@ class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _filters(model: type[Filters]) -> Filters:
-    """A list's filters from the query string (a filter left empty is no filter); a bad one is a 400 naming it."""
-    given = {name: value for name, value in request.args.items() if name not in PAGING_ARGS and value.strip()}
-    try:
-        parsed = model.model_validate(given)
-    except ValidationError as error:
-        raise validation_error(error) from None
-    refuse_nul(parsed.model_dump())
-    return parsed
-
-
-def _wants_csv() -> bool:
-    wanted = request.args.get("format") or None
-    if wanted not in (None, "csv"):
-        raise InvalidInput("format", "应为 csv 或不填 (csv, or nothing for the page)")
-    return wanted == "csv"
 
 
 def _filled(*page_only: str) -> dict[str, str]:
@@ -183,8 +166,8 @@ def _methodology_query(filters: MethodologyFilters):
 
 
 def list_methodologies(status: int = 200, **context: Any):
-    filters = _filters(MethodologyFilters)
-    if _wants_csv():
+    filters = filters_of(MethodologyFilters)
+    if wants_csv():
         rows = read(lambda s: s.execute(_methodology_query(filters).order_by(Methodology.id)).scalars().all())
         return csv_response(METHODOLOGY_COLUMNS, ([m.id, m.code, m.name, m.ecosystem, m.version, m.source_document,
                                                   in_china(m.created_at)] for m in rows), "methodologies.csv")
@@ -247,8 +230,8 @@ def _project_choices(session: Session) -> dict[str, Any]:
 
 
 def list_projects(status: int = 200, **context: Any):
-    filters = _filters(ProjectFilters)
-    if _wants_csv():
+    filters = filters_of(ProjectFilters)
+    if wants_csv():
         return _project_csv(filters)
 
     def look(session: Session):
@@ -376,8 +359,8 @@ def _serial_csv(batch_id: int, filters: SerialFilters):
 
 
 def batch_page(batch_id: int):
-    filters = _filters(SerialFilters)
-    if _wants_csv():
+    filters = filters_of(SerialFilters)
+    if wants_csv():
         return _serial_csv(batch_id, filters)
     chosen = filters.model_dump()
 
@@ -430,8 +413,8 @@ def _unlisted_batches(session: Session) -> list[Batch]:
 
 
 def list_listings(status: int = 200, **context: Any):
-    filters = _filters(ListingFilters)
-    if _wants_csv():
+    filters = filters_of(ListingFilters)
+    if wants_csv():
         rows = read(lambda s: _listing_rows(s, list(s.execute(_listing_query(filters).order_by(Listing.id))
                                                    .scalars())))
         return csv_response(LISTING_COLUMNS, ([
