@@ -8,7 +8,7 @@ Who reads the trail is who reads it through the JSON API (admin_api.list_audit).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, request
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +21,7 @@ from admin.schemas import ListDay
 from backend import audit
 from backend.audit.models import AuditEvent
 from backend.canonical import canonical_json
-from backend.clock import CHINA, as_utc, isoformat_utc
+from backend.clock import CHINA, as_utc, beijing_midnight, isoformat_utc
 from backend.db import atomic, read
 from backend.errors import InvalidInput
 from backend.staff.web import page, page_blueprint
@@ -57,10 +57,6 @@ def filters_of(args: Mapping[str, str]) -> AuditFilters:
     return filters
 
 
-def _day_start(day: date) -> datetime:
-    return as_utc(datetime.combine(day, time(), CHINA))
-
-
 def _conditions(filters: AuditFilters) -> list[ColumnElement]:
     found = [AuditEvent.seq.is_not(None)]  # the chain: what the sealer has placed
     if filters.actor:
@@ -74,9 +70,9 @@ def _conditions(filters: AuditFilters) -> list[ColumnElement]:
         if object_id:
             found.append(AuditEvent.object_id == object_id)
     if filters.since:
-        found.append(AuditEvent.at >= _day_start(filters.since))
+        found.append(AuditEvent.at >= beijing_midnight(filters.since))
     if filters.until:
-        found.append(AuditEvent.at < _day_start(filters.until + timedelta(days=1)))
+        found.append(AuditEvent.at < beijing_midnight(filters.until + timedelta(days=1)))
     return found
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,11 @@ def as_utc(moment: datetime) -> datetime:
 def beijing_date(moment: datetime) -> date:
     """The calendar day in China (Asia/Shanghai): deadlines and event days turn at midnight Beijing time."""
     return as_utc(moment).astimezone(CHINA).date()
+
+
+def beijing_midnight(day: date) -> datetime:
+    """When a Beijing calendar day begins, in UTC: the bound of a day's or a date range's query."""
+    return as_utc(datetime.combine(day, time(), CHINA))
 
 
 def isoformat_utc(moment: datetime) -> str:

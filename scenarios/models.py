@@ -2,9 +2,10 @@
 
 from scenarios.events.models import Event, EventPurchase
 from scenarios.judicial.models import CaseDecision, CasePayer, CasePurchase, JudicialCase
-from scenarios.tourism.models import Site, SiteOffset
+from scenarios.tourism.models import PerkOffer, PerkVoucher, Site, SiteOffset
 from scenarios.tree_duty.models import (DutyMember, DutyPayment, DutyRoster, DutyRosterEntry, DutyRule,
                                         DutyVoucher)
 
 __all__ = ["CaseDecision", "CasePayer", "CasePurchase", "DutyMember", "DutyPayment", "DutyRoster", "DutyRosterEntry",
-           "DutyRule", "DutyVoucher", "Event", "EventPurchase", "JudicialCase", "Site", "SiteOffset"]
+           "DutyRule", "DutyVoucher", "Event", "EventPurchase", "JudicialCase", "PerkOffer", "PerkVoucher",
+           "Site", "SiteOffset"]

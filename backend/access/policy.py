@@ -95,6 +95,10 @@ POLICY: dict[str, Rule] = {
     "events_mp_api.participant_event": PUBLIC,  # browsing needs no login; offsetting is an order
     "tourism_mp_api.visitor_sites": PUBLIC,  # likewise; a signed-in visitor's region prefills the trip
     "tourism_mp_api.visitor_site": PUBLIC,
+    "tourism_mp_api.my_perks": Citizen(),
+    "tourism_mp_api.perk_offers": Citizen(),
+    "tourism_mp_api.claim_perk": Citizen(),
+    "tourism_mp_api.perk_qr": Citizen(),  # my own voucher's; another's is a 404
     "tree_duty_mp_api.my_year": Citizen(),
     "tree_duty_mp_api.list_members": Citizen(),
     "tree_duty_mp_api.add_member": Citizen(),
@@ -192,6 +196,11 @@ POLICY: dict[str, Rule] = {
     "tourism_org_api.get_site": OrgKind("viewer", SCENIC, READERS, acting=False),
     "tourism_org_api.change_site": OrgKind("clerk", SCENIC),
     "tourism_org_api.gate_code": OrgKind("viewer", SCENIC, acting=False),
+    "tourism_org_api.create_offer": OrgKind("clerk", SCENIC),  # a platform admin defines one on a site's behalf
+    "tourism_org_api.list_offers": OrgKind("viewer", SCENIC, READERS, acting=False),
+    "tourism_org_api.change_offer": OrgKind("clerk", SCENIC),
+    "tourism_org_api.redeem": OrgKind("clerk", SCENIC),  # at the gate; another scenic area's voucher: 409
+    "tourism_org_api.site_stats": OrgKind("viewer", SCENIC, READERS, acting=False),
 
     # --- any organisation: its staff's tree-planting duty (/api/org/v1/tree-duty; the handler scopes each list) ------
     "tree_duty_org_api.upload_roster": OrgKind("clerk", PAYERS),

@@ -4,7 +4,7 @@ the trip calculator prefilled for the way there and back, and offsets it with an
 
 The record is the site (models.Site): a place, the division it lies in (the trip's destination), its coordinates
 (to offer the projects nearest it first) and how visitors arrive (the nearest airport or station). A visitor's
-order is a ``SiteOffset`` — the row perks and site statistics will count.
+order is a ``SiteOffset`` — the row perks (scenarios/tourism/perks.py) and site statistics count.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from backend.registry import adcode
 from backend.registry.models import Organisation
 from backend.shop import service as shop
 from backend.shop.service import MIN_ORDER_G
+from scenarios.tourism import perks
 from scenarios.tourism.models import Site, SiteOffset
 
 SCENIC_KINDS = ("scenic_area",)
@@ -232,4 +233,5 @@ class TourismScenario:
         return Retiring(purpose_ref=site_reference(site), beneficiary_name=display_name(visitor))
 
     def after_retire(self, session: Session, now: datetime, order: Order, retirement: Any, certify: Any) -> None:
-        return None  # perks for the visitor come with the next step (issue 19)
+        # The perks this offset earns at the gate (an offer out of stock gives nothing; the offset stands).
+        perks.issue_for_offset(session, now, order, get_site(session, int(order.purpose_ref.removeprefix(SITE_REF))))
