@@ -113,6 +113,12 @@ def test_demo_projects_are_public_with_what_is_left_available(client, demo):
                                 (BAMBOO, 3_000 * TONNE, 0)]
 
 
+def test_the_demo_gate_gives_its_perk_for_any_offset_of_5_kg_there(client, demo):
+    [site] = [s for s in client.get("/api/mp/v1/sites").get_json()["items"] if s["name"] == "西岭雪山景区南门（演示）"]
+    perks = client.get(f"/api/mp/v1/sites/{site['id']}").get_json()["perks"]
+    assert [(p["kind"], p["min_g"], p["open"]) for p in perks] == [("site_offset", 5_000, True)]
+
+
 def test_db_current_names_the_revision(app, runner):
     result = invoke(app, runner, "db", "current")
     assert result.exit_code == 0

@@ -275,6 +275,7 @@ MP_ROUTES = [
           tags=("tourism",), response=Items[schemas.VisitorOfferOut]),
     Route("POST", "/perks/claim", claim_perk, "Claim a perk I qualify for", body=schemas.ClaimIn, status=201,
           tags=("tourism",), response=schemas.VoucherOut, errors=(409,),
+          responses={200: ("the voucher I already hold this year", schemas.VoucherOut)},
           description="201 issued; 200 the voucher I already hold this year. 409 perk_not_qualified (naming who "
                       "qualifies), perk_out_of_stock, perk_closed."),
     Route("GET", "/perks/<code>/qr", perk_qr, "My voucher's QR (PNG), holding its code", tags=("tourism",),
