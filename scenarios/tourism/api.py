@@ -175,7 +175,8 @@ def redeem(body: schemas.RedeemIn):
 
     def act(s):
         found = perks.redeem(s, now, code, actor=principal.actor, honours=honours)
-        return perks.voucher_view(found.voucher, found.offer, found.site, now)
+        view = perks.voucher_view(found.voucher, found.offer, found.site, now)
+        return {name: value for name, value in view.items() if name not in ("evidence", "qr")}  # the holder's own
     return atomic(act)
 
 
@@ -258,7 +259,7 @@ ORG_ROUTES += [
     Route("PATCH", "/perks/<int:offer_id>", change_offer, "Change a perk offer (stock, end, wording; withdraw)",
           body=schemas.OfferChange, tags=("tourism",), response=schemas.OfferOut, errors=(409,)),
     Route("POST", "/perks/redeem", redeem, "Redeem a visitor's perk voucher at the gate", body=schemas.RedeemIn,
-          tags=("tourism",), response=schemas.VoucherOut, errors=(409,),
+          tags=("tourism",), response=schemas.RedeemedOut, errors=(404, 409),
           description="200 once; then 409 perk_redeemed (and when). 409 perk_expired, perk_foreign (another "
                       "scenic area's voucher); 404 perk_unknown."),
     Route("GET", f"{SITE}/stats", site_stats, "The site's statistics per Beijing day", query=schemas.StatsQuery,
@@ -274,7 +275,7 @@ MP_ROUTES = [
     Route("GET", "/perks/offers", perk_offers, "Perks given today, whether I qualify and hold one",
           tags=("tourism",), response=Items[schemas.VisitorOfferOut]),
     Route("POST", "/perks/claim", claim_perk, "Claim a perk I qualify for", body=schemas.ClaimIn, status=201,
-          tags=("tourism",), response=schemas.VoucherOut, errors=(409,),
+          tags=("tourism",), response=schemas.VoucherOut, errors=(404, 409),
           responses={200: ("the voucher I already hold this year", schemas.VoucherOut)},
           description="201 issued; 200 the voucher I already hold this year. 409 perk_not_qualified (naming who "
                       "qualifies), perk_out_of_stock, perk_closed."),

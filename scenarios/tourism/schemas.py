@@ -172,7 +172,9 @@ class VisitorOfferOut(OfferOut):
     held: bool | None = Field(description="whether I hold this year's voucher (null: not signed in)")
 
 
-class VoucherOut(Out):
+class RedeemedOut(Out):
+    """A voucher as the gate sees it."""
+
     code: str
     code_shown: str = Field(description="the code as printed: K7M2-9QXD")
     offer_id: int
@@ -185,6 +187,12 @@ class VoucherOut(Out):
     issued_at: str
     expires_at: str
     redeemed_at: str | None
+
+
+class VoucherOut(RedeemedOut):
+    """A voucher as its holder sees it."""
+
+    evidence: str = Field(description="what qualified: order:<no>, voucher:<certificate no>, certificate:<no>")
     qr: str = Field(description="the QR (PNG) the gate scans: it holds the code")
 
 
