@@ -128,10 +128,7 @@ def visitor_site(site_id: int):
 def create_offer(site_id: int, body: schemas.OfferIn):
     """A perk offer at the site: by its organisation's clerk, or by a platform admin on the site's behalf."""
     principal, now = staff_principal(), _now()
-    fields = perks.check_offer(body.model_dump())
-    fields["starts_on"] = fields["starts_on"] or beijing_date(now)
-    if fields["ends_on"] is not None and fields["ends_on"] < fields["starts_on"]:
-        raise InvalidInput("ends_on", "结束日期早于开始日期 (ends before it starts)")
+    fields = perks.check_offer(body.model_dump(), beijing_date(now))
 
     def act(s):
         site = _site_of_mine(s, site_id, "clerk")
