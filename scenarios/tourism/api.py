@@ -5,6 +5,8 @@ backend/access/policy.py."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import Blueprint, current_app, jsonify, make_response, request
 
 from backend.access.identity import staff_principal
@@ -19,6 +21,7 @@ from backend.errors import InvalidInput, NotFound
 from backend.footprint import service as footprint
 from backend.http import Route, register
 from backend.schemas import Items
+from backend.staff.principal import Principal
 from scenarios.tourism import perks, schemas, service, statistics
 from scenarios.tourism.codes import gate_code_response
 
@@ -160,18 +163,23 @@ def change_offer(offer_id: int, body: schemas.OfferChange):
     return atomic(act)
 
 
+def honoured_by(principal: Principal) -> Callable[[int], bool]:
+    """Whose vouchers the person redeems at a gate: a platform admin's, any scenic area's; anyone else's, those of
+    the verified scenic areas they are a clerk or above of (the JSON route and the redemption page both ask)."""
+    def honours(org_id: int) -> bool:
+        role = principal.org_role(org_id)
+        return principal.has_platform_role("admin") or (
+            role is not None and role.kind in SCENIC and role.status == "verified" and role.role != "viewer")
+    return honours
+
+
 def redeem(body: schemas.RedeemIn):
     """At the gate: the code scanned from the visitor's QR or typed. 200 once; then 409 perk_redeemed."""
     principal, now = staff_principal(), _now()
     code = perks.canonical_code(body.code)
 
-    def honours(org_id: int) -> bool:
-        role = principal.org_role(org_id)
-        return principal.has_platform_role("admin") or (
-            role is not None and role.kind in SCENIC and role.status == "verified" and role.role != "viewer")
-
     def act(s):
-        found = perks.redeem(s, now, code, actor=principal.actor, honours=honours)
+        found = perks.redeem(s, now, code, actor=principal.actor, honours=honoured_by(principal))
         return perks.voucher_view(found.voucher, found.offer, found.site, now)
     return atomic(act)
 
