@@ -305,4 +305,12 @@ POLICY: dict[str, Rule] = {
     "tree_duty_pages.vouchers_csv": OrgKind("viewer", PAYERS, READERS, acting=False),
     "tree_duty_pages.request_zip": OrgKind("viewer", PAYERS, READERS, acting=False),
     "tree_duty_pages.vouchers_zip": OrgKind("viewer", PAYERS, READERS, acting=False),
+
+    # --- pages: a scenic area's sites and perks (/org/sites; the handler scopes each site, as the JSON does) ---------
+    "tourism_pages.list_sites": OrgKind("viewer", SCENIC, READERS, acting=False),
+    "tourism_pages.site_page": OrgKind("viewer", SCENIC, READERS, acting=False),
+    "tourism_pages.gate_code": OrgKind("viewer", SCENIC, acting=False),
+    "tourism_pages.create_offer": OrgKind("clerk", SCENIC),  # a platform admin defines one on a site's behalf
+    "tourism_pages.withdraw_offer": OrgKind("clerk", SCENIC),
+    "tourism_pages.redeem": OrgKind("clerk", SCENIC),  # at the gate; another scenic area's voucher: 409
 }

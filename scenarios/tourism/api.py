@@ -5,6 +5,8 @@ backend/access/policy.py."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import Blueprint, current_app, jsonify, make_response, request
 
 from backend.access.identity import staff_principal
@@ -19,6 +21,7 @@ from backend.errors import InvalidInput, NotFound
 from backend.footprint import service as footprint
 from backend.http import Route, register
 from backend.schemas import Items
+from backend.staff.principal import Principal
 from scenarios.tourism import perks, schemas, service, statistics
 from scenarios.tourism.codes import gate_code_response
 
@@ -128,10 +131,7 @@ def visitor_site(site_id: int):
 def create_offer(site_id: int, body: schemas.OfferIn):
     """A perk offer at the site: by its organisation's clerk, or by a platform admin on the site's behalf."""
     principal, now = staff_principal(), _now()
-    fields = perks.check_offer(body.model_dump())
-    fields["starts_on"] = fields["starts_on"] or beijing_date(now)
-    if fields["ends_on"] is not None and fields["ends_on"] < fields["starts_on"]:
-        raise InvalidInput("ends_on", "结束日期早于开始日期 (ends before it starts)")
+    fields = perks.check_offer(body.model_dump(), beijing_date(now))
 
     def act(s):
         site = _site_of_mine(s, site_id, "clerk")
@@ -163,20 +163,24 @@ def change_offer(offer_id: int, body: schemas.OfferChange):
     return atomic(act)
 
 
+def honoured_by(principal: Principal) -> Callable[[int], bool]:
+    """Whose vouchers the person redeems at a gate: a platform admin's, any scenic area's; anyone else's, those of
+    the verified scenic areas they are a clerk or above of (the JSON route and the redemption page both ask)."""
+    def honours(org_id: int) -> bool:
+        role = principal.org_role(org_id)
+        return principal.has_platform_role("admin") or (
+            role is not None and role.kind in SCENIC and role.status == "verified" and role.role != "viewer")
+    return honours
+
+
 def redeem(body: schemas.RedeemIn):
     """At the gate: the code scanned from the visitor's QR or typed. 200 once; then 409 perk_redeemed."""
     principal, now = staff_principal(), _now()
     code = perks.canonical_code(body.code)
 
-    def honours(org_id: int) -> bool:
-        role = principal.org_role(org_id)
-        return principal.has_platform_role("admin") or (
-            role is not None and role.kind in SCENIC and role.status == "verified" and role.role != "viewer")
-
     def act(s):
-        found = perks.redeem(s, now, code, actor=principal.actor, honours=honours)
-        view = perks.voucher_view(found.voucher, found.offer, found.site, now)
-        return {name: value for name, value in view.items() if name not in ("evidence", "qr")}  # the holder's own
+        found = perks.redeem(s, now, code, actor=principal.actor, honours=honoured_by(principal))
+        return perks.gate_view(found, now)
     return atomic(act)
 
 

@@ -74,8 +74,9 @@ def within(region: str, area: str) -> bool:
     return area in (region, region[:4] + "00", region[:2] + "0000")
 
 
-def check_offer(fields: dict[str, Any]) -> dict[str, Any]:
-    """What the schema cannot check alone: each kind's own fields, and nothing of another kind's."""
+def check_offer(fields: dict[str, Any], today: date) -> dict[str, Any]:
+    """What the schema cannot check alone: each kind's own fields, and nothing of another kind's; the period (it
+    starts today when no start is given)."""
     kind = fields["kind"]
     own = {"site_offset": ("min_g",), "tree_duty": ("duty_region", "duty_outside", "duty_year", "duty_tier"),
            "certificate": ()}
@@ -94,6 +95,7 @@ def check_offer(fields: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput("duty_region", "未知行政区划代码 (not a GB/T 2260 division)")
         if fields.get("duty_outside") and region is None:
             raise InvalidInput("duty_outside", "需同时填写 duty_region (outside which region?)")
+    fields["starts_on"] = fields.get("starts_on") or today
     if fields.get("ends_on") is not None and fields["ends_on"] < fields["starts_on"]:
         raise InvalidInput("ends_on", "结束日期早于开始日期 (ends before it starts)")
     return fields
@@ -349,6 +351,12 @@ def voucher_view(voucher: PerkVoucher, offer: PerkOffer, site: Site, now: dateti
             "issued_at": isoformat_utc(voucher.issued_at), "expires_at": isoformat_utc(voucher.expires_at),
             "redeemed_at": None if voucher.redeemed_at is None else isoformat_utc(voucher.redeemed_at),
             "qr": f"/api/mp/v1/perks/{voucher.code}/qr"}
+
+
+def gate_view(found: Found, now: datetime) -> dict[str, Any]:
+    """A voucher as the gate sees it: what to give, where, and its state — not what qualified the holder."""
+    view = voucher_view(found.voucher, found.offer, found.site, now)
+    return {name: value for name, value in view.items() if name not in ("evidence", "qr")}
 
 
 def offer_view(offer: PerkOffer, site: Site, now: datetime) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 /* Horizontal bar charts for the staff pages (the operator's dashboard, an event's plan and final account).
    The numbers come from the page's own <script type="application/json" id="chart-data"> block,
    {"unit": …, "charts": [{"element", "title", "categories", "series": [{"name", "values"}], "stacked"?}]} (stacked:
-   the series are parts of one whole, drawn end to end in one bar per category); the table beside each
+   the series are parts of one whole, drawn end to end in one bar per category; "columns": the categories run
+   along the horizontal axis, as days do, in upright bars; "unit": this chart's own unit); the table beside each
    chart shows the same ones (and is all a browser without script sees). ECharts is the copy the app serves. */
 (function () {
   "use strict";
@@ -21,23 +22,25 @@
     }
     element.className += " drawn";
     var bars = chart.stacked ? 1 : chart.series.length;
-    element.style.height = Math.max(220, 90 + chart.categories.length * 26 * bars) + "px";
+    var unit = chart.unit || data.unit;
+    var categories = {type: "category", data: chart.categories};
+    element.style.height = chart.columns ? "300px" : Math.max(220, 90 + chart.categories.length * 26 * bars) + "px";
     var plot = window.echarts.init(element, null, {renderer: "canvas"});
     plot.setOption({
       animation: false,
       color: chart.series.length > 1 ? colours : [colours[1]],
-      title: {text: chart.title + "，" + data.unit, left: 0, textStyle: {fontSize: 14, fontWeight: "normal"}},
+      title: {text: chart.title + "，" + unit, left: 0, textStyle: {fontSize: 14, fontWeight: "normal"}},
       tooltip: {trigger: "axis", axisPointer: {type: "shadow"}, valueFormatter: function (value) {
-        return value.toLocaleString("zh-CN", {maximumFractionDigits: 3}) + " " + data.unit;
+        return value.toLocaleString("zh-CN", {maximumFractionDigits: 3}) + " " + unit;
       }},
       legend: {show: chart.series.length > 1, top: 24, left: 0},
       grid: {left: 8, right: 48, top: chart.series.length > 1 ? 56 : 34, bottom: 8, containLabel: true},
-      xAxis: {type: "value"},
-      yAxis: {type: "category", data: chart.categories, inverse: true},
+      xAxis: chart.columns ? categories : {type: "value"},
+      yAxis: chart.columns ? {type: "value", minInterval: 1} : Object.assign(categories, {inverse: true}),
       series: chart.series.map(function (series) {
-        return {type: "bar", name: series.name, data: series.values, barMaxWidth: 18,
+        return {type: "bar", name: series.name, data: series.values, barMaxWidth: chart.columns ? 10 : 18,
                 stack: chart.stacked ? "whole" : undefined,
-                label: {show: !chart.stacked, position: "right", fontSize: 11}};
+                label: {show: !chart.stacked && !chart.columns, position: "right", fontSize: 11}};
       })
     });
     window.addEventListener("resize", function () { plot.resize(); });
