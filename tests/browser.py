@@ -20,8 +20,10 @@ import os
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
@@ -211,6 +213,29 @@ class Phone:
             raise LookupError(f"no element matches {css_selector!r}")
         return {font["familyName"]: font["glyphCount"]
                 for font in cdp("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]}
+
+    @contextmanager
+    def desktop(self, width: int = 1280, height: int = 1600):
+        """The page as a desktop browser lays it out (staff at their desks), then the phone again."""
+        metrics = self.driver.execute_cdp_cmd
+        metrics("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
+                                                       "mobile": False})
+        try:
+            yield self
+        finally:
+            metrics("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": self.height,
+                                                           "deviceScaleFactor": 1, "mobile": True})
+
+    def chart_boxes(self, *element_ids: str) -> list[dict[str, Any]]:
+        """Where each chart's figure and the canvas ECharts drew in it lie on the page ([left, top, width, height];
+        canvas None: not drawn), with the width of the row the figure sits in."""
+        return self.driver.execute_script("""
+            return arguments[0].map(function (id) {
+              var figure = document.getElementById(id), canvas = figure.querySelector("canvas");
+              var box = function (e) { var r = e.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; };
+              return {id: id, figure: box(figure), canvas: canvas && box(canvas),
+                      row: figure.parentElement.getBoundingClientRect().width};
+            });""", list(element_ids))
 
     def screenshot(self, name: str) -> Path:
         """What the first screenful looks like, kept as a test artifact: ``<artifacts>/<name>.png``."""

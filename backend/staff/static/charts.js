@@ -15,17 +15,23 @@
     return;
   }
   var colours = ["#9cc9b4", "#0b6e4f", "#e0a458", "#8a8f98"];
-  data.charts.forEach(function (chart) {
+  // Every chart's box takes its place first: a chart drawn while its neighbour is still hidden would size itself
+  // to the whole row, and overlap the neighbour once that one appears beside it.
+  var placed = data.charts.map(function (chart) {
     var element = document.getElementById(chart.element);
     if (!element) {
-      return;
+      return null;
     }
     element.className += " drawn";
     var bars = chart.stacked ? 1 : chart.series.length;
+    element.style.height = chart.columns ? "300px" : Math.max(220, 90 + chart.categories.length * 26 * bars) + "px";
+    return {chart: chart, element: element};
+  }).filter(Boolean);
+  placed.forEach(function (place) {
+    var chart = place.chart;
     var unit = chart.unit || data.unit;
     var categories = {type: "category", data: chart.categories};
-    element.style.height = chart.columns ? "300px" : Math.max(220, 90 + chart.categories.length * 26 * bars) + "px";
-    var plot = window.echarts.init(element, null, {renderer: "canvas"});
+    var plot = window.echarts.init(place.element, null, {renderer: "canvas"});
     plot.setOption({
       animation: false,
       color: chart.series.length > 1 ? colours : [colours[1]],

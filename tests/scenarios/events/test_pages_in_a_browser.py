@@ -73,5 +73,10 @@ def test_the_public_page_runs_no_script_and_the_organisers_page_draws_both_chart
         assert canvas.size["width"] > 200 and canvas.size["height"] >= 200, (chart, canvas.size)
     assert browser.driver.execute_script("return window.cspViolations") == []
     assert loaded_from(browser) <= {origin}  # ECharts and everything else from the app itself
+    with browser.desktop():  # at a desk the two charts sit side by side, each drawn within its own half
+        browser.driver.refresh()
+        plan, final = browser.chart_boxes("plan-chart", "final-chart")
+        assert plan["canvas"][2] == plan["figure"][2] < plan["row"] / 2 + 1, (plan, final)
+        assert final["canvas"][2] == final["figure"][2] and final["figure"][0] >= plan["figure"][0] + plan["figure"][2]
     browser.driver.execute_script("document.getElementById('breakdown-section').scrollIntoView()")
     browser.screenshot("event-organiser-charts")
