@@ -32,7 +32,7 @@ from backend.staff import service as staff
 from scenarios.judicial import service as judicial
 from scenarios.judicial.models import JudicialCase
 from tests.access.test_in_a_browser import (assert_everything_comes_from_the_app, browser, demo_site,  # noqa: F401
-                                            on_a_desk, sign_in, submit, text_of)
+                                            sign_in, submit, text_of)
 from tests.staff.conftest import PASSWORD, password_hash, people  # noqa: F401  (fixtures)
 
 pytest_plugins = ("tests.browser",)
@@ -104,7 +104,7 @@ def test_reviewer_finance_and_auditor_run_the_platform_from_the_console(app, bro
     order = the_courts_offline_order(app)
     people.make("sun", "finance", display_name="孙出纳")
 
-    with on_a_desk(browser):
+    with browser.desktop(height=1100):
         # --- the reviewer verifies the organisation and registers its project ---------------------------------
         sign_in(browser, demo_site, "admin", "reviewer")
         open_page(browser, demo_site, "/admin/organisations?status=applied")

@@ -7,7 +7,6 @@ Screenshots land in test-artifacts/.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
@@ -79,25 +78,12 @@ def test_the_demo_operator_signs_in_and_sees_their_roles(browser, demo_site):
     browser.screenshot("admin-home")
 
 
-@contextmanager
-def on_a_desk(browser, width: int = 1280, height: int = 1100):
-    """The console is used on a desk: a desktop-sized page for a while, then the phone again."""
-    metrics = browser.driver.execute_cdp_cmd
-    metrics("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
-                                                   "mobile": False})
-    try:
-        yield
-    finally:
-        metrics("Emulation.setDeviceMetricsOverride", {"width": browser.width, "height": browser.height,
-                                                       "deviceScaleFactor": 1, "mobile": True})
-
-
 def test_the_operators_dashboard_draws_its_charts_beside_the_tables(app, browser, demo_site):
     with app.app_context():  # the verifiers' hourly pass, as the job workers would run it
         for kind in verifications.KINDS:
             verifications.ask_by_hand(kind, "schedule")
     jobs.drain(app)
-    with on_a_desk(browser):
+    with browser.desktop(height=1100):
         sign_in(browser, demo_site, "admin", "admin")
         for chart in ("retired-chart", "inventory-chart"):  # drawn by the app's own ECharts (a canvas each)
             WebDriverWait(browser.driver, 10).until(
