@@ -191,6 +191,8 @@ def test_a_clerk_records_an_event_through_the_form_and_finds_it_in_the_list(app,
     for name in ("name", "starts_on", "ends_on", "venue_region", "venue_name", "expected_participants"):
         assert typed(refused, "new-event", name) == NEW_EVENT[name], name
     assert re.search(r'<option value="forum" selected>', refused.html)
+    venue = refused.form("new-event").field("venue_region")  # the template's attributes, as written
+    assert (venue.get("inputmode"), venue.get("maxlength")) == ("numeric", "6")
     assert rows_of(wang.open("/org/events")) == []  # nothing was recorded
 
     malformed = Page(wang.submit("/org/events/new", "/org/events/new", {**NEW_EVENT, "venue_region": "51010",
