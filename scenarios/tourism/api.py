@@ -226,14 +226,18 @@ def claim_perk(body: schemas.ClaimIn):
 
 
 def perk_qr(code: str):
-    """My voucher's QR (PNG), holding its code: what the gate scans."""
+    """My voucher's QR (PNG), holding its code: what the gate scans. Another's code answers as one nobody holds:
+    the code is all the gate asks for, so a stranger must not learn which codes are live."""
     user_id = require_user()
-    try:
-        canonical = perks.canonical_code(code)
-    except InvalidInput:  # a path that names no voucher
-        raise NotFound("券码不存在 (no such voucher)") from None
-    found = read(lambda s: perks.find(s, canonical))
-    if found.voucher.user_id != user_id:
+
+    def mine(s):
+        try:
+            found = perks.find(s, perks.canonical_code(code))
+        except (InvalidInput, NotFound):  # a path that names no voucher
+            return None
+        return found if found.voucher.user_id == user_id else None
+    found = read(mine)
+    if found is None:
         raise NotFound("券码不存在 (no such voucher)")
     response = make_response(qr_png(found.voucher.code))
     response.mimetype = "image/png"

@@ -224,14 +224,16 @@ def held(session: Session, offer_id: int, user_id: int, year: int) -> PerkVouche
                                                      PerkVoucher.year == year)).scalar_one_or_none()
 
 
-def issue(session: Session, now: datetime, offer: PerkOffer, user_id: int, evidence: str) -> PerkVoucher:
-    """The person's voucher under the offer this year: the one they hold, or a new one; OutOfStock when none is
-    left. In a savepoint, so a refusal leaves the caller's transaction (an order's fulfilment) as it was."""
+def issue(session: Session, now: datetime, offer: PerkOffer, user_id: int,
+          evidence: str) -> tuple[PerkVoucher, bool]:
+    """The person's voucher under the offer this year, and whether this call issued it: the one they hold (False;
+    also when a claim racing this one issued it first), or a new one (True); OutOfStock when none is left. In a
+    savepoint, so a refusal leaves the caller's transaction (an order's fulfilment) as it was."""
     today = beijing_date(now)
     for _ in range(4):
         existing = held(session, offer.id, user_id, today.year)
         if existing is not None:
-            return existing
+            return existing, False
         voucher = PerkVoucher(offer_id=offer.id, user_id=user_id, year=today.year, code=new_code(), evidence=evidence,
                               issued_at=now, expires_at=beijing_midnight(today + timedelta(days=offer.valid_days)))
         try:
@@ -247,7 +249,7 @@ def issue(session: Session, now: datetime, offer: PerkOffer, user_id: int, evide
         except IntegrityError:
             continue  # another claim of the same person won (found above next time round), or the code was taken
         session.expire(offer, ["issued"])
-        return voucher
+        return voucher, True
     raise Conflict("券码生成失败，请重试 (could not issue, try again)")
 
 
@@ -258,7 +260,7 @@ def issue_for_offset(session: Session, now: datetime, order: Order, site: Site) 
     for offer, _ in open_offers(session, now, site_id=site.id):
         if offer.kind == "site_offset" and order.quantity_g >= offer.min_g:
             try:
-                issued.append(issue(session, now, offer, order.user_id, f"order:{order.order_no}"))
+                issued.append(issue(session, now, offer, order.user_id, f"order:{order.order_no}")[0])
             except OutOfStock:
                 continue
     return issued
@@ -278,7 +280,7 @@ def claim(session: Session, now: datetime, *, user_id: int, offer_id: int) -> tu
     evidence = evidence_for(session, now, offer, user_id)
     if evidence is None:
         raise Conflict(f"未满足领取条件：{condition(offer, site)} (you do not qualify)", code="perk_not_qualified")
-    return issue(session, now, offer, user_id, evidence), True
+    return issue(session, now, offer, user_id, evidence)
 
 
 def vouchers_of(session: Session, user_id: int) -> list[tuple[PerkVoucher, PerkOffer, Site]]:
