@@ -157,7 +157,8 @@ def is_open(offer: PerkOffer, site: Site, today: date) -> bool:
             and (offer.ends_on is None or today <= offer.ends_on))
 
 
-def open_offers(session: Session, now: datetime, *, site_id: int | None = None) -> list[tuple[PerkOffer, Site]]:
+def open_offers(session: Session, now: datetime, *, site_id: int | None = None,
+                offer_id: int | None = None) -> list[tuple[PerkOffer, Site]]:
     """Offers issuing today at sites open to visitors (a verified scenic area's active sites)."""
     today = beijing_date(now)
     query = (select(PerkOffer, Site).join(Site, Site.id == PerkOffer.site_id)
@@ -167,6 +168,8 @@ def open_offers(session: Session, now: datetime, *, site_id: int | None = None) 
              .order_by(PerkOffer.id))
     if site_id is not None:
         query = query.where(PerkOffer.site_id == site_id)
+    if offer_id is not None:
+        query = query.where(PerkOffer.id == offer_id)
     return [(offer, site) for offer, site in session.execute(query).all()]
 
 
@@ -191,15 +194,17 @@ def _kg(grams: int) -> str:
 def evidence_for(session: Session, now: datetime, offer: PerkOffer, user_id: int) -> str | None:
     """What qualifies this person for the offer, as the voucher records it; None: nothing does."""
     today = beijing_date(now)
+    revoked = select(CertificateRevocation.certificate_id)
     if offer.kind == "site_offset":
         since = max(offer.starts_on, date(today.year, 1, 1))  # this year's trips, made since the offer began
-        orders = session.execute(
+        order_no = session.execute(
             select(Order.order_no).join(SiteOffset, SiteOffset.order_id == Order.id)
+            .join(Certificate, Certificate.retirement_id == Order.retirement_id)
             .where(SiteOffset.site_id == offer.site_id, Order.user_id == user_id, Order.status == "fulfilled",
-                   Order.quantity_g >= offer.min_g, Order.fulfilled_at >= beijing_midnight(since))
+                   Order.quantity_g >= offer.min_g, Order.fulfilled_at >= beijing_midnight(since),
+                   Certificate.id.not_in(revoked))
             .order_by(Order.id).limit(1)).scalars().first()
-        return None if orders is None else f"order:{orders}"
-    revoked = select(CertificateRevocation.certificate_id)
+        return None if order_no is None else f"order:{order_no}"
     if offer.kind == "tree_duty":
         for number, region, tier in session.execute(
                 select(Certificate.number, DutyVoucher.region, DutyVoucher.tier)
@@ -267,16 +272,16 @@ def issue_for_offset(session: Session, now: datetime, order: Order, site: Site) 
 
 
 def claim(session: Session, now: datetime, *, user_id: int, offer_id: int) -> tuple[PerkVoucher, bool]:
-    """A visitor asks for a voucher under an offer: the one they hold this year (False), or a new one (True) if
-    they qualify and stock is left."""
-    found = next((pair for pair in open_offers(session, now) if pair[0].id == offer_id), None)
-    if found is None:
-        get_offer(session, offer_id)  # unknown: 404
-        raise Conflict("该权益当前不可领取 (not being given now)", code="perk_closed")
-    offer, site = found
-    existing = held(session, offer.id, user_id, beijing_date(now).year)
+    """A visitor asks for a voucher under an offer: the one they hold this year (False) — theirs, whether or not
+    the offer still issues — or a new one (True) if they qualify and stock is left."""
+    existing = held(session, offer_id, user_id, beijing_date(now).year)
     if existing is not None:
         return existing, False
+    found = open_offers(session, now, offer_id=offer_id)
+    if not found:
+        get_offer(session, offer_id)  # unknown: 404
+        raise Conflict("该权益当前不可领取 (not being given now)", code="perk_closed")
+    [(offer, site)] = found
     evidence = evidence_for(session, now, offer, user_id)
     if evidence is None:
         raise Conflict(f"未满足领取条件：{condition(offer, site)} (you do not qualify)", code="perk_not_qualified")

@@ -1,6 +1,7 @@
 """What a hostile review of 权益兑换 found, each told as the story that failed before its fix: a visitor tapping
 "claim" on several phones at once is told once that a voucher was issued; a visitor guessing at codes learns nothing
-from another's voucher QR that an unknown code would not tell them."""
+from another's voucher QR that an unknown code would not tell them; an offset whose certificate was revoked earns
+no perk."""
 
 from __future__ import annotations
 
@@ -41,3 +42,15 @@ def test_another_visitors_voucher_qr_answers_exactly_as_a_code_nobody_holds(
     theirs, nobodys = (stranger.get(f"/perks/{code}/qr") for code in (voucher["code"], made_up))
     assert (theirs.status_code, theirs.get_json()) == (nobodys.status_code, nobodys.get_json())
     assert theirs.status_code == 404
+
+
+def test_an_offset_whose_certificate_was_revoked_qualifies_for_nothing(
+        client, operator, scenic_area, gate, listings, fake_wechat):
+    """A revoked certificate vouches for nothing: an offset made before the perk began, whose certificate an operator
+    revoked since, is not claimed into a perk (as a revoked tree-duty voucher or certificate is not)."""
+    visitor = Citizen(client)
+    paid = offset(visitor, fake_wechat, listings["dayi"], gate["id"], 6_000)
+    operator.ok(operator.post(f"/certificates/{paid['certificate_no']}/revocation", {"reason": "重复登记"}), 201)
+    thirty = offer(scenic_area, client, gate["id"], **THIRTY_OFF)
+    refused = visitor.post("/perks/claim", {"offer_id": thirty["id"]})
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "perk_not_qualified"

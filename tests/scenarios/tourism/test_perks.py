@@ -187,6 +187,8 @@ def test_an_offer_out_of_stock_or_withdrawn_gives_nothing_and_the_offsets_stand(
     assert vouchers(second) == []
     closed = second.post("/perks/claim", {"offer_id": one["id"]})
     assert closed.status_code == 409 and closed.get_json()["error"]["code"] == "perk_closed"
+    kept = first.post("/perks/claim", {"offer_id": one["id"]})  # the holder is shown the voucher they hold
+    assert kept.status_code == 200 and kept.get_json()["code"] == vouchers(first)[0]["code"]
     assert redeem(scenic_area, client, vouchers(first)[0]["code"]).status_code == 200  # issued ones stay good
 
 
