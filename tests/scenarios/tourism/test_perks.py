@@ -200,6 +200,7 @@ def test_an_offer_out_of_stock_or_withdrawn_gives_nothing_and_the_offsets_stand(
     ({"kind": "tree_duty", "duty_year": 2026, "duty_region": "000000"}, "duty_region"),
     ({"kind": "tree_duty", "duty_year": 2026, "duty_outside": True}, "duty_outside"),
     ({"kind": "certificate", "starts_on": "2026-05-01", "ends_on": "2026-04-30"}, "ends_on"),
+    ({"kind": "certificate", "ends_on": "2026-03-11"}, "ends_on"),  # before today (12 March), the start by default
     ({"kind": "certificate", "valid_days": 0}, "valid_days"),
     ({"kind": "certificate", "stock": -1}, "stock"),
 ])
