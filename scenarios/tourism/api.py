@@ -110,15 +110,17 @@ def visitor_sites():
     return {"items": read(lambda s: [service.site_view(s, site) for site in service.open_to_visitors(s)])}
 
 
-def visitor_site(site_id: int):
+def visitor_site(site_id: int, query: schemas.VisitorSiteQuery):
     """What a visitor sees after scanning the gate's code: the site, the trip calculator's body prefilled (the
-    site as destination; from the visitor's region when known) and what is on sale, projects nearest first.
-    Offsetting is POST /api/mp/v1/orders with purpose tourism and this site_id."""
-    origin, factors, now = _visitor_region(), footprint.factor_set(None), _now()
+    site as destination; from the origin chosen, else the visitor's region when known; by the mode chosen, else by
+    distance) and what is on sale, projects nearest first. Offsetting is POST /api/mp/v1/orders with purpose tourism
+    and this site_id."""
+    origin = query.origin or _visitor_region()
+    factors, now = footprint.factor_set(None), _now()
 
     def view(s):
         site = service.visitor_site(s, site_id)
-        body, how = service.trip_prefill(site, origin, factors)
+        body, how = service.trip_prefill(site, origin, factors, mode=query.mode, chosen=query.origin is not None)
         return {**service.site_view(s, site), "trip": body, "trip_prefill": how,
                 "perks": [perks.offer_view(offer, site, now)
                           for offer, _ in perks.open_offers(s, now, site_id=site.id)],
@@ -277,7 +279,7 @@ MP_ROUTES = [
     Route("GET", "/sites", visitor_sites, "Sites open to visitors", tags=("tourism",),
           response=Items[schemas.SiteOut]),
     Route("GET", SITE, visitor_site, "A site a visitor scanned: the trip calculator's body prefilled, and listings "
-          "nearest first", tags=("tourism",), response=schemas.VisitorSiteOut),
+          "nearest first", query=schemas.VisitorSiteQuery, tags=("tourism",), response=schemas.VisitorSiteOut),
     Route("GET", "/perks", my_perks, "My perk vouchers, newest first", tags=("tourism",),
           response=Items[schemas.VoucherOut]),
     Route("GET", "/perks/offers", perk_offers, "Perks given today, whether I qualify and hold one",

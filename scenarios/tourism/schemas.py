@@ -55,6 +55,12 @@ class Query(BaseModel):
     org_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
+class VisitorSiteQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    origin: Region | None = Field(default=None, description="where I travel from (default: my profile's region)")
+    mode: Literal["car", "hsr", "flight"] | None = Field(default=None, description="how (default: by distance)")
+
+
 class NoQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -138,29 +138,39 @@ def nearest_airport(factors: FactorSet, point: tuple[float, float]) -> Airport |
     return min(candidates, key=lambda a: (great_circle_km(point, (a.lat, a.lon)), a.iata), default=None)
 
 
-def trip_prefill(site: Site, origin: str | None, factors: FactorSet) -> tuple[dict[str, Any], dict[str, Any]]:
+TRIP_MODES = ("car", "hsr", "flight")
+
+
+def trip_prefill(site: Site, origin: str | None, factors: FactorSet, *, mode: str | None = None,
+                 chosen: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """The trip calculator's body for a visit (destination = the site's division), and how it was made.
 
-    With the visitor's region known, one return leg from its seat: driven under DRIVING_KM, by high-speed rail
-    (where the site names a station) up to FLYING_KM, flown beyond (where it names an airport) from the airport
-    nearest the visitor. Land legs take the great-circle distance rounded up to the kilometre — a road or track
-    is longer, so the visitor may correct it; without a region the legs are left for the visitor to add."""
+    From the visitor's region (or the origin they chose), one return leg: driven under DRIVING_KM, by high-speed
+    rail (where the site names a station) up to FLYING_KM, flown beyond (where it names an airport) from the airport
+    nearest the visitor — or by the ``mode`` they chose. Land legs take the great-circle distance rounded up to the
+    kilometre — a road or track is longer, so the visitor may correct it; without an origin the legs are left for
+    the visitor to add. A chosen origin the place table lacks, or a flight the site cannot take, is a 400."""
     body: dict[str, Any] = {"destination": site.adcode, "legs": []}
     how: dict[str, Any] = {"calculator": TRIP_CALCULATOR, "destination": site.adcode, "origin": None,
-                           "mode": "hsr" if site.station else "flight", "distance_km": None}
+                           "mode": mode or ("hsr" if site.station else "flight"), "distance_km": None}
     place = factors.place(origin) if origin else None
     if place is None:
+        if chosen:
+            raise InvalidInput("origin", "未知出发地代码 (a GB/T 2260 code the place table knows)")
         how["note"] = "请填写出发地和出行方式 (add where you travel from, and how)"
         return body, how
     distance = great_circle_km(place[0], _where(site))
     how["origin"], how["distance_km"] = origin, str(distance)
     flight_from = nearest_airport(factors, place[0]) if site.airport else None
-    if distance >= FLYING_KM and flight_from is not None and flight_from.iata != site.airport:
+    can_fly = flight_from is not None and flight_from.iata != site.airport
+    if mode == "flight" and not can_fly:
+        raise InvalidInput("mode", "该点位附近无可飞抵的机场 (no flight to this site from there)")
+    if mode == "flight" or (mode is None and distance >= FLYING_KM and can_fly):
         how["mode"] = "flight"
         body["legs"] = [{"mode": "flight", "from": flight_from.iata, "to": site.airport, "round_trip": True}]
     else:
         km = str(max(1, int(distance.to_integral_value(rounding=ROUND_CEILING))))
-        how["mode"] = "hsr" if site.station and distance >= DRIVING_KM else "car"
+        how["mode"] = mode or ("hsr" if site.station and distance >= DRIVING_KM else "car")
         leg = {"mode": how["mode"], "km": km, "round_trip": True}
         body["legs"] = [{**leg, "fuel": "petrol"} if how["mode"] == "car" else leg]
     how["note"] = "按大圆距离估算，可修改 (estimated from the straight-line distance; change it if you know better)"

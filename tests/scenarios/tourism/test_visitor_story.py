@@ -76,3 +76,21 @@ def test_a_visitor_from_beijing_flies_from_the_airport_nearest_home(client, gate
     leg = scanned["trip"]["legs"][0]
     assert leg["mode"] == "flight" and leg["to"] == "CTU" and leg["round_trip"] and leg["from"] in ("PEK", "PKX")
     assert client.post("/api/v1/footprint/trip", json=scanned["trip"]).status_code == 200
+
+
+def test_a_visitor_chooses_where_from_and_how_and_the_trip_follows(client, gate, listings):
+    """The mini-program's pickers: a Beijing visitor who takes the high-speed train, a visitor without a profile who
+    says they come from 锦江区; a flight from where the nearest airport is the site's own is refused, naming mode."""
+    by_train = client.get(f"/api/mp/v1/sites/{gate['id']}", query_string={"origin": "110105", "mode": "hsr"})
+    assert by_train.status_code == 200, by_train.get_json()
+    [leg] = by_train.get_json()["trip"]["legs"]
+    assert (leg["mode"], leg["round_trip"]) == ("hsr", True) and int(leg["km"]) > 1_400
+    assert client.post("/api/v1/footprint/trip", json=by_train.get_json()["trip"]).status_code == 200
+
+    local = client.get(f"/api/mp/v1/sites/{gate['id']}", query_string={"origin": CHENGDU_JINJIANG}).get_json()
+    assert local["trip_prefill"]["origin"] == CHENGDU_JINJIANG and local["trip"]["legs"][0]["mode"] == "car"
+
+    for query, field in (({"origin": "000000"}, "origin"), ({"origin": CHENGDU_JINJIANG, "mode": "flight"}, "mode"),
+                         ({"mode": "boat"}, "mode")):
+        refused = client.get(f"/api/mp/v1/sites/{gate['id']}", query_string=query)
+        assert refused.status_code == 400 and refused.get_json()["error"]["details"][0]["field"] == field, query
