@@ -57,6 +57,18 @@ def append(session: Session, at: datetime, *, actor: str, action: str, object_ty
                                                  "before": before, "after": after})
 
 
+def append_changes(session: Session, at: datetime, *, actor: str, action: str, object_type: str, object_id: Any,
+                   before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """An event naming only the fields that changed, each before and after; none (False) when nothing did — a
+    repeated PATCH leaves no trace of a change that did not happen."""
+    changed = [name for name in after if before.get(name) != after[name]]
+    if not changed:
+        return False
+    append(session, at, actor=actor, action=action, object_type=object_type, object_id=object_id,
+           before={name: before.get(name) for name in changed}, after={name: after[name] for name in changed})
+    return True
+
+
 def seal(session: Session, *, limit: int = SEAL_BATCH) -> int:
     """Chain up to ``limit`` committed unsealed events to the tip, oldest id first; the number sealed (0 when
     another sealer holds the head). The caller commits."""

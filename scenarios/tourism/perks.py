@@ -120,14 +120,10 @@ def change_offer(session: Session, now: datetime, offer_id: int, *, actor: str, 
     before = _audited(offer)
     for name, value in changes.items():
         setattr(offer, name, value)
-    after = _audited(offer)
-    if after == before:  # withdrawn twice, the same stock again: nothing happened, nothing to record
-        return offer
-    offer.updated_at = now
-    session.add(offer)
-    audit.append(session, now, actor=actor, action="tourism.perk.update", object_type="perk_offer",
-                 object_id=offer.id, before={k: v for k, v in before.items() if after[k] != v},
-                 after={k: v for k, v in after.items() if before[k] != v})
+    if audit.append_changes(session, now, actor=actor, action="tourism.perk.update", object_type="perk_offer",
+                            object_id=offer.id, before=before, after=_audited(offer)):
+        offer.updated_at = now
+        session.add(offer)
     return offer
 
 

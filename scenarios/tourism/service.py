@@ -74,14 +74,10 @@ def update(session: Session, now: datetime, site_id: int, *, actor: str, changes
         setattr(site, name, value)
     if site.airport is None and site.station is None:
         raise InvalidInput("airport", "机场和火车站至少保留一项 (keep the nearest airport or station)")
-    after = _audited(site)
-    if after == before:  # the same values again: nothing happened, nothing to record
-        return site
-    site.updated_at = now
-    session.add(site)
-    audit.append(session, now, actor=actor, action="tourism.site.update", object_type="tourism_site",
-                 object_id=site.id, before={k: v for k, v in before.items() if after[k] != v},
-                 after={k: v for k, v in after.items() if before[k] != v})
+    if audit.append_changes(session, now, actor=actor, action="tourism.site.update", object_type="tourism_site",
+                            object_id=site.id, before=before, after=_audited(site)):
+        site.updated_at = now
+        session.add(site)
     return site
 
 

@@ -66,6 +66,19 @@ def test_an_event_is_written_with_its_change_and_chained_by_the_sequencer(app, o
     assert sequencer.run_once(app).events == 0  # nothing twice
 
 
+def test_a_change_is_recorded_field_by_field_and_no_change_not_at_all(app, clock):
+    before = {"name": "南门", "stock": 10, "active": True}
+    with app.app_context():
+        recorded = atomic(lambda s: [
+            audit.append_changes(s, clock(), actor="staff:1", action="test.change", object_type="thing",
+                                 object_id=1, before=before, after={**before, "stock": 20}),
+            audit.append_changes(s, clock(), actor="staff:1", action="test.change", object_type="thing",
+                                 object_id=1, before=before, after=dict(before))])
+    assert recorded == [True, False]
+    [event] = [event for event in stored_events(app) if event.action == "test.change"]
+    assert (event.before, event.after) == ({"stock": 10}, {"stock": 20})
+
+
 @pytest.mark.tampers
 def test_an_event_edited_after_sealing_is_caught(app, operator):
     """tell_the_story ends with the sequencer's pass: every event is sealed before the edit."""
