@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from flask import current_app, flash, redirect, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import case, exists, or_, select
 from sqlmodel import Session
 
@@ -24,7 +24,6 @@ from backend.clock import CHINA, as_utc
 from backend.csvfile import csv_response
 from backend.db import atomic, read
 from backend.errors import DomainError, NotFound
-from backend.http import refuse_nul, validation_error
 from backend.orgs import schemas as org_schemas
 from backend.orgs import service as orgs
 from backend.registry.models import ORGANISATION_KINDS, ORGANISATION_STATES, Organisation
@@ -65,23 +64,11 @@ def step_of(from_state: str | None, to_state: str) -> str:
                  if from_state in sources and target == to_state), "change")
 
 
-def _query(model: type[BaseModel]) -> Any:
-    """A list's filters from the query string; an empty field (the filter form's "all") is no filter."""
-    given = {name: value for name, value in request.args.items() if value.strip()}
-    try:
-        parsed = model.model_validate(given)
-    except ValidationError as error:
-        raise validation_error(error) from None
-    refuse_nul(parsed.model_dump())
-    return parsed
-
-
 class Filters(BaseModel):
-    # sort, dir and after are admin/listing.py's to read
+    # sort, dir, after and format are admin/listing.py's to read
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     q: str | None = Field(default=None, max_length=100)
-    format: Literal["html", "csv"] = "html"
 
 
 # --- organisations ------------------------------------------------------------------------------------------------
@@ -120,9 +107,9 @@ def _organisation_cursor(row) -> tuple[Any, int]:
 
 
 def list_organisations():
-    filters = _query(OrganisationFilters)
+    filters = listing.filters_of(OrganisationFilters)
     statement = _organisations_selected(filters)
-    if filters.format == "csv":
+    if listing.wants_csv():
         views = read(lambda s: [orgs.organisation_view(o, for_reviewer=True)
                                 for o in s.execute(statement.order_by(Organisation.id)).scalars()])
         return csv_response(ORGANISATION_CSV, (
@@ -217,9 +204,9 @@ def _roles_text(view: dict[str, Any], platform: bool) -> str:
 
 
 def staff_accounts(status: int = 200, **extra):
-    filters = _query(StaffFilters)
+    filters = listing.filters_of(StaffFilters)
     statement = _staff_selected(filters)
-    if filters.format == "csv":
+    if listing.wants_csv():
         views = read(lambda s: staff.account_views(
             s, list(s.execute(statement.order_by(StaffAccount.id)).scalars())))
         return csv_response(STAFF_CSV, (
