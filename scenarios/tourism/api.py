@@ -35,10 +35,12 @@ def _now():
     return current_app.config["CLOCK"]()
 
 
-def _site_of_mine(s, site_id: int, least: str, *, acting: bool = True):
+def site_of_mine(s, site_id: int, least: str):
+    """The site, if the signed-in person may see it (viewer: platform readers too, a suspended area's people
+    too) or act on it (clerk: of a verified scenic area); another organisation's site is a 404."""
     site = service.get_site(s, site_id)
     check_record(staff_principal(), site.org_id, SCENIC, least, READERS if least == "viewer" else (),
-                 acting=acting, what="景区点位 (site)")
+                 acting=least != "viewer", what="景区点位 (site)")
     return site
 
 
@@ -66,7 +68,7 @@ def list_sites(query: schemas.Query):
 
 
 def get_site(site_id: int):
-    return read(lambda s: service.site_view(s, _site_of_mine(s, site_id, "viewer", acting=False)))
+    return read(lambda s: service.site_view(s, site_of_mine(s, site_id, "viewer")))
 
 
 def change_site(site_id: int, body: schemas.SiteChange):
@@ -80,14 +82,14 @@ def change_site(site_id: int, body: schemas.SiteChange):
     principal, now = staff_principal(), _now()
 
     def act(s):
-        _site_of_mine(s, site_id, "clerk")
+        site_of_mine(s, site_id, "clerk")
         return service.site_view(s, service.update(s, now, site_id, actor=principal.actor, changes=changes))
     return atomic(act)
 
 
 def gate_code(site_id: int):
     """The site's 小程序码 to print at the gate (scene s=<id>): made once, then kept."""
-    read(lambda s: _site_of_mine(s, site_id, "viewer", acting=False))
+    read(lambda s: site_of_mine(s, site_id, "viewer"))
     return gate_code_response(site_id)
 
 
@@ -136,7 +138,7 @@ def create_offer(site_id: int, body: schemas.OfferIn):
     fields = perks.check_offer(body.model_dump(), beijing_date(now))
 
     def act(s):
-        site = _site_of_mine(s, site_id, "clerk")
+        site = site_of_mine(s, site_id, "clerk")
         return perks.offer_view(perks.create_offer(s, now, site, actor=principal.actor, fields=fields), site, now)
     return atomic(act)
 
@@ -145,7 +147,7 @@ def list_offers(site_id: int):
     now = _now()
 
     def view(s):
-        site = _site_of_mine(s, site_id, "viewer", acting=False)
+        site = site_of_mine(s, site_id, "viewer")
         return [perks.offer_view(offer, site, now) for offer in perks.offers_at(s, site.id)]
     return {"items": read(view)}
 
@@ -160,7 +162,7 @@ def change_offer(offer_id: int, body: schemas.OfferChange):
     principal, now = staff_principal(), _now()
 
     def act(s):
-        site = _site_of_mine(s, perks.get_offer(s, offer_id).site_id, "clerk")
+        site = site_of_mine(s, perks.get_offer(s, offer_id).site_id, "clerk")
         return perks.offer_view(perks.change_offer(s, now, offer_id, actor=principal.actor, changes=changes), site, now)
     return atomic(act)
 
@@ -190,7 +192,7 @@ def site_stats(site_id: int, query: schemas.StatsQuery):
     first, last = statistics.period(beijing_date(_now()), query.since, query.until)
 
     def view(s):
-        site = _site_of_mine(s, site_id, "viewer", acting=False)
+        site = site_of_mine(s, site_id, "viewer")
         return statistics.per_day(s, site.id, first, last)
     return read(view)
 

@@ -24,10 +24,9 @@ from backend.db import atomic, read
 from backend.errors import DomainError, Forbidden, InvalidInput, NotFound
 from backend.http import refuse_nul, validation_error
 from backend.staff.principal import Principal
-from backend.staff.roles import org_rank
 from backend.staff.web import field_errors, page, page_blueprint
 from scenarios.tourism import perks, schemas, service, statistics
-from scenarios.tourism.api import honoured_by
+from scenarios.tourism.api import honoured_by, site_of_mine
 from scenarios.tourism.codes import gate_code_response
 from scenarios.tourism.models import DUTY_TIERS, PERK_KINDS
 
@@ -55,13 +54,6 @@ def kilograms(grams: int) -> str:
 WORDS = dict(kg=kilograms, kinds=KIND_LABELS, tiers=TIER_LABELS)
 
 
-def _scoped(s, principal: Principal, site_id: int, least: str):
-    site = service.get_site(s, site_id)
-    check_record(principal, site.org_id, SCENIC, least, READERS if least == "viewer" else (),
-                 acting=least != "viewer", what="景区点位 (site)")
-    return site
-
-
 def _may(principal: Principal, org_id: int, least: str) -> bool:
     try:
         check_record(principal, org_id, SCENIC, least)
@@ -72,9 +64,8 @@ def _may(principal: Principal, org_id: int, least: str) -> bool:
 
 def _redeems(principal: Principal) -> bool:
     """Whether the person may redeem at a gate at all (the redemption page's link)."""
-    return principal.has_platform_role("admin") or any(
-        role.kind in SCENIC and role.status == "verified" and org_rank(role.role) >= org_rank("clerk")
-        for role in principal.organisations.values())
+    honours = honoured_by(principal)
+    return principal.has_platform_role("admin") or any(honours(org_id) for org_id in principal.organisations)
 
 
 # --- the sites ---------------------------------------------------------------------------------------------------
@@ -120,7 +111,7 @@ def site_page(site_id: int, status: int = 200, **context: Any):
     first, last, wrong_period = _period(beijing_date(now))
 
     def view(s):
-        site = _scoped(s, principal, site_id, "viewer")
+        site = site_of_mine(s, site_id, "viewer")
         offers = [perks.offer_view(offer, site, now) for offer in perks.offers_at(s, site.id)]
         return service.site_view(s, site), offers, statistics.per_day(s, site.id, first, last)
     shown, offers, stats = read(view)
@@ -141,8 +132,7 @@ def site_page(site_id: int, status: int = 200, **context: Any):
 
 def gate_code(site_id: int):
     """The site's 小程序码 to print at the gate: the same image as the JSON route's."""
-    principal = staff_principal()
-    read(lambda s: _scoped(s, principal, site_id, "viewer"))
+    read(lambda s: site_of_mine(s, site_id, "viewer"))
     return gate_code_response(site_id)
 
 
@@ -163,12 +153,12 @@ def offer_in(form: Mapping[str, str]) -> schemas.OfferIn:
 
 def create_offer(site_id: int):
     principal, now = staff_principal(), _now()
-    read(lambda s: _scoped(s, principal, site_id, "clerk"))  # a stranger learns nothing of the form's faults
+    read(lambda s: site_of_mine(s, site_id, "clerk"))  # a stranger learns nothing of the form's faults
     try:
         fields = perks.check_offer(offer_in(request.form).model_dump(), beijing_date(now))
 
         def act(s):
-            site = _scoped(s, principal, site_id, "clerk")
+            site = site_of_mine(s, site_id, "clerk")
             return perks.create_offer(s, now, site, actor=principal.actor, fields=fields).title
         title = atomic(act)
     except (NotFound, Forbidden):
@@ -184,7 +174,7 @@ def withdraw_offer(offer_id: int):
     principal, now = staff_principal(), _now()
 
     def act(s):
-        site = _scoped(s, principal, perks.get_offer(s, offer_id).site_id, "clerk")
+        site = site_of_mine(s, perks.get_offer(s, offer_id).site_id, "clerk")
         return perks.change_offer(s, now, offer_id, actor=principal.actor, changes={"active": False}).title, site.id
     title, site_id = atomic(act)
     flash(f"权益「{title}」已撤下，不再发放；已发放的券在有效期内仍可核销 (withdrawn: it issues no more; the vouchers "
